@@ -1,0 +1,122 @@
+"""Pure functions that turn an MPM's content into Kaleyra's request body, and that body into bytes.
+
+No I/O and no settings: the JSON preview and the HTTP client use the very same bytes.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from . import limits
+
+
+@dataclass(frozen=True)
+class SectionContent:
+    title: str
+    retailer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MpmContent:
+    """Everything one MPM request needs, detached from the database."""
+
+    template_name: str
+    language: str
+    button_index: int
+    thumbnail_retailer_id: str
+    sections: tuple[SectionContent, ...]
+    header_variable_count: int = 0
+    body_variable_count: int = 0
+    header_value: str = ""
+    body_values: tuple[str, ...] = ()
+    extra_info: dict[str, str] = field(default_factory=dict)
+
+
+def recipient_values(content: MpmContent, overrides: dict[str, str]) -> tuple[str, list[str]]:
+    """The header value and body values for one recipient: a non-empty override wins."""
+    header = overrides.get("header") or content.header_value
+    body = [
+        overrides.get(f"body_{n}")
+        or (content.body_values[n - 1] if n <= len(content.body_values) else "")
+        for n in range(1, content.body_variable_count + 1)
+    ]
+    return header, body
+
+
+def recipient_extra_info(content: MpmContent, overrides: dict[str, str]) -> dict[str, str]:
+    """extra_info with only the fields set; refs cut to 255 characters exactly as Kaleyra would."""
+    info = {}
+    for name in limits.REF_FIELDS:
+        value = overrides.get(name) or content.extra_info.get(name, "")
+        if value:
+            info[name] = value[: limits.MAX_REF_LENGTH]
+    wa_source = content.extra_info.get("wa_source")
+    if wa_source:
+        info["wa_source"] = wa_source
+    return info
+
+
+def build_request(content: MpmContent, to: str, overrides: dict[str, str] | None = None) -> dict:
+    """The request body of Kaleyra's "Send Multi-Product Template Messages" for one recipient."""
+    overrides = overrides or {}
+    header, body = recipient_values(content, overrides)
+    components = []
+    # "A header component (only required if template uses a header variable)".
+    if content.header_variable_count:
+        components.append({"type": "header", "parameters": [{"type": "text", "text": header}]})
+    # "A body component (only required if template uses a body variable)".
+    if content.body_variable_count:
+        components.append(
+            {"type": "body", "parameters": [{"type": "text", "text": value} for value in body]}
+        )
+    components.append(
+        {
+            "type": "button",
+            "sub_type": "mpm",
+            "index": content.button_index,
+            "parameters": [
+                {
+                    "type": "action",
+                    "action": {
+                        "thumbnail_product_retailer_id": content.thumbnail_retailer_id,
+                        "sections": [
+                            {
+                                "title": section.title,
+                                "product_items": [
+                                    {"product_retailer_id": retailer_id}
+                                    for retailer_id in section.retailer_ids
+                                ],
+                            }
+                            for section in content.sections
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    body_json = {
+        "messaging_object": {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": content.template_name,
+                "language": {"code": content.language},
+                "components": components,
+            },
+        }
+    }
+    extra_info = recipient_extra_info(content, overrides)
+    if extra_info:
+        body_json["extra_info"] = extra_info
+    return body_json
+
+
+def serialize(body: dict) -> bytes:
+    """The bytes that go on the wire (compact, UTF-8, non-ASCII kept as is)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def pretty(body: dict) -> str:
+    """The same body, indented for people to read."""
+    return json.dumps(body, ensure_ascii=False, indent=2)

@@ -1,0 +1,459 @@
+"""Every rule a template, campaign, recipient or request must meet, in one place.
+
+Each check returns `Problem`s that name the field and the limit in plain words, so a user sees
+all of them at once before anything is sent. Rules come from Kaleyra's send page and Meta's
+template rules; their numbers live in `limits`.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from . import limits
+from .models import Campaign, MessageTemplate, template_variables
+
+ERROR = "error"
+WARNING = "warning"
+
+# Meta rejects text parameters with new lines, tabs or more than four spaces in a row.
+BAD_PARAMETER_TEXT = re.compile(r"[\n\r\t]| {5,}")
+LANGUAGE_CODE = re.compile(limits.LANGUAGE_CODE_PATTERN)
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+    level: str = ERROR
+
+    def __str__(self):
+        return f"{self.field}: {self.message}"
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    return [problem for problem in problems if problem.level == ERROR]
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+def template_definition_errors(template: MessageTemplate) -> list[Problem]:
+    """Problems with a template definition itself (what staff type into the admin)."""
+    problems = []
+    if not LANGUAGE_CODE.match(template.language or ""):
+        problems.append(
+            Problem(
+                "language", f"“{template.language}” is not a language code like en, en_US or pt_BR."
+            )
+        )
+    header_vars = template_variables(template.header_text)
+    if header_vars and header_vars != [1]:
+        problems.append(Problem("header_text", "A header may hold one variable, written {{1}}."))
+    body_vars = template_variables(template.body_text)
+    if body_vars and body_vars != list(range(1, len(body_vars) + 1)):
+        problems.append(
+            Problem(
+                "body_text",
+                "Body variables must be numbered {{1}}, {{2}} … without gaps; found "
+                + ", ".join(f"{{{{{n}}}}}" for n in body_vars)
+                + ".",
+            )
+        )
+    if not limits.MIN_BUTTON_INDEX <= template.button_index <= limits.MAX_BUTTON_INDEX:
+        problems.append(button_index_problem(template.button_index))
+    return problems
+
+
+def button_index_problem(index) -> Problem:
+    return Problem(
+        "button_index",
+        f"The button index is {index}; it must be a whole number from "
+        f"{limits.MIN_BUTTON_INDEX} to {limits.MAX_BUTTON_INDEX}.",
+    )
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def value_problems(
+    template: MessageTemplate, header: str, body: list[str], *, field_prefix: str = ""
+) -> list[Problem]:
+    """The header value and body values against the template's variables and Meta's limits."""
+    problems = []
+    header_field = f"{field_prefix}header_value"
+    if template.header_variable_count:
+        if not header:
+            problems.append(
+                Problem(
+                    header_field, "The template's header has a variable {{1}}: give it a value."
+                )
+            )
+        elif len(header) > limits.MAX_HEADER_VALUE_LENGTH:
+            problems.append(
+                Problem(
+                    header_field,
+                    f"The header value is {len(header)} characters; the limit is "
+                    f"{limits.MAX_HEADER_VALUE_LENGTH}.",
+                )
+            )
+        else:
+            problems.extend(_parameter_text_problems(header_field, header))
+    elif header:
+        problems.append(
+            Problem(
+                header_field, "The template's header has no variable: leave the header value empty."
+            )
+        )
+
+    expected = template.body_variable_count
+    if len(body) != expected:
+        problems.append(
+            Problem(
+                f"{field_prefix}body_values",
+                f"The template's body has {expected} variable{'s' if expected != 1 else ''}; "
+                f"{len(body)} value{'s were' if len(body) != 1 else ' was'} given.",
+            )
+        )
+    for number, value in enumerate(body, start=1):
+        value_field = f"{field_prefix}body_{number}"
+        if not value:
+            problems.append(Problem(value_field, f"Body value {{{{{number}}}}} is empty."))
+        else:
+            problems.extend(_parameter_text_problems(value_field, value))
+    filled = _fill(template.body_text, body)
+    if len(filled) > limits.MAX_BODY_TEXT_LENGTH:
+        problems.append(
+            Problem(
+                f"{field_prefix}body_values",
+                f"The body with its values filled in is {len(filled)} characters; the limit is "
+                f"{limits.MAX_BODY_TEXT_LENGTH}.",
+            )
+        )
+    return problems
+
+
+def _parameter_text_problems(field_name: str, value: str) -> list[Problem]:
+    if BAD_PARAMETER_TEXT.search(value):
+        return [
+            Problem(
+                field_name, "Values cannot hold new lines, tabs or more than four spaces in a row."
+            )
+        ]
+    return []
+
+
+def _fill(text: str, values: list[str]) -> str:
+    def replace(match):
+        number = int(match.group(1))
+        return values[number - 1] if number <= len(values) else match.group(0)
+
+    from .models import VARIABLE_RE
+
+    return VARIABLE_RE.sub(replace, text or "")
+
+
+def ref_problems(refs: dict[str, str], *, field_prefix: str = "") -> list[Problem]:
+    """Refs longer than 255 characters are cut by Kaleyra; we cut them the same way and say so."""
+    return [
+        Problem(
+            f"{field_prefix}{name}",
+            f"{name} is {len(value)} characters; Kaleyra keeps the first {limits.MAX_REF_LENGTH}, "
+            "so it will be cut there.",
+            WARNING,
+        )
+        for name in limits.REF_FIELDS
+        if len(value := refs.get(name) or "") > limits.MAX_REF_LENGTH
+    ]
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+def campaign_problems(campaign: Campaign) -> list[Problem]:
+    """Every problem that keeps this campaign from being sent, plus warnings, all at once.
+
+    Expects sections, their items and products prefetched (see services.campaign_for_sending).
+    """
+    template = campaign.template
+    problems = []
+    if template.status != MessageTemplate.Status.APPROVED:
+        problems.append(
+            Problem(
+                "template",
+                f"Template “{template}” is {template.get_status_display().lower()}; "
+                "only approved templates can be sent.",
+            )
+        )
+    problems.extend(
+        Problem("template", f"Template “{template}”: {problem.message}")
+        for problem in template_definition_errors(template)
+    )
+    problems.extend(
+        value_problems(template, campaign.header_value, list(campaign.body_values or []))
+    )
+
+    if campaign.thumbnail_product is None:
+        problems.append(
+            Problem("thumbnail_product", "Choose a thumbnail product; its image heads the message.")
+        )
+    elif not campaign.thumbnail_product.is_sendable:
+        problems.append(
+            Problem(
+                "thumbnail_product",
+                f"Thumbnail product {campaign.thumbnail_product.retailer_id} is inactive or not "
+                "available.",
+            )
+        )
+
+    sections = list(campaign.sections.all())
+    problems.extend(
+        section_problems([(s.title, [i.product for i in s.items.all()]) for s in sections])
+    )
+
+    if campaign.wa_source not in limits.WA_SOURCES:
+        problems.append(
+            Problem(
+                "wa_source",
+                f"“{campaign.wa_source}” is not a source Kaleyra knows; use one of "
+                + ", ".join(limits.WA_SOURCES)
+                + ".",
+            )
+        )
+    problems.extend(ref_problems({name: getattr(campaign, name) for name in limits.REF_FIELDS}))
+    return problems
+
+
+def section_problems(sections) -> list[Problem]:
+    """Sections as (title, [Product]) pairs: 1 to 10, titled 1 to 24 characters, 1 to 30 products."""
+    problems = []
+    if not sections:
+        problems.append(Problem("sections", "Add at least one section with products."))
+    elif len(sections) > limits.MAX_SECTIONS:
+        problems.append(
+            Problem(
+                "sections",
+                f"There are {len(sections)} sections; the limit is {limits.MAX_SECTIONS}.",
+            )
+        )
+    total = 0
+    for number, (title, products) in enumerate(sections, start=1):
+        where = f"sections[{number}]"
+        if not title or not title.strip():
+            problems.append(Problem(f"{where}.title", f"Section {number} needs a title."))
+        elif len(title) > limits.MAX_SECTION_TITLE_LENGTH:
+            problems.append(
+                Problem(
+                    f"{where}.title",
+                    f"Section {number} title “{title}” is {len(title)} characters; the limit is "
+                    f"{limits.MAX_SECTION_TITLE_LENGTH}.",
+                )
+            )
+        if not products:
+            problems.append(Problem(f"{where}.products", f"Section {number} has no products."))
+        for product in products:
+            if not product.is_sendable:
+                problems.append(
+                    Problem(
+                        f"{where}.products",
+                        f"Product {product.retailer_id} in section {number} is "
+                        + ("inactive." if not product.active else f"{product.availability}."),
+                    )
+                )
+        total += len(products)
+    if total > limits.MAX_PRODUCTS:
+        problems.append(
+            Problem(
+                "sections",
+                f"The sections hold {total} products; the limit is {limits.MAX_PRODUCTS} across "
+                "all sections.",
+            )
+        )
+    return problems
+
+
+# --- recipients ---------------------------------------------------------------------------------
+
+
+def normalise_phone(raw: str) -> tuple[str | None, str]:
+    """(E.164 number, "") for a valid number, else (None, the reason in plain words)."""
+    value = (raw or "").strip()
+    if not value:
+        return None, "The number is empty."
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    if not value.startswith("+"):
+        return None, f"“{raw}” has no country code: write it as +<country code><number>."
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None, f"“{raw}” is not a phone number."
+    if not phonenumbers.is_valid_number(number):
+        return None, f"“{raw}” is not a valid number for its country code."
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
+
+
+def is_marketing_blocked(e164: str) -> bool:
+    """True for numbers where Meta no longer delivers marketing templates (US, since 2025-04-01)."""
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    return region in limits.MARKETING_BLOCKED_REGIONS
+
+
+@dataclass
+class RecipientList:
+    """Numbers as typed or pasted, sorted into valid (deduplicated) and invalid, with line numbers."""
+
+    valid: list[str] = field(default_factory=list)
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def split_numbers(text: str) -> list[str]:
+    """Numbers typed or pasted, separated by commas, semicolons or new lines."""
+    return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
+
+
+def parse_recipients(values: Iterable[str]) -> RecipientList:
+    result = RecipientList()
+    seen = set()
+    for line, raw in enumerate(values, start=1):
+        number, reason = normalise_phone(raw)
+        if number is None:
+            result.invalid.append((line, raw, reason))
+        elif number in seen:
+            result.duplicates.append(number)
+        else:
+            seen.add(number)
+            result.valid.append(number)
+    return result
+
+
+def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> list[Problem]:
+    """A recipient's own values (a CSV row) against the template, before anything is sent."""
+    problems = []
+    if overrides.get("header") and not template.header_variable_count:
+        problems.append(Problem("header", "The template's header has no variable; leave it empty."))
+    elif len(header := overrides.get("header", "")) > limits.MAX_HEADER_VALUE_LENGTH:
+        problems.append(
+            Problem(
+                "header",
+                f"The header value is {len(header)} characters; the limit is "
+                f"{limits.MAX_HEADER_VALUE_LENGTH}.",
+            )
+        )
+    for key, value in overrides.items():
+        if key.startswith("body_"):
+            number = int(key.removeprefix("body_"))
+            if number > template.body_variable_count:
+                problems.append(
+                    Problem(
+                        key,
+                        f"The template's body has {template.body_variable_count} variables; "
+                        f"there is no {{{{{number}}}}}.",
+                    )
+                )
+        if key in ("header",) or key.startswith("body_"):
+            problems.extend(_parameter_text_problems(key, value))
+    problems.extend(ref_problems(overrides))
+    return problems
+
+
+# --- request bodies (used by the sandbox to check requests as strictly as we do) ----------------
+
+
+def request_body_problems(body) -> list[Problem]:
+    """The shape and limits of a "Send Multi-Product Template Messages" request body."""
+    if not isinstance(body, dict) or not isinstance(body.get("messaging_object"), dict):
+        return [
+            Problem("messaging_object", "The body must be a JSON object with messaging_object.")
+        ]
+    obj = body["messaging_object"]
+    problems = []
+    for key, expected in (("messaging_product", "whatsapp"), ("type", "template")):
+        if obj.get(key) != expected:
+            problems.append(Problem(f"messaging_object.{key}", f"Must be “{expected}”."))
+    if obj.get("recipient_type", "individual") != "individual":
+        problems.append(Problem("messaging_object.recipient_type", "Must be “individual”."))
+    number, reason = normalise_phone(str(obj.get("to", "")))
+    if number is None or number != obj.get("to"):
+        problems.append(Problem("messaging_object.to", reason or "Must be written in E.164."))
+    template = obj.get("template")
+    if not isinstance(template, dict):
+        return [*problems, Problem("messaging_object.template", "Missing.")]
+    if not template.get("name"):
+        problems.append(Problem("template.name", "Missing."))
+    if not LANGUAGE_CODE.match(str((template.get("language") or {}).get("code", ""))):
+        problems.append(
+            Problem("template.language.code", "Must be a code like en, en_US or pt_BR.")
+        )
+    components = template.get("components")
+    if not isinstance(components, list):
+        return [*problems, Problem("template.components", "Must be a list.")]
+    buttons = [c for c in components if isinstance(c, dict) and c.get("type") == "button"]
+    if len(buttons) != 1 or buttons[0].get("sub_type") != "mpm":
+        return [
+            *problems,
+            Problem("template.components", "Needs exactly one button with sub_type mpm."),
+        ]
+    for component in components:
+        if component.get("type") in ("header", "body"):
+            for parameter in component.get("parameters") or [{}]:
+                if parameter.get("type") != "text" or not parameter.get("text"):
+                    problems.append(
+                        Problem(component["type"], "Each parameter needs a text value.")
+                    )
+            if component["type"] == "header" and any(
+                len(p.get("text", "")) > limits.MAX_HEADER_VALUE_LENGTH
+                for p in component.get("parameters") or []
+            ):
+                problems.append(
+                    Problem(
+                        "header",
+                        f"The header value exceeds {limits.MAX_HEADER_VALUE_LENGTH} characters.",
+                    )
+                )
+    button = buttons[0]
+    index = button.get("index")
+    if (
+        not isinstance(index, int)
+        or isinstance(index, bool)
+        or not (limits.MIN_BUTTON_INDEX <= index <= limits.MAX_BUTTON_INDEX)
+    ):
+        problems.append(button_index_problem(index))
+    try:
+        action = button["parameters"][0]["action"]
+        sections = action["sections"]
+    except (KeyError, IndexError, TypeError):
+        return [
+            *problems,
+            Problem("button.parameters", "Needs one action parameter with sections."),
+        ]
+    if not action.get("thumbnail_product_retailer_id"):
+        problems.append(Problem("thumbnail_product_retailer_id", "Missing."))
+    if not isinstance(sections, list):
+        return [*problems, Problem("sections", "Must be a list.")]
+    products = [
+        [
+            _RetailerRef(item.get("product_retailer_id", ""))
+            for item in (s.get("product_items") or [])
+        ]
+        for s in sections
+    ]
+    problems.extend(
+        section_problems([(s.get("title", ""), p) for s, p in zip(sections, products, strict=True)])
+    )
+    return problems
+
+
+@dataclass(frozen=True)
+class _RetailerRef:
+    """A product as named in a request; the sandbox cannot see the customer's catalog."""
+
+    retailer_id: str
+    active: bool = True
+    availability: str = "in stock"
+
+    @property
+    def is_sendable(self) -> bool:
+        return bool(self.retailer_id)

@@ -1,0 +1,56 @@
+"""Factories for test rows: the smallest valid objects, overridable per test."""
+
+import itertools
+from decimal import Decimal
+
+from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
+
+_sequence = itertools.count(1)
+
+
+def make_product(**fields) -> Product:
+    n = next(_sequence)
+    defaults = {
+        "retailer_id": f"SKU-{n:05d}",
+        "name": f"Product {n}",
+        "price": Decimal("499.00"),
+        "currency": "INR",
+        "image_url": f"https://example.com/p/{n}.jpg",
+    }
+    return Product.objects.create(**{**defaults, **fields})
+
+
+def make_template(**fields) -> MessageTemplate:
+    defaults = {
+        "name": f"abandoned_cart_{next(_sequence)}",
+        "language": "en_US",
+        "header_text": "Your {{1}} is waiting",
+        "body_text": "Hi {{1}}, the items in your cart are almost gone.",
+        "footer_text": "Reply STOP to opt out",
+        "button_index": 0,
+        "status": MessageTemplate.Status.APPROVED,
+    }
+    return MessageTemplate.objects.create(**{**defaults, **fields})
+
+
+def make_campaign(*, sections=((("Premium Packages"), 1),), template=None, **fields) -> Campaign:
+    """A valid campaign; `sections` is a sequence of (title, product count)."""
+    template = template or make_template()
+    defaults = {
+        "name": "Cart reminder",
+        "template": template,
+        "header_value": "cart" if template.header_variable_count else "",
+        "body_values": [f"value {n}" for n in range(1, template.body_variable_count + 1)],
+        "thumbnail_product": make_product(),
+    }
+    campaign = Campaign.objects.create(**{**defaults, **fields})
+    for position, (title, count) in enumerate(sections):
+        add_section(campaign, title, count, position=position)
+    return campaign
+
+
+def add_section(campaign: Campaign, title: str, count: int, *, position: int = 0) -> Section:
+    section = Section.objects.create(campaign=campaign, title=title, position=position)
+    for index in range(count):
+        SectionItem.objects.create(section=section, product=make_product(), position=index)
+    return section
