@@ -128,6 +128,8 @@ def _catalog_problems(body: dict) -> list[str]:
     wanted = {action["thumbnail_product_retailer_id"]} | {
         item["product_retailer_id"] for s in action["sections"] for item in s["product_items"]
     }
-    known = set(Product.objects.filter(retailer_id__in=wanted).values_list("retailer_id", flat=True))
+    known = set(
+        Product.objects.filter(retailer_id__in=wanted).values_list("retailer_id", flat=True)
+    )
     problems += [f"product {rid} is not in the catalog" for rid in sorted(wanted - known)]
     return problems

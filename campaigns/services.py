@@ -114,6 +114,11 @@ class QueueReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def skipped_count(self) -> int:
+        """Recipients this send leaves out: blocked ones, already accepted, outcome unknown."""
+        return len(self.skipped) + self.already_accepted + self.unknown_kept
+
 
 def recipients_from_numbers(text: str) -> list[RecipientInput]:
     """Numbers typed or pasted, comma or newline separated."""
@@ -123,17 +128,10 @@ def recipients_from_numbers(text: str) -> list[RecipientInput]:
     ]
 
 
-def campaign_queue_recipients(
-    campaign: Campaign,
-    recipients: Iterable[RecipientInput],
-    *,
-    resend_unknown: bool = False,
-) -> QueueReport:
-    """Check every recipient, then create (or requeue) one Message each; all or nothing.
-
-    Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
-    whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
-    """
+def campaign_check_recipients(
+    campaign: Campaign, recipients: Iterable[RecipientInput]
+) -> tuple[QueueReport, dict[str, dict[str, str]]]:
+    """Check every recipient's number and own values; returns the report and the valid ones."""
     report = QueueReport()
     content = campaign_content(campaign)
     template = campaign.template
@@ -144,8 +142,8 @@ def campaign_queue_recipients(
             report.invalid.append((recipient.line, recipient.phone, reason))
             continue
         overrides = {k: v for k, v in recipient.overrides.items() if v}
-        problems = validation.override_problems(template, overrides)
         header, body = recipient_values(content, overrides)
+        problems = validation.override_problems(template, overrides)
         problems += validation.value_problems(template, header, body)
         errors = validation.errors_only(problems)
         if errors:
@@ -160,10 +158,35 @@ def campaign_queue_recipients(
             report.duplicates.append(number)
             continue
         wanted[number] = overrides
+    return report, wanted
+
+
+def skip_reason(campaign: Campaign, number: str) -> str:
+    """Why this recipient is not sent to at all, or "" when it may be."""
+    template = campaign.template
+    if (
+        settings.MPM_SKIP_US_RECIPIENTS
+        and template.category == template.Category.MARKETING
+        and validation.is_marketing_blocked(number)
+    ):
+        return "Meta has not delivered marketing templates to US numbers since 2025-04-01."
+    return ""
+
+
+def campaign_queue_recipients(
+    campaign: Campaign,
+    recipients: Iterable[RecipientInput],
+    *,
+    resend_unknown: bool = False,
+) -> QueueReport:
+    """Check every recipient, then create (or requeue) one Message each; all or nothing.
+
+    Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
+    whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
+    """
+    report, wanted = campaign_check_recipients(campaign, recipients)
     if report.invalid:
         return report
-
-    blocked = settings.MPM_SKIP_US_RECIPIENTS and template.category == template.Category.MARKETING
     with transaction.atomic():
         existing = {
             m.to: m
@@ -173,14 +196,10 @@ def campaign_queue_recipients(
         }
         new_messages, requeue = [], []
         for number, overrides in wanted.items():
-            if blocked and validation.is_marketing_blocked(number):
-                reason = (
-                    "Meta has not delivered marketing templates to US numbers since 2025-04-01."
-                )
+            reason = skip_reason(campaign, number)
+            if reason:
                 report.skipped.append((number, reason))
-                state, detail = Message.State.SKIPPED, reason
-            else:
-                state, detail = Message.State.QUEUED, ""
+            state = Message.State.SKIPPED if reason else Message.State.QUEUED
             message = existing.get(number)
             if message is None:
                 new_messages.append(
@@ -189,7 +208,7 @@ def campaign_queue_recipients(
                         to=number,
                         overrides=overrides,
                         state=state,
-                        detail=detail,
+                        detail=reason,
                     )
                 )
                 report.queued += state == Message.State.QUEUED
@@ -198,7 +217,7 @@ def campaign_queue_recipients(
             elif message.state == Message.State.UNKNOWN and not resend_unknown:
                 report.unknown_kept += 1
             elif message.state != Message.State.SENDING:
-                message.state, message.detail, message.overrides = state, detail, overrides
+                message.state, message.detail, message.overrides = state, reason, overrides
                 requeue.append(message)
                 report.queued += state == Message.State.QUEUED
         Message.objects.bulk_create(new_messages, batch_size=1000)
@@ -255,9 +274,7 @@ def campaign_send(
         raise CampaignNotSendable(errors)
     content = campaign_content(campaign)
     client = client or KaleyraClient(config_from_settings())
-    summary = SendSummary(
-        skipped=campaign.messages.filter(is_test=False, state=Message.State.SKIPPED).count()
-    )
+    summary = SendSummary()
     Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
     while batch := _claim(campaign, CLAIM_BATCH_SIZE):
         for message in batch:
@@ -355,7 +372,7 @@ def message_record_result(message: Message, body: dict, result: SendResult) -> S
             update_fields=["state", "message_id", "last_code", "detail", "attempts", "updated_at"]
         )
     if not result.accepted:
-        logger.info(
+        logger.debug(
             "Message %s to campaign %s: %s (HTTP %s)",
             message.pk,
             message.campaign_id,

@@ -112,7 +112,7 @@ def value_problems(
         problems.append(
             Problem(
                 f"{field_prefix}body_values",
-                f"The template's body has {expected} variable{'s' if expected != 1 else ''}; "
+                f"The template's body has {_count(expected, 'variable')}; "
                 f"{len(body)} value{'s were' if len(body) != 1 else ' was'} given.",
             )
         )
@@ -132,6 +132,10 @@ def value_problems(
             )
         )
     return problems
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _parameter_text_problems(field_name: str, value: str) -> list[Problem]:
@@ -349,7 +353,7 @@ def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> l
                 problems.append(
                     Problem(
                         key,
-                        f"The template's body has {template.body_variable_count} variables; "
+                        f"The template's body has {_count(template.body_variable_count, 'variable')}; "
                         f"there is no {{{{{number}}}}}.",
                     )
                 )

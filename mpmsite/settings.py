@@ -129,3 +129,6 @@ MPM_SKIP_US_RECIPIENTS = env.bool("MPM_SKIP_US_RECIPIENTS", default=True)
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Where this app is reachable; demo product images are served from it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")

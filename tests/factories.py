@@ -54,3 +54,11 @@ def add_section(campaign: Campaign, title: str, count: int, *, position: int = 0
     for index in range(count):
         SectionItem.objects.create(section=section, product=make_product(), position=index)
     return section
+
+
+def add_section_with(campaign: Campaign, title: str, products, *, position: int = 0) -> Section:
+    """A section holding the given products, in order (for tests that need particular SKUs)."""
+    section = Section.objects.create(campaign=campaign, title=title, position=position)
+    for index, product in enumerate(products):
+        SectionItem.objects.create(section=section, product=product, position=index)
+    return section

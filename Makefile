@@ -1,0 +1,44 @@
+# Two commands: `make run` sets everything up and runs the app; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install lint format clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required; set PYTHON=python3.x") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstalls only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Set up a SQLite database with demo data and serve the app (sandbox mode) with a worker.
+run: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) demo
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
+	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) runserver $(HOST):$(PORT)'
+
+## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
+test: install
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles
