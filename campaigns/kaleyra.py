@@ -46,6 +46,14 @@ class SendResult:
         return self.outcome is Outcome.ACCEPTED
 
     @property
+    def may_have_been_sent(self) -> bool:
+        """Not accepted, yet perhaps sent: no answer in time, or a 2xx answer without the
+        documented body (Kaleyra took the request). Resending it could duplicate the message."""
+        if self.outcome is Outcome.TIMEOUT:
+            return True
+        return self.outcome is Outcome.UNEXPECTED and 200 <= (self.http_status or 0) < 300
+
+    @property
     def result_code(self) -> str:
         """The provider's code, or the transport outcome when there was no coded answer."""
         if self.code:

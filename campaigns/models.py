@@ -250,7 +250,12 @@ class Message(models.Model):
     message_id = models.CharField("provider message ID", max_length=100, blank=True, db_index=True)
     last_code = models.CharField("provider code", max_length=20, blank=True)
     detail = models.CharField(max_length=500, blank=True, help_text="Why it failed or was skipped.")
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="HTTP exchanges so far.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="A retry waits until then (e.g. after WA500)."
+    )
+    claimed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the sender.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     is_test = models.BooleanField("test send", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -243,7 +243,7 @@ class SendSummary:
     def add(self, result: SendResult):
         if result.accepted:
             self.accepted += 1
-        elif result.outcome is Outcome.TIMEOUT:
+        elif result.may_have_been_sent:
             self.unknown += 1
         else:
             self.failed += 1
@@ -364,7 +364,11 @@ def message_record_result(message: Message, body: dict, result: SendResult) -> S
             provider_message_id=result.message_id,
             duration_ms=result.duration_ms,
         )
-        message.state = STATE_FOR_OUTCOME[result.outcome]
+        message.state = (
+            Message.State.UNKNOWN
+            if result.may_have_been_sent
+            else STATE_FOR_OUTCOME[result.outcome]
+        )
         message.message_id = result.message_id or message.message_id
         message.last_code = result.result_code
         message.detail = "" if result.accepted else _failure_detail(result, explanation)

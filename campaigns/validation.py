@@ -385,9 +385,9 @@ def request_body_problems(body) -> list[Problem]:
     template = obj.get("template")
     if not isinstance(template, dict):
         return [*problems, Problem("messaging_object.template", "Missing.")]
-    if not template.get("name"):
+    if not _text(template.get("name")):
         problems.append(Problem("template.name", "Missing."))
-    if not LANGUAGE_CODE.match(str((template.get("language") or {}).get("code", ""))):
+    if not LANGUAGE_CODE.match(_text(_object(template.get("language")).get("code"))):
         problems.append(
             Problem("template.language.code", "Must be a code like en, en_US or pt_BR.")
         )
@@ -401,15 +401,17 @@ def request_body_problems(body) -> list[Problem]:
             Problem("template.components", "Needs exactly one button with sub_type mpm."),
         ]
     for component in components:
-        if component.get("type") in ("header", "body"):
-            for parameter in component.get("parameters") or [{}]:
-                if parameter.get("type") != "text" or not parameter.get("text"):
+        if not isinstance(component, dict):
+            problems.append(Problem("template.components", "Each component must be an object."))
+        elif component.get("type") in ("header", "body"):
+            parameters = [_object(p) for p in _list(component.get("parameters"))]
+            for parameter in parameters or [{}]:
+                if parameter.get("type") != "text" or not _text(parameter.get("text")):
                     problems.append(
                         Problem(component["type"], "Each parameter needs a text value.")
                     )
             if component["type"] == "header" and any(
-                len(p.get("text", "")) > limits.MAX_HEADER_VALUE_LENGTH
-                for p in component.get("parameters") or []
+                len(_text(p.get("text"))) > limits.MAX_HEADER_VALUE_LENGTH for p in parameters
             ):
                 problems.append(
                     Problem(
@@ -433,21 +435,37 @@ def request_body_problems(body) -> list[Problem]:
             *problems,
             Problem("button.parameters", "Needs one action parameter with sections."),
         ]
-    if not action.get("thumbnail_product_retailer_id"):
+    if not _text(action.get("thumbnail_product_retailer_id")):
         problems.append(Problem("thumbnail_product_retailer_id", "Missing."))
     if not isinstance(sections, list):
         return [*problems, Problem("sections", "Must be a list.")]
+    sections = [_object(s) for s in sections]
     products = [
         [
-            _RetailerRef(item.get("product_retailer_id", ""))
-            for item in (s.get("product_items") or [])
+            _RetailerRef(_text(_object(item).get("product_retailer_id")))
+            for item in _list(s.get("product_items"))
         ]
         for s in sections
     ]
     problems.extend(
-        section_problems([(s.get("title", ""), p) for s, p in zip(sections, products, strict=True)])
+        section_problems(
+            [(_text(s.get("title")), p) for s, p in zip(sections, products, strict=True)]
+        )
     )
     return problems
+
+
+# A request body is untrusted JSON: a value of the wrong type counts as missing, never crashes.
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)

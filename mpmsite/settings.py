@@ -101,7 +101,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}}
+TASKS = {
+    "default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}
+}
 
 LOGGING = {
     "version": 1,
@@ -120,9 +122,27 @@ KALEYRA_API_KEY = env.str("KALEYRA_API_KEY", default="")
 KALEYRA_SENDER = env.str("KALEYRA_SENDER", default="")
 KALEYRA_BASE_URL = env.str("KALEYRA_BASE_URL", default="")
 KALEYRA_SANDBOX = not (KALEYRA_SID and KALEYRA_API_KEY)
-KALEYRA_SANDBOX_BASE_URL = env.str("KALEYRA_SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+KALEYRA_SANDBOX_BASE_URL = env.str(
+    "KALEYRA_SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox"
+)
 KALEYRA_CONNECT_TIMEOUT = env.float("KALEYRA_CONNECT_TIMEOUT", default=5.0)
 KALEYRA_READ_TIMEOUT = env.float("KALEYRA_READ_TIMEOUT", default=30.0)
+# The send engine. Meta's default throughput tier is 80 messages/second per number (up to 1,000);
+# 0 turns the limit off (only for local stand-ins). The limit is shared by all processes here.
+KALEYRA_RATE_PER_SECOND = env.float("KALEYRA_RATE_PER_SECOND", default=80)
+MPM_SEND_CONCURRENCY = env.int("MPM_SEND_CONCURRENCY", default=256)
+# "aiohttp" sends many requests at once; "requests" one at a time (small sends, mocked tests).
+MPM_TRANSPORT = env.str("MPM_TRANSPORT", default="aiohttp")
+# Kaleyra: retry WA500 up to 3 times, at 5, 10 and 15 minutes.
+KALEYRA_WA500_RETRY_DELAYS = env.list(
+    "KALEYRA_WA500_RETRY_DELAYS", cast=float, default=[300, 600, 900]
+)
+MPM_CONNECT_RETRY_BASE_DELAY = env.float("MPM_CONNECT_RETRY_BASE_DELAY", default=2.0)
+MPM_CONNECT_MAX_RETRIES = env.int("MPM_CONNECT_MAX_RETRIES", default=5)
+# Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
+MPM_CLAIM_LEASE = env.float("MPM_CLAIM_LEASE", default=120)
+MPM_JOURNAL_DIR = env.str("MPM_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal"))
+MPM_RATE_LIMIT_DIR = env.str("MPM_RATE_LIMIT_DIR", default="")
 # Meta stopped delivering marketing templates to US (+1) numbers on 2025-04-01.
 MPM_SKIP_US_RECIPIENTS = env.bool("MPM_SKIP_US_RECIPIENTS", default=True)
 

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403
 
 # Tests never use real credentials from the environment: each test that needs Kaleyra settings
 # sets them (tests/conftest.py), and HTTP goes to `responses` or to local servers.

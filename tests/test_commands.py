@@ -67,8 +67,10 @@ def test_all_accepted_exits_zero(sandbox, campaign):
 
 def test_csv_overrides_reach_the_payload(sandbox, campaign, tmp_path):
     csv_file = tmp_path / "recipients.csv"
-    csv_file.write_text(f"phone,header,body_1,ref\n{ACCEPTED_A},basket,Ravi,crm-42\n{ACCEPTED_B},,,\n")
-    code, out, _ = send(str(campaign.pk), "--recipients", str(csv_file))
+    csv_file.write_text(
+        f"phone,header,body_1,ref\n{ACCEPTED_A},basket,Ravi,crm-42\n{ACCEPTED_B},,,\n"
+    )
+    code, _out, _ = send(str(campaign.pk), "--recipients", str(csv_file))
 
     assert code == 0
     first = Message.objects.get(to=ACCEPTED_A).attempts_log.get().request_body
@@ -83,7 +85,7 @@ def test_csv_overrides_reach_the_payload(sandbox, campaign, tmp_path):
 def test_csv_with_bad_rows_sends_nothing_and_names_the_rows(sandbox, campaign, tmp_path):
     csv_file = tmp_path / "recipients.csv"
     csv_file.write_text(f"phone,body_2\n{ACCEPTED_A},\nnot-a-number,\n{ACCEPTED_B},extra\n")
-    code, out, err = send(str(campaign.pk), "--recipients", str(csv_file))
+    code, _out, err = send(str(campaign.pk), "--recipients", str(csv_file))
 
     assert code == 2
     assert "line 3" in err and "not-a-number" in err

@@ -42,7 +42,12 @@ def products(count: int, prefix: str = "SKU") -> list[Product]:
 
 def template(header_text="", body_text="Hello", **fields) -> MessageTemplate:
     """An unsaved template: the value and definition rules need no database."""
-    defaults = {"name": "t", "language": "en_US", "header_text": header_text, "body_text": body_text}
+    defaults = {
+        "name": "t",
+        "language": "en_US",
+        "header_text": header_text,
+        "body_text": body_text,
+    }
     return MessageTemplate(**{**defaults, **fields})
 
 
@@ -229,9 +234,7 @@ def test_body_variables_not_starting_at_one_are_rejected():
 
 def test_header_may_hold_only_variable_1():
     assert template_definition_errors(template(header_text="Your {{1}}")) == []
-    assert fields(template_definition_errors(template(header_text="Your {{2}}"))) == {
-        "header_text"
-    }
+    assert fields(template_definition_errors(template(header_text="Your {{2}}"))) == {"header_text"}
 
 
 def test_template_model_clean_uses_the_same_rules():
@@ -473,7 +476,9 @@ def test_indian_number_is_not_marketing_blocked():
 
 
 def test_header_override_when_template_has_no_header_variable():
-    problems = override_problems(template(header_text="Your cart", body_text="{{1}}"), {"header": "x"})
+    problems = override_problems(
+        template(header_text="Your cart", body_text="{{1}}"), {"header": "x"}
+    )
     assert fields(problems) == {"header"}
 
 

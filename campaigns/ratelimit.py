@@ -1,0 +1,97 @@
+"""A per-sender send rate shared by every process on one machine.
+
+Each send takes the next free time slot, slots spaced 1/rate seconds apart, so no one-second
+window (half-open) ever holds more than `rate` sends. The "next free slot" lives in a small file
+under an exclusive `flock`, so workers and commands on one machine share one budget. Processes
+reserve slots in small blocks to keep lock traffic low at high rates.
+"""
+
+import fcntl
+import os
+import struct
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_SLOT = struct.Struct("d")
+
+
+class FileSlotStore:
+    """The next free slot time (a double) in a file, read and advanced under an exclusive lock."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def reserve(self, now: float, count: int, interval: float) -> float:
+        """Claim `count` consecutive slots starting no earlier than `now`; returns the first."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            raw = os.pread(self.fd, _SLOT.size, 0)
+            next_free = _SLOT.unpack(raw)[0] if len(raw) == _SLOT.size else 0.0
+            start = max(now, next_free)
+            os.pwrite(self.fd, _SLOT.pack(start + count * interval), 0)
+            return start
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self):
+        os.close(self.fd)
+
+
+class MemorySlotStore:
+    """The same contract in memory, for one process (and tests with a fake clock)."""
+
+    def __init__(self):
+        self.next_free = 0.0
+
+    def reserve(self, now: float, count: int, interval: float) -> float:
+        start = max(now, self.next_free)
+        self.next_free = start + count * interval
+        return start
+
+    def close(self):
+        pass
+
+
+class RateLimiter:
+    """Hands out send times at most `rate` per second; `rate` 0 means no limit."""
+
+    def __init__(
+        self,
+        rate: float,
+        store: FileSlotStore | MemorySlotStore | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        block: int | None = None,
+    ):
+        self.rate = rate
+        self.clock = clock
+        self.store = store or MemorySlotStore()
+        # A nanosecond of slack keeps float rounding from fitting rate + 1 sends in one second.
+        self.interval = 1.0 / rate + 1e-9 if rate else 0.0
+        # Reserve about 50 ms of slots at a time: few lock round-trips, little unfairness.
+        self.block = block or max(1, int(rate / 20))
+        self._slots: list[float] = []
+
+    def next_slot(self) -> float:
+        """The (wall clock) time at which the caller may send; now when there is no limit."""
+        if not self.rate:
+            return self.clock()
+        if not self._slots:
+            start = self.store.reserve(self.clock(), self.block, self.interval)
+            self._slots = [start + i * self.interval for i in range(self.block)][::-1]
+        return self._slots.pop()
+
+    def close(self):
+        self.store.close()
+
+
+def machine_limiter(sender: str, rate: float, directory: str | None = None) -> RateLimiter:
+    """The limiter every process on this machine shares for one sender number."""
+    if not rate:
+        return RateLimiter(0)
+    base = Path(directory or tempfile.gettempdir()) / "mpm-rate"
+    name = "".join(ch for ch in sender if ch.isalnum()) or "default"
+    return RateLimiter(rate, FileSlotStore(base / f"{name}.slot"))

@@ -1,0 +1,223 @@
+"""Writes send results to the database in grouped commits, and journals them first.
+
+The two hot statements (one SendAttempt insert and one Message update per answer) run as
+`executemany` on Django's connection: in the send benchmark (issue 3) `bulk_update` cost 297 ms
+of CPU per 1,000 rows against 4 ms for `executemany`. Everything else uses the ORM.
+
+Each answer is appended to a journal file (one `write` per line, so it survives `kill -9`)
+before it is committed; after a crash, `replay_journals` records what the dead process heard.
+"""
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .kaleyra import Outcome, SendResult
+from .models import Campaign, Message, SendAttempt
+from .policy import Decision, RetryPolicy, decide
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A Message claimed for sending, with what the sender needs and nothing more."""
+
+    id: int
+    to: str
+    overrides: dict
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to record: the claimed Message, the request body and the result."""
+
+    message: Claimed
+    body: str
+    result: SendResult
+
+
+def retry_policy() -> RetryPolicy:
+    return RetryPolicy(
+        wa500_delays=tuple(settings.KALEYRA_WA500_RETRY_DELAYS),
+        connect_base_delay=settings.MPM_CONNECT_RETRY_BASE_DELAY,
+        connect_max_retries=settings.MPM_CONNECT_MAX_RETRIES,
+    )
+
+
+def _json_placeholder() -> str:
+    return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+
+
+def _insert_attempts_sql() -> str:
+    table = SendAttempt._meta.db_table
+    columns = (
+        "message_id, request_body, http_status, code, message_text, error, response_body, "
+        "provider_message_id, duration_ms, created_at"
+    )
+    json_ = _json_placeholder()
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES (%s, {json_}, %s, %s, %s, {json_}, %s, %s, %s, %s)"
+    )
+
+
+def _update_messages_sql() -> str:
+    # Only a row still in `sending` moves: a sweep or an operator's choice is never overwritten.
+    return (
+        f"UPDATE {Message._meta.db_table} SET state = %s, message_id = %s, last_code = %s, "
+        "detail = %s, attempts = %s, next_attempt_at = %s, updated_at = %s "
+        "WHERE id = %s AND state = 'sending'"
+    )
+
+
+def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> list[Decision]:
+    """Record a group of answers in one transaction; returns the decision for each."""
+    now = timezone.now()
+    attempt_rows, message_rows, decisions = [], [], []
+    for item in outcomes:
+        result, message = item.result, item.message
+        attempts = message.attempts + 1
+        decision = decide(result, attempts=attempts, now=now, policy=policy)
+        decisions.append(decision)
+        attempt_rows.append(
+            (
+                message.id,
+                item.body,
+                result.http_status,
+                result.result_code,
+                result.message,
+                json.dumps(result.error),
+                result.response_body,
+                result.message_id,
+                result.duration_ms,
+                now,
+            )
+        )
+        message_rows.append(
+            (
+                decision.state,
+                result.message_id,
+                result.result_code,
+                decision.detail,
+                attempts,
+                decision.next_attempt_at,
+                now,
+                message.id,
+            )
+        )
+    pause = next((d.pause_reason for d in decisions if d.pause_reason), "")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(_insert_attempts_sql(), attempt_rows)
+        cursor.executemany(_update_messages_sql(), message_rows)
+        if pause:
+            Campaign.objects.filter(pk=campaign_id, state=Campaign.State.SENDING).update(
+                state=Campaign.State.PAUSED, paused_reason=pause[:300], updated_at=now
+            )
+    return decisions
+
+
+# --- the journal --------------------------------------------------------------------------------
+
+
+def journal_dir() -> Path:
+    return Path(settings.MPM_JOURNAL_DIR)
+
+
+class Journal:
+    """An append-only file of this process's sends and answers for one campaign.
+
+    "S <id>" is written just before a request leaves, "R <json>" when its answer arrives: after
+    a crash a claimed Message with no "S" line never left (safe to queue again), and one with an
+    "S" but no "R" was in flight (its outcome is unknown).
+    """
+
+    def __init__(self, campaign_id: int):
+        directory = journal_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{campaign_id}-{socket.gethostname()}-{os.getpid()}.jsonl"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def sending(self, message_id: int):
+        os.write(self.fd, f"S {message_id}\n".encode())
+
+    def answered(self, item: Answer):
+        r = item.result
+        line = json.dumps(
+            [
+                item.message.id,
+                item.message.attempts,
+                r.outcome.value,
+                r.http_status,
+                r.code,
+                r.message,
+                r.error,
+                r.message_id,
+                r.response_body,
+                r.duration_ms,
+            ]
+        )
+        os.write(self.fd, f"R {line}\n".encode())
+
+    def close(self, *, remove: bool):
+        os.close(self.fd)
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class JournalReplay:
+    answered: list[tuple[int, int, SendResult]]  # (message id, attempts before, result)
+    sent: set[int]
+    files: list[Path]
+
+
+def read_dead_journals(campaign_id: int) -> JournalReplay:
+    """What dead processes on this machine (and this one, in its own earlier runs) sent and heard."""
+    replay = JournalReplay([], set(), [])
+    prefix = f"{campaign_id}-{socket.gethostname()}-"
+    directory = journal_dir()
+    if not directory.is_dir():
+        return replay
+    for path in sorted(directory.glob(f"{prefix}*.jsonl")):
+        pid = int(path.stem.removeprefix(prefix))
+        if pid != os.getpid() and _pid_alive(pid):
+            continue
+        replay.files.append(path)
+        for line in path.read_text(errors="replace").splitlines():
+            kind, _, rest = line.partition(" ")
+            try:
+                if kind == "S":
+                    replay.sent.add(int(rest))
+                elif kind == "R":
+                    (mid, attempts, outcome, status, code, text, error, pmid, body, ms) = (
+                        json.loads(rest)
+                    )
+                    result = SendResult(Outcome(outcome), status, code, text, error, pmid, body, ms)
+                    replay.answered.append((mid, attempts, result))
+            except (ValueError, TypeError):
+                continue  # a line cut short by the crash: its Message is treated as in flight
+    return replay
+
+
+def stale_before(now: datetime | None = None) -> datetime:
+    """Claims older than this belong to a worker that is gone (no answer can still arrive)."""
+    lease = (
+        settings.KALEYRA_CONNECT_TIMEOUT + settings.KALEYRA_READ_TIMEOUT + settings.MPM_CLAIM_LEASE
+    )
+    return (now or timezone.now()) - timedelta(seconds=lease)
