@@ -200,8 +200,9 @@ class Section(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="sections")
     position = models.PositiveSmallIntegerField(default=0)
+    # Drafts may hold a longer title; validation (not the database) enforces the 24 characters.
     title = models.CharField(
-        max_length=limits.MAX_SECTION_TITLE_LENGTH,
+        max_length=100,
         help_text=f"At most {limits.MAX_SECTION_TITLE_LENGTH} characters; no markdown.",
     )
 

@@ -30,4 +30,9 @@ class Migration(migrations.Migration):
             name='attempts',
             field=models.PositiveSmallIntegerField(default=0, help_text='HTTP exchanges so far.'),
         ),
+        migrations.AlterField(
+            model_name='section',
+            name='title',
+            field=models.CharField(help_text='At most 24 characters; no markdown.', max_length=100),
+        ),
     ]
