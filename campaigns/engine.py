@@ -7,8 +7,6 @@ The database is never touched from the event loop; HTTP never runs inside a tran
 
 import asyncio
 import logging
-import os
-import socket
 import threading
 import time
 from collections import Counter
@@ -31,20 +29,24 @@ from .kaleyra import (
 )
 from .models import Campaign, Message
 from .payload import MpmContent, build_request, serialize
+from .policy import pauses_campaign
 from .ratelimit import RateLimiter, machine_limiter
 from .recorder import (
+    HOST,
     Answer,
     Claimed,
     Journal,
+    new_worker_id,
     read_dead_journals,
     record,
     retry_policy,
     stale_before,
+    worker_alive,
+    worker_finished,
 )
 
 logger = logging.getLogger(__name__)
 
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 RECORD_BATCH = 1000
 RECORD_INTERVAL = 0.2  # seconds: answers are committed well within a second of arriving
 STATE_CHECK_INTERVAL = 0.5
@@ -94,7 +96,7 @@ def ready_filter(now) -> Q:
     return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
 
 
-def claim(campaign_id: int, size: int) -> list[Claimed]:
+def claim(campaign_id: int, size: int, worker_id: str) -> list[Claimed]:
     """Flip up to `size` ready Messages to `sending` in one short transaction.
 
     `skip_locked` lets workers share a campaign on PostgreSQL without ever claiming the same
@@ -110,7 +112,7 @@ def claim(campaign_id: int, size: int) -> list[Claimed]:
         )
         if rows:
             Message.objects.filter(id__in=[row[0] for row in rows]).update(
-                state=Message.State.SENDING, claimed_by=WORKER_NAME, claimed_at=now, updated_at=now
+                state=Message.State.SENDING, claimed_by=worker_id, claimed_at=now, updated_at=now
             )
     return [Claimed(*row) for row in rows]
 
@@ -136,30 +138,25 @@ def request_body(content: MpmContent, message: Claimed) -> dict:
 
 
 def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
-    """Settle Messages left in `sending` by workers that died, before sending anything new.
+    """Settle Messages left in `sending` by runs that died, before sending anything new.
 
     From this machine's journals: an answer that arrived is recorded; a request that left with
     no answer becomes `unknown` (it may have been sent); a claim that never left is queued
     again. Claims of other machines older than the lease also become `unknown`.
     """
     replay = read_dead_journals(campaign_id)
-    answered = {mid: (attempts, result) for mid, attempts, result in replay.answered}
-    counts = {"recorded": 0, "unknown": 0, "requeued": 0}
-    host = socket.gethostname()
     stuck = Message.objects.filter(campaign_id=campaign_id, state=Message.State.SENDING)
-    local_dead = [
-        row
-        for row in stuck.filter(claimed_by__startswith=f"{host}:").values_list(
-            "id", "to", "overrides", "attempts", "claimed_by"
-        )
-        if row[4] == WORKER_NAME or not _alive(row[4])
-    ]
     to_record, unknown, requeue = [], [], []
-    for mid, to, overrides, attempts, _ in local_dead:
-        if mid in answered:
+    rows = stuck.filter(claimed_by__startswith=f"{HOST}:").values_list(
+        "id", "to", "overrides", "attempts", "claimed_by"
+    )
+    for mid, to, overrides, attempts, worker_id in rows:
+        if worker_alive(worker_id):
+            continue
+        if mid in replay.answered:
             claimed = Claimed(mid, to, overrides, attempts)
             body = serialize(request_body(content, claimed)).decode()
-            to_record.append(Answer(claimed, body, answered[mid][1]))
+            to_record.append(Answer(claimed, body, replay.answered[mid]))
         elif mid in replay.sent:
             unknown.append(mid)
         else:
@@ -167,7 +164,7 @@ def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
     if to_record:
         record(to_record, campaign_id=campaign_id, policy=retry_policy())
     unknown += list(
-        stuck.exclude(claimed_by__startswith=f"{host}:")
+        stuck.exclude(claimed_by__startswith=f"{HOST}:")
         .filter(claimed_at__lt=stale_before())
         .values_list("id", flat=True)
     )
@@ -180,21 +177,10 @@ def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
     unclaim(requeue)
     for path in replay.files:
         path.unlink(missing_ok=True)
-    counts.update(recorded=len(to_record), unknown=len(unknown), requeued=len(requeue))
+    counts = {"recorded": len(to_record), "unknown": len(unknown), "requeued": len(requeue)}
     if any(counts.values()):
         logger.warning("Campaign %s recovered after a crash: %s", campaign_id, counts)
     return counts
-
-
-def _alive(worker: str) -> bool:
-    pid = int(worker.rpartition(":")[2] or 0)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -210,9 +196,13 @@ class Recorder:
         self.policy = retry_policy()
         self.pending: list[Answer] = []
         self.lock = threading.Lock()
+        # Set the moment an account-wide answer arrives, so senders stop before the commit.
+        self.pause_heard = threading.Event()
 
     def put(self, answer: Answer):
         self.journal.answered(answer)
+        if pauses_campaign(answer.result, self.policy):
+            self.pause_heard.set()
         with self.lock:
             self.pending.append(answer)
 
@@ -280,9 +270,17 @@ class AsyncSender:
     """Many requests in flight over one pooled aiohttp session, in an event loop thread."""
 
     def __init__(
-        self, config: KaleyraConfig, *, concurrency: int, limiter: RateLimiter, on_send, on_answer
+        self,
+        config: KaleyraConfig,
+        *,
+        concurrency: int,
+        limiter: RateLimiter,
+        on_send,
+        on_answer,
+        should_stop: Callable[[], bool],
     ):
         self.config = config
+        self.should_stop = should_stop
         self.concurrency = concurrency
         self.limiter = limiter
         self.on_send = on_send
@@ -358,7 +356,7 @@ class AsyncSender:
             if item is None:
                 return
             message, body = item
-            if self.stopping:
+            if self.stopping or self.should_stop():
                 self.unsent.append(message.id)
                 self.finished += 1
                 self.queue.task_done()
@@ -395,7 +393,11 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> SendRes
 class SyncSender:
     """One request at a time with `requests`: for small sends and the `responses`-mocked tests."""
 
-    def __init__(self, client: KaleyraClient, *, limiter: RateLimiter, on_send, on_answer):
+    def __init__(
+        self, client: KaleyraClient, *, limiter: RateLimiter, on_send, on_answer, should_stop
+    ):
+        self.should_stop = should_stop
+        self.unsent: list[int] = []
         self.client = client
         self.limiter = limiter
         self.on_send = on_send
@@ -405,6 +407,9 @@ class SyncSender:
 
     def submit(self, items: list[tuple[Claimed, bytes]]):
         for message, body in items:
+            if self.should_stop():
+                self.unsent.append(message.id)
+                continue
             delay = self.limiter.next_slot() - time.time()
             if delay > 0:
                 time.sleep(delay)
@@ -415,7 +420,7 @@ class SyncSender:
         pass
 
     def stop(self) -> list[int]:
-        return []
+        return self.unsent
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -440,95 +445,121 @@ def run(
 ) -> SendSummary:
     """Send every ready Message of a campaign that is in the `sending` state."""
     recover(campaign.pk, content)
-    progress = SendSummary(
-        total=campaign.messages.filter(
-            is_test=False, state__in=[Message.State.QUEUED, Message.State.SENDING]
-        ).count(),
-        rate_limit=options.rate,
-    )
-    journal = Journal(campaign.pk)
-    recorder = Recorder(campaign.pk, journal, progress)
-    limiter = machine_limiter(config.sender, options.rate, settings.MPM_RATE_LIMIT_DIR)
-    threaded = options.transport == "aiohttp"
-    if threaded:
-        recorder_thread = RecorderThread(recorder)
-        recorder_thread.start()
-        sender = AsyncSender(
-            config,
-            concurrency=options.concurrency,
-            limiter=limiter,
-            on_send=lambda m: journal.sending(m.id),
-            on_answer=recorder.put,
-        )
-    else:
-        sender = SyncSender(
-            client or KaleyraClient(config),
-            limiter=limiter,
-            on_send=lambda m: journal.sending(m.id),
-            on_answer=lambda answer: (recorder.put(answer), recorder.flush()),
-        )
-    claim_size = 1000 if not options.rate else max(10, min(1000, int(options.rate)))
-    target = sender.concurrency + claim_size
-    clean = False
-    try:
-        _loop(
-            campaign.pk,
-            content,
-            sender,
-            recorder,
-            progress,
-            options,
-            claim_size,
-            target,
-            progress_callback,
-        )
-        sender.drain()
-        clean = True
-    finally:
-        unclaim(sender.stop())
-        if threaded:
-            recorder_thread.close()
-        journal.close(remove=clean)
-        limiter.close()
-    _finish(campaign.pk)
-    if progress_callback:
-        progress_callback(progress)
-    return progress
+    return CampaignRun(campaign.pk, content, config, options, progress_callback, client).run()
 
 
-def _loop(campaign_id, content, sender, recorder, progress, options, claim_size, target, callback):
-    last_check = last_report = 0.0
-    while True:
-        now = time.monotonic()
-        if progress.paused_reason:
-            return
-        if now - last_check >= STATE_CHECK_INTERVAL:
-            last_check = now
-            state = Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first()
-            if state != Campaign.State.SENDING:
+class CampaignRun:
+    """One process's run over one campaign: its claims, sender, recorder and journal."""
+
+    def __init__(self, campaign_id, content, config, options, progress_callback, client):
+        self.campaign_id = campaign_id
+        self.content = content
+        self.options = options
+        self.callback = progress_callback
+        self.worker_id = new_worker_id()
+        self.progress = SendSummary(
+            total=Message.objects.filter(
+                campaign_id=campaign_id,
+                is_test=False,
+                state__in=[Message.State.QUEUED, Message.State.SENDING],
+            ).count(),
+            rate_limit=options.rate,
+        )
+        self.journal = Journal(campaign_id, self.worker_id)
+        self.recorder = Recorder(campaign_id, self.journal, self.progress)
+        self.limiter = machine_limiter(config.sender, options.rate, settings.MPM_RATE_LIMIT_DIR)
+        self.recorder_thread = None
+        if options.transport == "aiohttp":
+            self.recorder_thread = RecorderThread(self.recorder)
+            self.recorder_thread.start()
+            self.sender = AsyncSender(
+                config,
+                concurrency=options.concurrency,
+                limiter=self.limiter,
+                on_send=self.journal_send,
+                on_answer=self.recorder.put,
+                should_stop=self.recorder.pause_heard.is_set,
+            )
+        else:
+            self.sender = SyncSender(
+                client or KaleyraClient(config),
+                limiter=self.limiter,
+                on_send=self.journal_send,
+                on_answer=self.record_now,
+                should_stop=self.recorder.pause_heard.is_set,
+            )
+        # With a rate limit, claim about a second's worth at a time: claims stay fresh.
+        self.claim_size = max(10, min(1000, int(options.rate))) if options.rate else 1000
+        self.target_pending = self.sender.concurrency + self.claim_size
+
+    def journal_send(self, message: Claimed):
+        self.journal.sending(message.id)
+
+    def record_now(self, answer: Answer):
+        self.recorder.put(answer)
+        self.recorder.flush()
+
+    def run(self) -> SendSummary:
+        clean = False
+        try:
+            self._loop()
+            self.sender.drain()
+            clean = True
+        finally:
+            unclaim(self.sender.stop())
+            if self.recorder_thread:
+                self.recorder_thread.close()
+            else:
+                self.recorder.flush()
+            self.journal.close(remove=clean)
+            self.limiter.close()
+            worker_finished(self.worker_id)
+        _finish(self.campaign_id)
+        if self.callback:
+            self.callback(self.progress)
+        return self.progress
+
+    def _loop(self):
+        last_check = last_report = 0.0
+        while not self.recorder.pause_heard.is_set():
+            now = time.monotonic()
+            if now - last_check >= STATE_CHECK_INTERVAL:
+                last_check = now
+                if self._state() != Campaign.State.SENDING:
+                    return
+            if self.callback and now - last_report >= 0.25:
+                last_report = now
+                self.callback(self.progress)
+            if self.sender.pending >= self.target_pending:
+                time.sleep(0.005)
+                continue
+            batch = claim(self.campaign_id, self.claim_size, self.worker_id)
+            if batch:
+                self.sender.submit([(m, serialize(request_body(self.content, m))) for m in batch])
+                continue
+            if self.sender.pending or self.recorder.backlog():
+                time.sleep(0.01)
+                continue
+            if not self._wait_for_retry():
                 return
-        if callback and now - last_report >= 0.25:
-            last_report = now
-            callback(progress)
-        if sender.pending >= target:
-            time.sleep(0.005)
-            continue
-        batch = claim(campaign_id, claim_size)
-        if batch:
-            sender.submit([(m, serialize(request_body(content, m))) for m in batch])
-            continue
-        if sender.pending or recorder.backlog():
-            time.sleep(0.01)
-            continue
+
+    def _state(self) -> str | None:
+        return Campaign.objects.filter(pk=self.campaign_id).values_list("state", flat=True).first()
+
+    def _wait_for_retry(self) -> bool:
+        """Sleep towards the next scheduled retry; False when there is none (or no waiting)."""
         next_at = Message.objects.filter(
-            campaign_id=campaign_id, is_test=False, state=Message.State.QUEUED
+            campaign_id=self.campaign_id, is_test=False, state=Message.State.QUEUED
         ).aggregate(next_at=Min("next_attempt_at"))["next_at"]
-        if next_at is None or not options.wait_for_retries:
-            return
-        progress.waiting_until = timezone.localtime(next_at).strftime("%H:%M:%S")
+        if next_at is None or not self.options.wait_for_retries:
+            return False
+        self.progress.waiting_until = timezone.localtime(next_at).strftime("%H:%M:%S")
+        if self.callback:
+            self.callback(self.progress)
         time.sleep(min(1.0, max(0.0, (next_at - timezone.now()).total_seconds())))
-        progress.waiting_until = ""
+        self.progress.waiting_until = ""
         close_old_connections()
+        return True
 
 
 def _finish(campaign_id: int):

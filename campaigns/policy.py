@@ -25,6 +25,15 @@ class RetryPolicy:
     connect_base_delay: float = 2.0
     connect_max_delay: float = 60.0
     connect_max_retries: int = 5
+    pause_on_account_errors: bool = True
+
+
+# A test send is one exchange the user watches: no retries, and a draft is never paused.
+SINGLE_EXCHANGE = RetryPolicy(wa500_delays=(), connect_max_retries=0, pause_on_account_errors=False)
+
+
+def pauses_campaign(result: SendResult, policy: RetryPolicy) -> bool:
+    return policy.pause_on_account_errors and result.code in PAUSE_CODES
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def decide(
         return Decision("accepted")
     if result.may_have_been_sent:
         return Decision("unknown", detail=detail)
-    if result.code in PAUSE_CODES:
+    if pauses_campaign(result, policy):
         # The message goes back in the queue; the campaign waits for the operator.
         return Decision("queued", pause_reason=f"{result.code}: {explanation}", detail=detail)
     if result.code in RETRY_LATER_CODES and attempts <= len(policy.wa500_delays):

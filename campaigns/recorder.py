@@ -11,6 +11,7 @@ before it is committed; after a crash, `replay_journals` records what the dead p
 import json
 import os
 import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -122,6 +123,42 @@ def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> 
     return decisions
 
 
+# --- who is sending ------------------------------------------------------------------------------
+
+HOST = socket.gethostname()
+_active_runs: set[str] = set()  # this process's engine runs that are still going
+
+
+def new_worker_id() -> str:
+    """`host:pid:run`: written on each claimed Message, so a crash can be told from a slow run."""
+    run = uuid.uuid4().hex[:12]
+    _active_runs.add(run)
+    return f"{HOST}:{os.getpid()}:{run}"
+
+
+def worker_finished(worker_id: str):
+    _active_runs.discard(worker_id.rpartition(":")[2])
+
+
+def worker_alive(worker_id: str) -> bool:
+    """False only when we know the worker is gone: a run of this process that ended, or a
+    process of this machine that no longer exists. Other machines' workers count as alive."""
+    host, _, rest = worker_id.partition(":")
+    pid_text, _, run = rest.partition(":")
+    if host != HOST or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return run in _active_runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # --- the journal --------------------------------------------------------------------------------
 
 
@@ -130,17 +167,17 @@ def journal_dir() -> Path:
 
 
 class Journal:
-    """An append-only file of this process's sends and answers for one campaign.
+    """An append-only file of one run's sends and answers for one campaign.
 
     "S <id>" is written just before a request leaves, "R <json>" when its answer arrives: after
     a crash a claimed Message with no "S" line never left (safe to queue again), and one with an
     "S" but no "R" was in flight (its outcome is unknown).
     """
 
-    def __init__(self, campaign_id: int):
+    def __init__(self, campaign_id: int, worker_id: str):
         directory = journal_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{campaign_id}-{socket.gethostname()}-{os.getpid()}.jsonl"
+        self.path = directory / f"{campaign_id}@{worker_id.replace(':', '@')}.jsonl"
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def sending(self, message_id: int):
@@ -170,33 +207,22 @@ class Journal:
             self.path.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @dataclass
 class JournalReplay:
-    answered: list[tuple[int, int, SendResult]]  # (message id, attempts before, result)
+    answered: dict[int, SendResult]
     sent: set[int]
     files: list[Path]
 
 
 def read_dead_journals(campaign_id: int) -> JournalReplay:
-    """What dead processes on this machine (and this one, in its own earlier runs) sent and heard."""
-    replay = JournalReplay([], set(), [])
-    prefix = f"{campaign_id}-{socket.gethostname()}-"
+    """What the finished or dead runs of this machine sent and heard for this campaign."""
+    replay = JournalReplay({}, set(), [])
     directory = journal_dir()
     if not directory.is_dir():
         return replay
-    for path in sorted(directory.glob(f"{prefix}*.jsonl")):
-        pid = int(path.stem.removeprefix(prefix))
-        if pid != os.getpid() and _pid_alive(pid):
+    for path in sorted(directory.glob(f"{campaign_id}@*.jsonl")):
+        worker_id = path.stem.partition("@")[2].replace("@", ":")
+        if worker_alive(worker_id):
             continue
         replay.files.append(path)
         for line in path.read_text(errors="replace").splitlines():
@@ -205,13 +231,11 @@ def read_dead_journals(campaign_id: int) -> JournalReplay:
                 if kind == "S":
                     replay.sent.add(int(rest))
                 elif kind == "R":
-                    (mid, attempts, outcome, status, code, text, error, pmid, body, ms) = (
-                        json.loads(rest)
-                    )
+                    (mid, _, outcome, status, code, text, error, pmid, body, ms) = json.loads(rest)
                     result = SendResult(Outcome(outcome), status, code, text, error, pmid, body, ms)
-                    replay.answered.append((mid, attempts, result))
+                    replay.answered[mid] = result
             except (ValueError, TypeError):
-                continue  # a line cut short by the crash: its Message is treated as in flight
+                continue  # a line cut short by the crash: its Message counts as in flight
     return replay
 
 

@@ -1,36 +1,26 @@
 """The use cases: check a campaign, preview it, queue recipients, send, and record every answer.
 
 Views, the admin, the management command and background tasks all call these functions; none of
-them builds a payload or talks HTTP itself. One send pipeline: claim → build → post → record.
+them builds a payload or talks HTTP itself; every campaign send runs through `engine`.
 """
 
-import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from . import limits, validation
-from .answers import explain
-from .kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings
-from .models import Campaign, Message, Section, SectionItem, SendAttempt
-from .payload import (
-    MpmContent,
-    SectionContent,
-    build_request,
-    pretty,
-    recipient_values,
-    serialize,
-)
-
-logger = logging.getLogger(__name__)
+from . import engine, limits, validation
+from .engine import ProgressCallback, RunOptions, SendSummary
+from .kaleyra import KaleyraClient, config_from_settings
+from .models import Campaign, Message, Section, SectionItem
+from .payload import MpmContent, SectionContent, pretty, recipient_values, serialize
+from .policy import SINGLE_EXCHANGE
+from .recorder import Answer, Claimed, record
 
 SAMPLE_RECIPIENT = "+919876543210"
-CLAIM_BATCH_SIZE = 100
-OVERRIDE_COLUMNS = ("header", *limits.REF_FIELDS)
 
 
 class CampaignNotSendable(Exception):
@@ -86,8 +76,12 @@ def campaign_check(campaign: Campaign) -> list[validation.Problem]:
 
 
 def campaign_preview(campaign: Campaign, *, to: str = SAMPLE_RECIPIENT) -> str:
-    """The exact request body (pretty-printed) the client would send to `to`; never the key."""
-    return pretty(build_request(campaign_content(campaign), to))
+    """The request body (pretty-printed) the engine would send to `to`; never the key.
+
+    Where the campaign leaves `ref` empty, each message carries its own id there; the preview
+    shows that placeholder."""
+    sample = Claimed("<message id>", to, {}, 0)
+    return pretty(engine.request_body(campaign_content(campaign), sample))
 
 
 # --- recipients ---------------------------------------------------------------------------------
@@ -228,62 +222,89 @@ def campaign_queue_recipients(
 # --- sending ------------------------------------------------------------------------------------
 
 
-@dataclass
-class SendSummary:
-    accepted: int = 0
-    failed: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    codes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return self.accepted + self.failed + self.unknown
-
-    def add(self, result: SendResult):
-        if result.accepted:
-            self.accepted += 1
-        elif result.may_have_been_sent:
-            self.unknown += 1
-        else:
-            self.failed += 1
-        if not result.accepted:
-            key = result.result_code or f"HTTP {result.http_status}"
-            self.codes[key] = self.codes.get(key, 0) + 1
-
-    def line(self) -> str:
-        parts = [f"accepted {self.accepted}", f"failed {self.failed}", f"skipped {self.skipped}"]
-        if self.unknown:
-            parts.append(f"unknown {self.unknown}")
-        return ", ".join(parts)
+class CampaignNotRunnable(Exception):
+    """The campaign's state does not allow this (e.g. it is paused or cancelled)."""
 
 
-ProgressCallback = Callable[[Message, SendResult], None]
+def run_options(**overrides) -> RunOptions:
+    """The engine's options from settings; callers override what the user chose."""
+    options = {
+        "concurrency": settings.MPM_SEND_CONCURRENCY,
+        "rate": settings.KALEYRA_RATE_PER_SECOND,
+        "transport": settings.MPM_TRANSPORT,
+    }
+    options.update({k: v for k, v in overrides.items() if v is not None})
+    return RunOptions(**options)
 
 
 def campaign_send(
     campaign: Campaign,
     *,
-    client: KaleyraClient | None = None,
+    resume: bool = False,
+    options: RunOptions | None = None,
     progress: ProgressCallback | None = None,
+    client: KaleyraClient | None = None,
 ) -> SendSummary:
-    """Send every queued Message of a valid campaign: claim a batch, post each, record each."""
+    """Send every queued Message of a valid campaign through the engine.
+
+    A paused campaign goes on only with `resume`; a cancelled one never does.
+    """
     campaign = campaign_for_sending(campaign.pk)
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
-    content = campaign_content(campaign)
-    client = client or KaleyraClient(config_from_settings())
-    summary = SendSummary()
-    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
-    while batch := _claim(campaign, CLAIM_BATCH_SIZE):
-        for message in batch:
-            result = message_deliver(message, content, client)
-            summary.add(result)
-            if progress:
-                progress(message, result)
-    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.COMPLETED)
-    return summary
+    campaign_start(campaign, resume=resume)
+    return engine.run(
+        campaign,
+        campaign_content(campaign),
+        config_from_settings(),
+        options or run_options(),
+        progress_callback=progress,
+        client=client,
+    )
+
+
+def campaign_start(campaign: Campaign, *, resume: bool = False):
+    """Move the campaign to `sending`, refusing what its state does not allow."""
+    allowed = [Campaign.State.DRAFT, Campaign.State.SENDING, Campaign.State.COMPLETED]
+    if resume:
+        allowed.append(Campaign.State.PAUSED)
+    started = Campaign.objects.filter(pk=campaign.pk, state__in=allowed).update(
+        state=Campaign.State.SENDING, paused_reason="", updated_at=timezone.now()
+    )
+    if not started:
+        campaign.refresh_from_db(fields=["state", "paused_reason"])
+        if campaign.state == Campaign.State.PAUSED:
+            raise CampaignNotRunnable(
+                f"The campaign is paused ({campaign.paused_reason or 'by an operator'}); "
+                "resume it to go on."
+            )
+        raise CampaignNotRunnable(f"The campaign is {campaign.get_state_display().lower()}.")
+    campaign.state = Campaign.State.SENDING
+
+
+def campaign_pause(campaign: Campaign, *, reason: str = "Paused by an operator.") -> bool:
+    """Stop a sending campaign after the requests in flight; its queue is kept."""
+    return bool(
+        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).update(
+            state=Campaign.State.PAUSED, paused_reason=reason[:300], updated_at=timezone.now()
+        )
+    )
+
+
+def campaign_cancel(campaign: Campaign) -> int:
+    """Stop for good: the campaign is cancelled and what is still queued is skipped."""
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).exclude(state=Campaign.State.CANCELLED).update(
+            state=Campaign.State.CANCELLED, updated_at=timezone.now()
+        )
+        return Message.objects.filter(
+            campaign=campaign, is_test=False, state=Message.State.QUEUED
+        ).update(
+            state=Message.State.SKIPPED,
+            detail="The campaign was cancelled before this message was sent.",
+            updated_at=timezone.now(),
+        )
 
 
 def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | None = None):
@@ -296,96 +317,13 @@ def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | N
     if errors:
         raise CampaignNotSendable(errors)
     message = Message.objects.create(
-        campaign=campaign, to=number, is_test=True, state=Message.State.SENDING, attempts=1
+        campaign=campaign, to=number, is_test=True, state=Message.State.SENDING
     )
+    claimed = Claimed(message.pk, number, {}, 0)
+    body = serialize(engine.request_body(campaign_content(campaign), claimed))
     client = client or KaleyraClient(config_from_settings())
-    return message_deliver(message, campaign_content(campaign), client)
-
-
-def _claim(campaign: Campaign, size: int) -> list[Message]:
-    """Flip up to `size` queued Messages to sending in one short transaction, then commit.
-
-    `skip_locked` lets several workers share a campaign without ever claiming the same row.
-    """
-    with transaction.atomic():
-        ids = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(campaign=campaign, is_test=False, state=Message.State.QUEUED)
-            .order_by("id")
-            .values_list("id", flat=True)[:size]
-        )
-        if not ids:
-            return []
-        Message.objects.filter(id__in=ids).update(
-            state=Message.State.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
-        )
-        return list(Message.objects.filter(id__in=ids).order_by("id"))
-
-
-def message_request_body(message: Message, content: MpmContent) -> dict:
-    """The body for one Message; when the campaign leaves `ref` free it carries the Message's id,
-    so a callback can always be matched to its row."""
-    overrides = dict(message.overrides)
-    if not overrides.get("ref") and not content.extra_info.get("ref"):
-        overrides["ref"] = f"mpm-{message.pk}"
-    return build_request(content, message.to, overrides)
-
-
-def message_deliver(message: Message, content: MpmContent, client: KaleyraClient) -> SendResult:
-    """Post one claimed Message and record the answer; never raises for a provider answer."""
-    body = message_request_body(message, content)
-    result = client.send(serialize(body))
-    message_record_result(message, body, result)
+    result = client.send(body)
+    record(
+        [Answer(claimed, body.decode(), result)], campaign_id=campaign.pk, policy=SINGLE_EXCHANGE
+    )
     return result
-
-
-STATE_FOR_OUTCOME = {
-    Outcome.ACCEPTED: Message.State.ACCEPTED,
-    Outcome.REJECTED: Message.State.FAILED,
-    Outcome.UNEXPECTED: Message.State.FAILED,
-    Outcome.CONNECTION: Message.State.FAILED,
-    # The request may have reached Kaleyra: never resent without an operator's say.
-    Outcome.TIMEOUT: Message.State.UNKNOWN,
-}
-
-
-def message_record_result(message: Message, body: dict, result: SendResult) -> SendAttempt:
-    """One SendAttempt for the exchange and the Message's new state, in one transaction."""
-    explanation = explain(result.result_code, result.http_status)
-    with transaction.atomic():
-        attempt = SendAttempt.objects.create(
-            message=message,
-            request_body=body,
-            http_status=result.http_status,
-            code=result.result_code,
-            message_text=result.message,
-            error=result.error,
-            response_body=result.response_body,
-            provider_message_id=result.message_id,
-            duration_ms=result.duration_ms,
-        )
-        message.state = (
-            Message.State.UNKNOWN
-            if result.may_have_been_sent
-            else STATE_FOR_OUTCOME[result.outcome]
-        )
-        message.message_id = result.message_id or message.message_id
-        message.last_code = result.result_code
-        message.detail = "" if result.accepted else _failure_detail(result, explanation)
-        message.save(
-            update_fields=["state", "message_id", "last_code", "detail", "attempts", "updated_at"]
-        )
-    if not result.accepted:
-        logger.debug(
-            "Message %s to campaign %s: %s (HTTP %s)",
-            message.pk,
-            message.campaign_id,
-            result.result_code,
-            result.http_status,
-        )
-    return attempt
-
-
-def _failure_detail(result: SendResult, explanation) -> str:
-    said = f"{result.message} " if result.message else ""
-    return f"{said}{explanation or ''}".strip()[:500]

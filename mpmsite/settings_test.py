@@ -16,3 +16,10 @@ KALEYRA_SANDBOX = True
 KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# One request at a time through `requests`, so `responses` mocks it; the engine's aiohttp path is
+# tested against a local stand-in server (tests/test_engine.py).
+MPM_TRANSPORT = "requests"
+KALEYRA_RATE_PER_SECOND = 0
+# The real retry schedule, in fractions of a second.
+KALEYRA_WA500_RETRY_DELAYS = [0.01, 0.02, 0.03]
+MPM_CONNECT_RETRY_BASE_DELAY = 0.005

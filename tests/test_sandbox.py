@@ -94,28 +94,38 @@ def test_every_test_number_is_covered_here():
     assert set(TEST_NUMBERS) == set(EXPECTED_ANSWERS)
 
 
-def test_each_test_number_gives_its_documented_answer(sandbox, campaign):
-    numbers = {suffix: number_ending(suffix) for suffix in EXPECTED_ANSWERS}
-    report = campaign_queue_recipients(
-        campaign, [RecipientInput(number) for number in numbers.values()]
-    )
-    assert report.queued == len(numbers)
+@pytest.mark.parametrize("suffix", EXPECTED_ANSWERS)
+def test_each_test_number_gives_its_documented_answer(sandbox, campaign, suffix):
+    result = campaign_send_test(campaign, to=number_ending(suffix))
+
+    status, code = EXPECTED_ANSWERS[suffix]
+    message = Message.objects.get()
+    attempt = message.attempts_log.get()
+    assert (attempt.http_status, message.last_code) == (status, code)
+    assert (result.http_status, result.result_code) == (status, code)
+    assert message.state == Message.State.FAILED
+    if suffix == "0001":
+        assert json.loads(attempt.response_body)["data"] == []  # as documented: a list
+    if suffix == "0502":
+        assert "502 Bad Gateway" in attempt.response_body
+    if suffix == "0403":
+        assert "phone_number" in attempt.error
+
+
+def test_a_campaign_send_to_test_numbers_records_each_answer(sandbox, campaign):
+    numbers = [number_ending(s) for s in ("0400", "0401", "0500")] + ["+919876543210"]
+    campaign_queue_recipients(campaign, [RecipientInput(n) for n in numbers])
 
     summary = campaign_send(campaign)
 
-    assert summary.accepted == 0
-    assert summary.failed == len(numbers)
-    for suffix, (status, code) in EXPECTED_ANSWERS.items():
-        message = Message.objects.get(to=numbers[suffix])
-        attempt = message.attempts_log.get()
-        assert (attempt.http_status, message.last_code) == (status, code), suffix
-        assert message.state == Message.State.FAILED, suffix
-    rbc001 = Message.objects.get(to=numbers["0001"]).attempts_log.get()
-    assert json.loads(rbc001.response_body)["data"] == []  # as documented: a list
-    html = Message.objects.get(to=numbers["0502"]).attempts_log.get()
-    assert "502 Bad Gateway" in html.response_body
-    versions = Message.objects.get(to=numbers["0403"]).attempts_log.get()
-    assert "phone_number" in versions.error
+    assert (summary.accepted, summary.failed) == (1, 3)
+    assert dict(Message.objects.values_list("to", "last_code")) == {
+        numbers[0]: "WA400",
+        numbers[1]: "WA401",
+        numbers[2]: "WA500",
+        numbers[3]: "WA202",
+    }
+    assert Message.objects.get(to=numbers[2]).attempts == 4  # WA500: three retries
 
 
 def test_test_send_goes_through_the_sandbox(sandbox, campaign):

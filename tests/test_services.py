@@ -9,14 +9,16 @@ import requests
 import responses
 
 from campaigns.answers import explain
-from campaigns.models import Message, MessageTemplate, SendAttempt
+from campaigns.models import Campaign, Message, MessageTemplate, SendAttempt
 from campaigns.services import (
+    CampaignNotRunnable,
     CampaignNotSendable,
     RecipientInput,
     campaign_queue_recipients,
     campaign_send,
     campaign_send_test,
     recipients_from_numbers,
+    run_options,
 )
 
 from .conftest import MESSAGES_URL, TEST_API_KEY
@@ -102,8 +104,24 @@ def test_campaign_send_sends_each_queued_recipient_once(provider, campaign):
 # --- failures -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "answer"), DOCUMENTED_FAILURES)
-def test_documented_failure_is_recorded_in_plain_words(provider, campaign, caplog, status, answer):
+def answer_for(code: str):
+    """(status, body) of a documented failure, by its code."""
+    return next(p.values for p in DOCUMENTED_FAILURES if p.values[1]["code"] == code)
+
+
+FINAL_CODES = ["WA401", "WA400"]
+PAUSE_CODES = ["RBC001", "E110", "WAV2101"]
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        p
+        for p in DOCUMENTED_FAILURES
+        if p.values[1]["code"] in FINAL_CODES or p.id.startswith("401-WA-401")
+    ],
+)
+def test_final_failure_is_recorded_in_plain_words(provider, campaign, caplog, status, answer):
     caplog.set_level(logging.DEBUG)
     provider.set_response(status, json=answer)
     queue(campaign, ASHA)
@@ -123,8 +141,79 @@ def test_documented_failure_is_recorded_in_plain_words(provider, campaign, caplo
     assert (attempt.http_status, attempt.code) == (status, answer["code"])
     assert attempt.error == answer["error"]
     assert attempt.message_text == answer["message"]
+    assert len(provider.calls) == 1  # 4xx answers are final: no retry
     assert TEST_API_KEY not in everything_stored()
     assert TEST_API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("code", PAUSE_CODES)
+def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
+    status, answer = answer_for(code)
+    provider.set_response(status, json=answer)
+    queue(campaign, ASHA, RAVI)
+
+    summary = campaign_send(campaign)
+
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+    assert campaign.paused_reason.startswith(code)
+    assert summary.paused_reason.startswith(code)
+    assert len(provider.calls) == 1  # the second recipient was not tried
+    assert set(Message.objects.values_list("state", flat=True)) == {Message.State.QUEUED}
+    assert SendAttempt.objects.get().code == code
+    with pytest.raises(CampaignNotRunnable, match="paused"):
+        campaign_send(campaign)
+
+    provider.mock.replace(responses.POST, MESSAGES_URL, status=202, json=ACCEPTED)
+    resumed = campaign_send(campaign, resume=True)
+
+    assert resumed.accepted == 2
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    assert campaign.paused_reason == ""
+
+
+def test_wa500_is_retried_three_times_then_fails(provider, campaign):
+    status, answer = answer_for("WA500")
+    provider.set_response(status, json=answer)
+    queue(campaign, ASHA)
+
+    summary = campaign_send(campaign)
+
+    assert (summary.failed, summary.retrying) == (1, 3)
+    message = Message.objects.get()
+    assert (message.state, message.attempts) == (Message.State.FAILED, 4)
+    assert len(provider.calls) == 4
+    assert list(SendAttempt.objects.values_list("code", flat=True)) == ["WA500"] * 4
+
+
+def test_wa500_then_success_is_accepted(provider, campaign):
+    status, answer = answer_for("WA500")
+    provider.set_response(status, json=answer)
+    provider.set_response(202, json=ACCEPTED)
+    queue(campaign, ASHA)
+
+    summary = campaign_send(campaign)
+
+    assert summary.accepted == 1
+    message = Message.objects.get()
+    assert (message.state, message.attempts) == (Message.State.ACCEPTED, 2)
+
+
+def test_wa500_retry_waits_for_its_time(provider, campaign, settings):
+    settings.KALEYRA_WA500_RETRY_DELAYS = [600]
+    status, answer = answer_for("WA500")
+    provider.set_response(status, json=answer)
+    queue(campaign, ASHA)
+
+    summary = campaign_send(campaign, options=run_options(wait_for_retries=False))
+
+    assert summary.retrying == 1
+    message = Message.objects.get()
+    assert message.state == Message.State.QUEUED
+    assert 590 < (message.next_attempt_at - message.updated_at).total_seconds() <= 600
+    assert campaign_send(campaign, options=run_options(wait_for_retries=False)).done == 0
+    assert len(provider.calls) == 1  # not due yet
 
 
 def test_html_502_is_a_failure_with_the_body_kept(provider, campaign):
@@ -138,14 +227,15 @@ def test_html_502_is_a_failure_with_the_body_kept(provider, campaign):
     assert SendAttempt.objects.get().response_body == "<html>Bad Gateway</html>"
 
 
-def test_connection_error_is_a_failure(provider, campaign):
+def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaign, settings):
+    settings.MPM_CONNECT_MAX_RETRIES = 2
     provider.set_response(body=requests.ConnectionError("refused"))
     queue(campaign, ASHA)
     campaign_send(campaign)
     message = Message.objects.get()
-    assert message.state == Message.State.FAILED
+    assert (message.state, message.attempts) == (Message.State.FAILED, 3)
     assert message.last_code == "connection"
-    assert SendAttempt.objects.get().http_status is None
+    assert list(SendAttempt.objects.values_list("http_status", flat=True)) == [None] * 3
 
 
 def test_timeout_leaves_the_message_unknown(provider, campaign):
@@ -188,7 +278,7 @@ def test_rerun_after_success_queues_and_sends_nothing(provider, campaign):
 
 
 def test_failed_messages_are_requeued_on_rerun(provider, campaign):
-    provider.set_response(500, json=DOCUMENTED_FAILURES[3].values[1])
+    provider.set_response(*answer_for("WA400"))
     queue(campaign, ASHA, RAVI)
     campaign_send(campaign)
     assert set(Message.objects.values_list("state", flat=True)) == {Message.State.FAILED}

@@ -62,7 +62,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("campaign_id", type=int)
-        source = parser.add_mutually_exclusive_group(required=True)
+        source = parser.add_mutually_exclusive_group()
         source.add_argument("--to", help='Numbers in E.164, comma separated: "+9198…,+4477…".')
         source.add_argument(
             "--recipients",
@@ -76,12 +76,42 @@ class Command(BaseCommand):
             help="Check everything and print the payloads; send nothing.",
         )
         parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="Continue a paused or interrupted campaign (recipients are optional then).",
+        )
+        parser.add_argument(
             "--resend-unknown",
             action="store_true",
             help="Also resend messages whose earlier outcome is unknown (they may have arrived).",
         )
+        parser.add_argument(
+            "--rate",
+            type=float,
+            help="Messages per second for this sender (default KALEYRA_RATE_PER_SECOND; 0: no limit).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            help="Requests in flight at once (default MPM_SEND_CONCURRENCY).",
+        )
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="Do not wait for scheduled retries (e.g. WA500); --resume sends them later.",
+        )
 
-    def handle(self, *args, campaign_id, to, recipients, dry_run, resend_unknown, **options):
+    def handle(
+        self, *args, campaign_id, to, recipients, dry_run, resume, resend_unknown, **options
+    ):
+        if to is None and recipients is None and not resume:
+            raise invalid_input(
+                "Give recipients with --to or --recipients, or continue with --resume."
+            )
+        if options["rate"] is not None and options["rate"] < 0:
+            raise invalid_input("--rate must be 0 (no limit) or more.")
+        if options["concurrency"] is not None and options["concurrency"] < 1:
+            raise invalid_input("--concurrency must be at least 1.")
         try:
             campaign = services.campaign_for_sending(campaign_id)
         except Campaign.DoesNotExist:
@@ -95,32 +125,68 @@ class Command(BaseCommand):
                 f"Campaign “{campaign}” cannot be sent: {len(errors)} problem(s) above."
             )
 
-        inputs = services.recipients_from_numbers(to) if to is not None else read_csv(recipients)
+        inputs = None
+        if to is not None:
+            inputs = services.recipients_from_numbers(to)
+        elif recipients is not None:
+            inputs = read_csv(recipients)
         if dry_run:
-            return self.dry_run(campaign, inputs)
-        report = services.campaign_queue_recipients(campaign, inputs, resend_unknown=resend_unknown)
-        self.explain_report(report)
-        if report.invalid:
-            raise invalid_input(f"{len(report.invalid)} invalid recipient(s); nothing was sent.")
-
-        total = campaign.messages.filter(is_test=False, state="queued").count()
-        with tqdm(total=total, desc="Sending", unit="msg", file=self.stderr) as bar:
-
-            def progress(message, result):
-                bar.update(1)
-                if not result.accepted:
-                    bar.write(
-                        f"{message.to}: {result.result_code or result.http_status} {result.message}"
-                    )
-
-            summary = services.campaign_send(campaign, progress=progress)
+            return self.dry_run(campaign, inputs or [])
+        report = services.QueueReport()
+        if inputs is not None:
+            report = services.campaign_queue_recipients(
+                campaign, inputs, resend_unknown=resend_unknown
+            )
+            self.explain_report(report)
+            if report.invalid:
+                raise invalid_input(
+                    f"{len(report.invalid)} invalid recipient(s); nothing was sent."
+                )
+        run_options = services.run_options(
+            rate=options["rate"],
+            concurrency=options["concurrency"],
+            wait_for_retries=not options["no_wait"],
+        )
+        try:
+            summary = self.send(campaign, run_options, resume=resume)
+        except services.CampaignNotRunnable as exc:
+            raise invalid_input(str(exc)) from None
         summary.skipped = report.skipped_count
         self.stdout.write(summary.line())
+        if summary.paused_reason:
+            raise CommandError(
+                f"The campaign is paused: {summary.paused_reason} Fix the cause, then run again "
+                "with --resume.",
+                returncode=1,
+            )
         if summary.failed or summary.unknown:
             raise CommandError(
                 "Some messages were not accepted: "
                 + ", ".join(f"{c}: {n}" for c, n in summary.codes.items()),
                 returncode=1,
+            )
+
+    def send(self, campaign, run_options, *, resume):
+        rate = f"{run_options.rate:g}/s" if run_options.rate else "no limit"
+        with tqdm(desc="Sending", unit="msg", file=self.stderr, dynamic_ncols=True) as bar:
+
+            def progress(summary):
+                bar.total = summary.total
+                bar.n = summary.done + summary.retrying
+                postfix = {
+                    "accepted": summary.accepted,
+                    "failed": summary.failed,
+                    "rate limit": rate,
+                }
+                if summary.unknown:
+                    postfix["unknown"] = summary.unknown
+                if summary.waiting_until:
+                    postfix["retry at"] = summary.waiting_until
+                bar.set_postfix(postfix, refresh=False)
+                bar.refresh()
+
+            return services.campaign_send(
+                campaign, resume=resume, options=run_options, progress=progress
             )
 
     def explain_report(self, report: services.QueueReport):
