@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services, validation
+from . import recipients, services, validation
 from .answers import explain
 from .forms import CampaignAdminForm, SendTestForm, SendToNumbersForm
 from .models import (
@@ -31,6 +31,7 @@ from .models import (
     SectionItem,
     SendAttempt,
 )
+from .selectors import campaign_for_sending
 
 admin.site.site_header = "WhatsApp MPM campaigns"
 admin.site.site_title = "MPM campaigns"
@@ -157,7 +158,7 @@ class SectionInline(admin.TabularInline):
 class NumbersPlan:
     """What sending to typed numbers would do, shown before anything is queued or sent.
 
-    Mirrors `services.campaign_queue_recipients`, which decides again when the user confirms.
+    Mirrors `recipients.campaign_queue_recipients`, which decides again when the user confirms.
     """
 
     valid: list[str] = field(default_factory=list)
@@ -286,11 +287,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Problems")
     def problems(self, campaign):
-        return problems_html(services.campaign_check(services.campaign_for_sending(campaign.pk)))
+        return problems_html(services.campaign_check(campaign_for_sending(campaign.pk)))
 
     @admin.display(description="JSON preview")
     def json_preview(self, campaign):
-        body = services.campaign_preview(services.campaign_for_sending(campaign.pk))
+        body = services.campaign_preview(campaign_for_sending(campaign.pk))
         return format_html(
             '<p class="help">The request body as saved, for the sample recipient {}. Each message '
             "carries its own number, and its own ref when the campaign's ref is empty.</p>{}",
@@ -367,7 +368,7 @@ class CampaignAdmin(admin.ModelAdmin):
             raise Http404(f"There is no campaign with ID “{object_id}”.")
         if not self.has_send_permission(request, campaign):
             raise PermissionDenied
-        campaign = services.campaign_for_sending(campaign.pk)
+        campaign = campaign_for_sending(campaign.pk)
         return campaign, validation.errors_only(services.campaign_check(campaign))
 
     def _send_page(self, request, campaign, errors, template_name, title, **context):
@@ -409,8 +410,8 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
     def _send_to_numbers(self, request, campaign, text):
-        report = services.campaign_queue_recipients(
-            campaign, services.recipients_from_numbers(text)
+        report = recipients.campaign_queue_recipients(
+            campaign, recipients.recipients_from_numbers(text)
         )
         if report.invalid:
             self.message_user(
@@ -447,8 +448,8 @@ class CampaignAdmin(admin.ModelAdmin):
             )
         for reason, count in Counter(reason for _, reason in report.skipped).items():
             notes.append(f"{count} number(s) skipped: {reason}")
-        if report.duplicates:
-            notes.append(f"{len(report.duplicates)} duplicate number(s) were removed.")
+        if report.duplicate_count:
+            notes.append(f"{report.duplicate_count} duplicate number(s) were removed.")
         if notes:
             self.message_user(request, " ".join(notes), messages.INFO)
 

@@ -1,24 +1,22 @@
-"""The use cases: check a campaign, preview it, queue recipients, send, and record every answer.
+"""The use cases: check a campaign, preview it, send it (test, whole, pause, resume, cancel).
 
-Views, the admin, the management command and background tasks all call these functions; none of
-them builds a payload or talks HTTP itself; every campaign send runs through `engine`.
+Views, the admin, the management command and background tasks all call these functions (and
+`recipients` to queue who gets it); none of them builds a payload or talks HTTP itself. Every
+campaign send runs through `engine`.
 """
-
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from . import engine, limits, validation
+from . import engine, validation
 from .engine import ProgressCallback, RunOptions, SendSummary
 from .kaleyra import KaleyraClient, config_from_settings
-from .models import Campaign, Message, Section, SectionItem
-from .payload import MpmContent, SectionContent, pretty, recipient_values, serialize
+from .models import Campaign, Message
+from .payload import pretty, serialize
 from .policy import SINGLE_EXCHANGE
 from .recorder import Answer, Claimed, record
+from .selectors import campaign_content, campaign_for_sending
 
 SAMPLE_RECIPIENT = "+919876543210"
 
@@ -29,46 +27,6 @@ class CampaignNotSendable(Exception):
     def __init__(self, problems: list[validation.Problem]):
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-def campaign_for_sending(campaign_id: int) -> Campaign:
-    """A campaign with everything validation and the payload need, in four queries."""
-    items = SectionItem.objects.select_related("product").order_by("position", "id")
-    sections = Section.objects.order_by("position", "id").prefetch_related(
-        Prefetch("items", queryset=items)
-    )
-    return (
-        Campaign.objects.select_related("template", "thumbnail_product")
-        .prefetch_related(Prefetch("sections", queryset=sections))
-        .get(pk=campaign_id)
-    )
-
-
-def campaign_content(campaign: Campaign) -> MpmContent:
-    template = campaign.template
-    return MpmContent(
-        template_name=template.name,
-        language=template.language,
-        button_index=template.button_index,
-        thumbnail_retailer_id=campaign.thumbnail_product.retailer_id
-        if campaign.thumbnail_product
-        else "",
-        sections=tuple(
-            SectionContent(s.title, tuple(i.product.retailer_id for i in s.items.all()))
-            for s in campaign.sections.all()
-        ),
-        header_variable_count=template.header_variable_count,
-        body_variable_count=template.body_variable_count,
-        header_value=campaign.header_value,
-        body_values=tuple(campaign.body_values or ()),
-        extra_info={
-            **{name: getattr(campaign, name) for name in limits.REF_FIELDS},
-            "wa_source": campaign.wa_source,
-        },
-    )
 
 
 def campaign_check(campaign: Campaign) -> list[validation.Problem]:
@@ -82,141 +40,6 @@ def campaign_preview(campaign: Campaign, *, to: str = SAMPLE_RECIPIENT) -> str:
     shows that placeholder."""
     sample = Claimed("<message id>", to, {}, 0)
     return pretty(engine.request_body(campaign_content(campaign), sample))
-
-
-# --- recipients ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecipientInput:
-    """One recipient as given: a number, its own values (CSV columns) and where it came from."""
-
-    phone: str
-    overrides: dict[str, str] = field(default_factory=dict)
-    line: int = 0
-
-
-@dataclass
-class QueueReport:
-    """What queueing recipients found: nothing is queued when `invalid` is not empty."""
-
-    queued: int = 0
-    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
-    duplicates: list[str] = field(default_factory=list)
-    already_accepted: int = 0
-    unknown_kept: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def skipped_count(self) -> int:
-        """Recipients this send leaves out: blocked ones, already accepted, outcome unknown."""
-        return len(self.skipped) + self.already_accepted + self.unknown_kept
-
-
-def recipients_from_numbers(text: str) -> list[RecipientInput]:
-    """Numbers typed or pasted, comma or newline separated."""
-    return [
-        RecipientInput(phone, line=n)
-        for n, phone in enumerate(validation.split_numbers(text), start=1)
-    ]
-
-
-def campaign_check_recipients(
-    campaign: Campaign, recipients: Iterable[RecipientInput]
-) -> tuple[QueueReport, dict[str, dict[str, str]]]:
-    """Check every recipient's number and own values; returns the report and the valid ones."""
-    report = QueueReport()
-    content = campaign_content(campaign)
-    template = campaign.template
-    wanted: dict[str, dict[str, str]] = {}
-    for recipient in recipients:
-        number, reason = validation.normalise_phone(recipient.phone)
-        if number is None:
-            report.invalid.append((recipient.line, recipient.phone, reason))
-            continue
-        overrides = {k: v for k, v in recipient.overrides.items() if v}
-        header, body = recipient_values(content, overrides)
-        problems = validation.override_problems(template, overrides)
-        problems += validation.value_problems(template, header, body)
-        errors = validation.errors_only(problems)
-        if errors:
-            report.invalid.append(
-                (recipient.line, recipient.phone, "; ".join(str(p) for p in errors))
-            )
-            continue
-        report.warnings += [
-            f"line {recipient.line}: {p.message}" for p in problems if p not in errors
-        ]
-        if number in wanted:
-            report.duplicates.append(number)
-            continue
-        wanted[number] = overrides
-    return report, wanted
-
-
-def skip_reason(campaign: Campaign, number: str) -> str:
-    """Why this recipient is not sent to at all, or "" when it may be."""
-    template = campaign.template
-    if (
-        settings.MPM_SKIP_US_RECIPIENTS
-        and template.category == template.Category.MARKETING
-        and validation.is_marketing_blocked(number)
-    ):
-        return "Meta has not delivered marketing templates to US numbers since 2025-04-01."
-    return ""
-
-
-def campaign_queue_recipients(
-    campaign: Campaign,
-    recipients: Iterable[RecipientInput],
-    *,
-    resend_unknown: bool = False,
-) -> QueueReport:
-    """Check every recipient, then create (or requeue) one Message each; all or nothing.
-
-    Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
-    whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
-    """
-    report, wanted = campaign_check_recipients(campaign, recipients)
-    if report.invalid:
-        return report
-    with transaction.atomic():
-        existing = {
-            m.to: m
-            for m in Message.objects.select_for_update().filter(
-                campaign=campaign, is_test=False, to__in=list(wanted)
-            )
-        }
-        new_messages, requeue = [], []
-        for number, overrides in wanted.items():
-            reason = skip_reason(campaign, number)
-            if reason:
-                report.skipped.append((number, reason))
-            state = Message.State.SKIPPED if reason else Message.State.QUEUED
-            message = existing.get(number)
-            if message is None:
-                new_messages.append(
-                    Message(
-                        campaign=campaign,
-                        to=number,
-                        overrides=overrides,
-                        state=state,
-                        detail=reason,
-                    )
-                )
-                report.queued += state == Message.State.QUEUED
-            elif message.state == Message.State.ACCEPTED:
-                report.already_accepted += 1
-            elif message.state == Message.State.UNKNOWN and not resend_unknown:
-                report.unknown_kept += 1
-            elif message.state != Message.State.SENDING:
-                message.state, message.detail, message.overrides = state, reason, overrides
-                requeue.append(message)
-                report.queued += state == Message.State.QUEUED
-        Message.objects.bulk_create(new_messages, batch_size=1000)
-        Message.objects.bulk_update(requeue, ["state", "detail", "overrides"], batch_size=1000)
-    return report
 
 
 # --- sending ------------------------------------------------------------------------------------

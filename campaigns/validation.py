@@ -178,7 +178,7 @@ def ref_problems(refs: dict[str, str], *, field_prefix: str = "") -> list[Proble
 def campaign_problems(campaign: Campaign) -> list[Problem]:
     """Every problem that keeps this campaign from being sent, plus warnings, all at once.
 
-    Expects sections, their items and products prefetched (see services.campaign_for_sending).
+    Expects sections, their items and products prefetched (see selectors.campaign_for_sending).
     """
     template = campaign.template
     problems = []

@@ -6,7 +6,7 @@ import pytest
 import responses
 from django.test import Client
 
-from campaigns.services import campaign_for_sending
+from campaigns.selectors import campaign_for_sending
 
 from .factories import make_campaign
 

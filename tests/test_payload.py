@@ -7,7 +7,8 @@ import pytest
 from campaigns import limits
 from campaigns.models import MessageTemplate
 from campaigns.payload import MpmContent, SectionContent, build_request, pretty, serialize
-from campaigns.services import campaign_content, campaign_for_sending, campaign_preview
+from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.services import campaign_preview
 
 from .conftest import TEST_API_KEY
 from .factories import add_section_with, make_campaign, make_product, make_template

@@ -8,15 +8,10 @@ from django.test import Client
 from campaigns.kaleyra import SANDBOX_API_KEY, KaleyraClient, KaleyraConfig, config_from_settings
 from campaigns.models import Message, MessageTemplate, SendAttempt
 from campaigns.payload import build_request, serialize
+from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.sandbox import TEST_NUMBERS
-from campaigns.services import (
-    RecipientInput,
-    campaign_content,
-    campaign_for_sending,
-    campaign_queue_recipients,
-    campaign_send,
-    campaign_send_test,
-)
+from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.services import campaign_send, campaign_send_test
 from campaigns.validation import normalise_phone
 
 from .factories import add_section_with, make_campaign, make_product, make_template

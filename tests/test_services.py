@@ -10,14 +10,12 @@ import responses
 
 from campaigns.answers import explain
 from campaigns.models import Campaign, Message, MessageTemplate, SendAttempt
+from campaigns.recipients import RecipientInput, campaign_queue_recipients, recipients_from_numbers
 from campaigns.services import (
     CampaignNotRunnable,
     CampaignNotSendable,
-    RecipientInput,
-    campaign_queue_recipients,
     campaign_send,
     campaign_send_test,
-    recipients_from_numbers,
     run_options,
 )
 

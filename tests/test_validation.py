@@ -7,7 +7,7 @@ import pytest
 from campaigns import limits
 from campaigns.models import MessageTemplate, Product
 from campaigns.payload import MpmContent, SectionContent, build_request
-from campaigns.services import campaign_for_sending
+from campaigns.selectors import campaign_for_sending
 from campaigns.validation import (
     ERROR,
     WARNING,

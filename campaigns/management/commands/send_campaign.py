@@ -4,57 +4,24 @@ Exit status: 0 all accepted, 1 some failed (or their outcome is unknown), 2 bad 
 invalid input (then nothing is sent).
 """
 
-import csv
-import re
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from campaigns import recipients as recipient_lists
 from campaigns import services
-from campaigns.limits import REF_FIELDS
+from campaigns.engine import request_body
 from campaigns.models import Campaign
-from campaigns.payload import build_request, pretty
+from campaigns.payload import pretty
+from campaigns.recorder import Claimed
+from campaigns.selectors import campaign_content, campaign_for_sending
 
-BODY_COLUMN = re.compile(r"^body_[1-9]\d*$")
 MAX_LISTED_PROBLEMS = 50
 
 
 def invalid_input(message: str) -> CommandError:
     return CommandError(message, returncode=2)
-
-
-def read_csv(path: Path):
-    """Recipients from a CSV with a `phone` column and optional header, body_N and ref columns."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise invalid_input(f"Cannot read {path}: {exc.strerror}.") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if "phone" not in columns:
-            raise invalid_input(
-                f"{path} needs a 'phone' column; its columns are: {', '.join(columns) or 'none'}."
-            )
-        unknown = [
-            c
-            for c in columns
-            if c not in ("phone", "header", *REF_FIELDS) and not BODY_COLUMN.match(c)
-        ]
-        if unknown:
-            raise invalid_input(
-                f"{path} has columns this command does not know: {', '.join(unknown)}. "
-                "Use phone, header, body_1 … body_n, ref, ref1, ref2."
-            )
-        reader.fieldnames = columns
-        try:
-            for row in reader:
-                phone = (row.pop("phone") or "").strip()
-                overrides = {k: (v or "").strip() for k, v in row.items() if k is not None}
-                yield services.RecipientInput(phone, overrides, line=reader.line_num)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise invalid_input(f"{path}, line {reader.line_num}: {exc}.") from exc
 
 
 class Command(BaseCommand):
@@ -113,7 +80,7 @@ class Command(BaseCommand):
         if options["concurrency"] is not None and options["concurrency"] < 1:
             raise invalid_input("--concurrency must be at least 1.")
         try:
-            campaign = services.campaign_for_sending(campaign_id)
+            campaign = campaign_for_sending(campaign_id)
         except Campaign.DoesNotExist:
             raise invalid_input(f"There is no campaign with id {campaign_id}.") from None
         problems = services.campaign_check(campaign)
@@ -127,20 +94,26 @@ class Command(BaseCommand):
 
         inputs = None
         if to is not None:
-            inputs = services.recipients_from_numbers(to)
+            inputs = recipient_lists.recipients_from_numbers(to)
         elif recipients is not None:
-            inputs = read_csv(recipients)
+            try:
+                inputs = recipient_lists.CsvRecipients(recipients)
+            except recipient_lists.RecipientFileError as exc:
+                raise invalid_input(str(exc)) from None
         if dry_run:
             return self.dry_run(campaign, inputs or [])
-        report = services.QueueReport()
+        report = recipient_lists.QueueReport()
         if inputs is not None:
-            report = services.campaign_queue_recipients(
-                campaign, inputs, resend_unknown=resend_unknown
-            )
+            try:
+                report = recipient_lists.campaign_queue_recipients(
+                    campaign, inputs, resend_unknown=resend_unknown
+                )
+            except recipient_lists.RecipientFileError as exc:
+                raise invalid_input(str(exc)) from None
             self.explain_report(report)
-            if report.invalid:
+            if report.invalid_count:
                 raise invalid_input(
-                    f"{len(report.invalid)} invalid recipient(s); nothing was sent."
+                    f"{report.invalid_count} invalid recipient(s); nothing was sent."
                 )
         run_options = services.run_options(
             rate=options["rate"],
@@ -189,18 +162,18 @@ class Command(BaseCommand):
                 campaign, resume=resume, options=run_options, progress=progress
             )
 
-    def explain_report(self, report: services.QueueReport):
+    def explain_report(self, report: recipient_lists.QueueReport):
         for line, value, reason in report.invalid[:MAX_LISTED_PROBLEMS]:
             self.stderr.write(f"line {line}: {value!r}: {reason}")
-        if len(report.invalid) > MAX_LISTED_PROBLEMS:
+        if report.invalid_count > MAX_LISTED_PROBLEMS:
             self.stderr.write(
-                f"… and {len(report.invalid) - MAX_LISTED_PROBLEMS} more invalid lines."
+                f"… and {report.invalid_count - MAX_LISTED_PROBLEMS} more invalid lines."
             )
         for warning in report.warnings[:MAX_LISTED_PROBLEMS]:
             self.stderr.write(f"warning: {warning}")
-        if report.duplicates:
+        if report.duplicate_count:
             self.stderr.write(
-                f"Removed {len(report.duplicates)} duplicate number(s): {', '.join(report.duplicates[:10])}"
+                f"Removed {report.duplicate_count} duplicate number(s): {', '.join(report.duplicates[:10])}"
             )
         for number, reason in report.skipped[:MAX_LISTED_PROBLEMS]:
             self.stderr.write(f"skipped {number}: {reason}")
@@ -215,20 +188,25 @@ class Command(BaseCommand):
             )
 
     def dry_run(self, campaign, inputs):
-        report, wanted = services.campaign_check_recipients(campaign, inputs)
+        """Check everything and print each request body; nothing is written or sent."""
+        content = campaign_content(campaign)
+        report = recipient_lists.QueueReport()
+        bodies = []
+        try:
+            for number, overrides in recipient_lists.valid_recipients(
+                campaign, content, inputs, report
+            ):
+                reason = recipient_lists.skip_reason(campaign, number)
+                if reason:
+                    report.add_skipped(number, reason)
+                else:
+                    sample = Claimed("<message id>", number, overrides, 0)
+                    bodies.append(pretty(request_body(content, sample)))
+        except recipient_lists.RecipientFileError as exc:
+            raise invalid_input(str(exc)) from None
         self.explain_report(report)
-        if report.invalid:
-            raise invalid_input(f"{len(report.invalid)} invalid recipient(s).")
-        content = services.campaign_content(campaign)
-        sendable = 0
-        for number, overrides in wanted.items():
-            reason = services.skip_reason(campaign, number)
-            if reason:
-                self.stderr.write(f"would skip {number}: {reason}")
-                continue
-            sendable += 1
-            self.stdout.write(pretty(build_request(content, number, overrides)))
-        note = (
-            " (ref will carry each message's own id)" if not content.extra_info.get("ref") else ""
-        )
-        self.stdout.write(f"Dry run: {sendable} request(s) would be sent{note}; nothing was sent.")
+        if report.invalid_count:
+            raise invalid_input(f"{report.invalid_count} invalid recipient(s).")
+        for body in bodies:
+            self.stdout.write(body)
+        self.stdout.write(f"Dry run: {len(bodies)} request(s) would be sent; nothing was sent.")

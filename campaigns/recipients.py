@@ -1,0 +1,292 @@
+"""Recipients: read them (typed numbers or a CSV), check every one, and queue one Message each.
+
+Lists may hold a million rows, so nothing here keeps the whole list: rows are checked in one
+pass (valid ones spooled to a temporary file) and queued in chunks, each with a few queries.
+"""
+
+import csv
+import json
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from . import limits, validation
+from .models import Campaign, Message, MessageTemplate
+from .payload import MpmContent, recipient_values
+from .selectors import campaign_content
+
+CHUNK = 2000
+MAX_REPORTED = 1000  # rows listed per kind of problem; the counts cover them all
+BODY_COLUMN = re.compile(r"^body_[1-9]\d*$")
+US_SKIP_REASON = "Meta has not delivered marketing templates to US numbers since 2025-04-01."
+
+
+class RecipientFileError(Exception):
+    """The recipients file cannot be used at all (unreadable, wrong columns)."""
+
+
+@dataclass(frozen=True)
+class RecipientInput:
+    """One recipient as given: a number, its own values (CSV columns) and where it came from."""
+
+    phone: str
+    overrides: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass
+class QueueReport:
+    """What checking and queueing recipients found; nothing is queued when any row is invalid."""
+
+    queued: int = 0
+    invalid_count: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
+    duplicate_count: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    already_accepted: int = 0
+    unknown_kept: int = 0
+    skipped_count_blocked: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def skipped_count(self) -> int:
+        """Recipients this send leaves out: blocked ones, already accepted, outcome unknown."""
+        return self.skipped_count_blocked + self.already_accepted + self.unknown_kept
+
+    def add_invalid(self, line: int, value: str, reason: str):
+        self.invalid_count += 1
+        if len(self.invalid) < MAX_REPORTED:
+            self.invalid.append((line, value, reason))
+
+    def add_duplicate(self, number: str):
+        self.duplicate_count += 1
+        if len(self.duplicates) < MAX_REPORTED:
+            self.duplicates.append(number)
+
+    def add_skipped(self, number: str, reason: str):
+        self.skipped_count_blocked += 1
+        if len(self.skipped) < MAX_REPORTED:
+            self.skipped.append((number, reason))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def recipients_from_numbers(text: str) -> list[RecipientInput]:
+    """Numbers typed or pasted, separated by commas, semicolons or new lines."""
+    return [
+        RecipientInput(phone, line=n)
+        for n, phone in enumerate(validation.split_numbers(text), start=1)
+    ]
+
+
+class CsvRecipients:
+    """Recipients from a CSV with a `phone` column and optional `header`, `body_1`…`body_n`,
+    `ref`, `ref1`, `ref2` columns that override the campaign's values; read lazily."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            with self.path.open(newline="", encoding="utf-8-sig") as handle:
+                columns = [c.strip() for c in next(csv.reader(handle), [])]
+        except OSError as exc:
+            raise RecipientFileError(f"Cannot read {self.path}: {exc.strerror}.") from exc
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise RecipientFileError(f"{self.path} is not a UTF-8 CSV file: {exc}.") from exc
+        if "phone" not in columns:
+            raise RecipientFileError(
+                f"{self.path} needs a 'phone' column; its columns are: "
+                f"{', '.join(columns) or 'none'}."
+            )
+        known = ("phone", "header", *limits.REF_FIELDS)
+        unknown = [c for c in columns if c not in known and not BODY_COLUMN.match(c)]
+        if unknown:
+            raise RecipientFileError(
+                f"{self.path} has columns this app does not know: {', '.join(unknown)}. "
+                "Use phone, header, body_1 … body_n, ref, ref1, ref2."
+            )
+        self.columns = columns
+
+    def __iter__(self) -> Iterator[RecipientInput]:
+        with self.path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            phone_at = self.columns.index("phone")
+            try:
+                for row in reader:
+                    if not any(cell.strip() for cell in row):
+                        continue  # blank lines are not recipients
+                    overrides = {
+                        name: value.strip()
+                        for name, value in zip(self.columns, row, strict=False)
+                        if name != "phone" and value.strip()
+                    }
+                    phone = row[phone_at] if phone_at < len(row) else ""
+                    yield RecipientInput(phone, overrides, line=reader.line_num)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise RecipientFileError(f"{self.path}, line {reader.line_num}: {exc}.") from exc
+
+
+# --- checking -----------------------------------------------------------------------------------
+
+
+def check_recipient(
+    template: MessageTemplate, content: MpmContent, recipient: RecipientInput, report: QueueReport
+) -> str | None:
+    """The E.164 number of a valid recipient; otherwise None, with the reason in the report."""
+    number, reason = validation.normalise_phone(recipient.phone)
+    if number is None:
+        report.add_invalid(recipient.line, recipient.phone, reason)
+        return None
+    overrides = recipient.overrides
+    problems = []
+    if overrides:  # without them the campaign's own (already checked) values are sent
+        header, body = recipient_values(content, overrides)
+        problems = validation.override_problems(template, overrides)
+        problems += validation.value_problems(template, header, body)
+    errors = validation.errors_only(problems)
+    if errors:
+        report.add_invalid(recipient.line, recipient.phone, "; ".join(str(p) for p in errors))
+        return None
+    if len(report.warnings) < MAX_REPORTED:
+        report.warnings += [f"line {recipient.line}: {p.message}" for p in problems]
+    return number
+
+
+def skip_reason(campaign: Campaign, number: str) -> str:
+    """Why this recipient is not sent to at all, or "" when it may be."""
+    template = campaign.template
+    if (
+        settings.MPM_SKIP_US_RECIPIENTS
+        and template.category == MessageTemplate.Category.MARKETING
+        and number.startswith("+1")
+        and validation.is_marketing_blocked(number)
+    ):
+        return US_SKIP_REASON
+    return ""
+
+
+def valid_recipients(
+    campaign: Campaign,
+    content: MpmContent,
+    recipients: Iterable[RecipientInput],
+    report: QueueReport,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The valid, distinct recipients as (number, overrides), for a dry run; problems go to
+    `report`. Keeps the numbers seen, so it is meant for lists a person will read."""
+    seen = set()
+    for recipient in recipients:
+        number = check_recipient(campaign.template, content, recipient, report)
+        if number is None:
+            continue
+        if number in seen:
+            report.add_duplicate(number)
+            continue
+        seen.add(number)
+        yield number, recipient.overrides
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+
+def campaign_queue_recipients(
+    campaign: Campaign,
+    recipients: Iterable[RecipientInput],
+    *,
+    resend_unknown: bool = False,
+) -> QueueReport:
+    """Check every recipient, then create (or requeue) one Message each: all or nothing.
+
+    Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
+    whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
+    """
+    report = QueueReport()
+    content = campaign_content(campaign)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for recipient in recipients:
+            number = check_recipient(campaign.template, content, recipient, report)
+            if number is not None and not report.invalid_count:
+                overrides = {k: v for k, v in recipient.overrides.items() if v}
+                spool.write(f"{number}\t{json.dumps(overrides) if overrides else ''}\n")
+        if report.invalid_count:
+            return report
+        spool.seek(0)
+        started = timezone.now()
+        first_new_id = (Message.objects.aggregate(last=Max("id"))["last"] or 0) + 1
+        rows = (line.rstrip("\n").split("\t", 1) for line in spool)
+        while chunk := list(islice(rows, CHUNK)):
+            _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
+    return report
+
+
+def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started):
+    """One chunk in one short transaction: new rows inserted, earlier ones requeued or kept.
+
+    A number met in an earlier chunk of this same list has a row created (id from
+    `first_new_id`) or requeued (updated since `started`) by this run: it is a duplicate.
+    """
+    wanted: dict[str, str] = {}
+    for number, overrides in chunk:
+        if number in wanted:
+            report.add_duplicate(number)
+        else:
+            wanted[number] = overrides
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            to: (pk, state, updated_at)
+            for pk, to, state, updated_at in Message.objects.select_for_update()
+            .filter(campaign=campaign, is_test=False, to__in=list(wanted))
+            .values_list("id", "to", "state", "updated_at")
+        }
+        new = []
+        requeue: dict[tuple[str, str, str], list[int]] = {}
+        for number, overrides in wanted.items():
+            reason = skip_reason(campaign, number)
+            state = Message.State.SKIPPED if reason else Message.State.QUEUED
+            if number not in existing:
+                new.append(
+                    Message(
+                        campaign=campaign,
+                        to=number,
+                        overrides=json.loads(overrides) if overrides else {},
+                        state=state,
+                        detail=reason,
+                    )
+                )
+            else:
+                pk, current, updated_at = existing[number]
+                if pk >= first_new_id or updated_at >= started:
+                    report.add_duplicate(number)
+                    continue
+                if current == Message.State.ACCEPTED:
+                    report.already_accepted += 1
+                    continue
+                if current == Message.State.SENDING or (
+                    current == Message.State.UNKNOWN and not resend_unknown
+                ):
+                    report.unknown_kept += current == Message.State.UNKNOWN
+                    continue
+                requeue.setdefault((state, reason, overrides), []).append(pk)
+            if reason:
+                report.add_skipped(number, reason)
+            else:
+                report.queued += 1
+        Message.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
+        for (state, reason, overrides), pks in requeue.items():
+            Message.objects.filter(pk__in=pks).update(
+                state=state,
+                detail=reason,
+                overrides=json.loads(overrides) if overrides else {},
+                next_attempt_at=None,
+                updated_at=now,
+            )
