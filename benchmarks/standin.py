@@ -1,8 +1,9 @@
 """A fast local stand-in for Kaleyra's send endpoint, for the benchmark and the engine tests.
 
 It answers 202 WA202 after a fixed latency, counts every request per `extra_info.ref` (so
-duplicates show), and answers by recipient suffix: `STANDIN_ANSWERS` maps the last digits of
-`to` to (status, code); the suffix "0408" never answers in time (a read timeout).
+duplicates show), keeps each request's arrival time (`GET /stats?arrivals=1`, for rate checks),
+and answers by recipient suffix: `STANDIN_ANSWERS` maps the last digits of `to` to
+(status, code); the suffix "0408" never answers in time (a read timeout).
 
     python -m benchmarks.standin --port 9800 --latency 0.2
 """
@@ -13,6 +14,7 @@ import json
 import os
 import resource
 import threading
+import time
 from collections import Counter
 
 from aiohttp import web
@@ -31,8 +33,10 @@ HANG_SUFFIX = "0408"
 def make_app(latency: float) -> web.Application:
     refs: Counter = Counter()
     counter = {"n": 0}
+    arrivals: list[float] = []  # wall-clock time each request reached the handler
 
     async def messages(request: web.Request) -> web.Response:
+        arrivals.append(time.time())
         body = await request.read()
         data = json.loads(body)
         to = data["messaging_object"]["to"]
@@ -56,13 +60,14 @@ def make_app(latency: float) -> web.Application:
 
     async def stats(request: web.Request) -> web.Response:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return web.json_response(
-            {
-                "requests": counter["n"],
-                "refs": dict(refs),
-                "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            }
-        )
+        answer = {
+            "requests": counter["n"],
+            "refs": dict(refs),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        }
+        if request.query.get("arrivals"):  # GET /stats?arrivals=1 (for rate-limit checks)
+            answer["arrivals"] = arrivals
+        return web.json_response(answer)
 
     app = web.Application()
     app.router.add_post("/v2/{sid}/whatsapp/{sender}/messages", messages)
@@ -124,6 +129,7 @@ def main():
         print=None,
         backlog=4096,
         access_log=None,
+        shutdown_timeout=1,
     )
 
 

@@ -14,7 +14,7 @@ from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -31,7 +31,7 @@ from .models import (
     SectionItem,
     SendAttempt,
 )
-from .selectors import campaign_for_sending
+from .selectors import campaign_for_sending, campaign_progress
 
 admin.site.site_header = "WhatsApp MPM campaigns"
 admin.site.site_title = "MPM campaigns"
@@ -324,6 +324,16 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.send_numbers_view),
                 name="{}_{}_send".format(*info),
             ),
+            path(
+                "<path:object_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="{}_{}_progress".format(*info),
+            ),
+            path(
+                "<path:object_id>/control/<str:action>/",
+                self.admin_site.admin_view(self.control_view),
+                name="{}_{}_control".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -360,6 +370,36 @@ class CampaignAdmin(admin.ModelAdmin):
         return self._send_page(
             request, campaign, errors, "send_numbers.html", "Send to numbers", **context
         )
+
+    def progress_view(self, request, object_id):
+        """Where the campaign's messages stand, as JSON, for the live progress panel."""
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None or not self.has_view_permission(request, campaign):
+            raise Http404(f"There is no campaign with ID “{object_id}”.")
+        return JsonResponse(campaign_progress(campaign.pk))
+
+    def control_view(self, request, object_id, action):
+        """POST only: pause, resume or cancel; needs the send permission."""
+        if request.method != "POST" or action not in ("pause", "resume", "cancel"):
+            return HttpResponseNotAllowed(["POST"])
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            raise Http404(f"There is no campaign with ID “{object_id}”.")
+        if not self.has_send_permission(request, campaign):
+            raise PermissionDenied
+        done, text = control_campaign(campaign, action)
+        self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
+        return HttpResponseRedirect(
+            reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, unquote(object_id))
+        extra_context = extra_context or {}
+        if campaign is not None:
+            extra_context["progress"] = campaign_progress(campaign.pk)
+            extra_context["can_send"] = self.has_send_permission(request, campaign)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def _campaign_to_send(self, request, object_id):
         """The campaign, loaded for sending, and its errors; 403 without both permissions."""
@@ -424,16 +464,15 @@ class CampaignAdmin(admin.ModelAdmin):
             )
             return
         try:
-            summary = services.campaign_send(campaign)
-        except services.CampaignNotSendable as exc:
-            self.message_user(request, not_sendable_text(exc.problems), messages.ERROR)
+            services.campaign_enqueue_send(campaign)
+        except services.CampaignNotRunnable as exc:
+            self.message_user(request, f"Nothing was sent: {exc}", messages.ERROR)
             return
-        summary.skipped = report.skipped_count
-        all_accepted = not (summary.failed or summary.unknown)
         self.message_user(
             request,
-            f"Sent “{campaign}”: {summary.line()}. {codes_text(summary.codes)}".strip(),
-            messages.SUCCESS if all_accepted else messages.WARNING,
+            f"Sending “{campaign}” to {report.queued} recipient(s) in the background; "
+            "follow its progress below.",
+            messages.SUCCESS,
         )
         notes = []
         if report.already_accepted:
@@ -452,6 +491,22 @@ class CampaignAdmin(admin.ModelAdmin):
             notes.append(f"{report.duplicate_count} duplicate number(s) were removed.")
         if notes:
             self.message_user(request, " ".join(notes), messages.INFO)
+
+
+def control_campaign(campaign: Campaign, action: str) -> tuple[bool, str]:
+    """Pause, resume or cancel a campaign: (done, what to tell the user)."""
+    if action == "pause":
+        if services.campaign_pause(campaign):
+            return True, "Paused: requests in flight finish, nothing new is sent until you resume."
+        return False, "Only a sending campaign can be paused."
+    if action == "resume":
+        try:
+            services.campaign_enqueue_send(campaign, resume=True)
+        except services.CampaignNotRunnable as exc:
+            return False, str(exc)
+        return True, "Resumed: sending goes on in the background."
+    skipped = services.campaign_cancel(campaign)
+    return True, f"Cancelled: {skipped} queued message(s) will not be sent."
 
 
 class SectionItemInline(admin.TabularInline):

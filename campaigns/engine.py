@@ -195,6 +195,7 @@ class Recorder:
         self.progress = progress
         self.policy = retry_policy()
         self.pending: list[Answer] = []
+        self.recording = 0  # answers taken from `pending` and not yet committed
         self.lock = threading.Lock()
         # Set the moment an account-wide answer arrives, so senders stop before the commit.
         self.pause_heard = threading.Event()
@@ -209,9 +210,14 @@ class Recorder:
     def flush(self):
         with self.lock:
             batch, self.pending = self.pending[:RECORD_BATCH], self.pending[RECORD_BATCH:]
+            self.recording = len(batch)
         if not batch:
             return
-        decisions = record(batch, campaign_id=self.campaign_id, policy=self.policy)
+        try:
+            decisions = record(batch, campaign_id=self.campaign_id, policy=self.policy)
+        finally:
+            with self.lock:
+                self.recording = 0
         for answer, decision in zip(batch, decisions, strict=True):
             if decision.state != "accepted":
                 self.progress.codes[
@@ -229,8 +235,10 @@ class Recorder:
                 self.progress.paused_reason = decision.pause_reason
 
     def backlog(self) -> int:
+        """Answers not yet committed. Those being committed count too: until they are, their
+        Messages are neither `sending` nor queued again, and the run must not end early."""
         with self.lock:
-            return len(self.pending)
+            return len(self.pending) + self.recording
 
 
 class RecorderThread(threading.Thread):
@@ -263,6 +271,15 @@ class RecorderThread(threading.Thread):
             raise self.error
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux, macOS): it serves many connections on less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 # --- senders ------------------------------------------------------------------------------------
 
 
@@ -287,7 +304,7 @@ class AsyncSender:
         self.on_answer = on_answer
         self.submitted = 0  # counted on the caller's thread
         self.finished = 0  # counted on the loop's thread
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
         self.stopping = False
         self.unsent: list[int] = []
@@ -558,7 +575,10 @@ class CampaignRun:
             self.callback(self.progress)
         time.sleep(min(1.0, max(0.0, (next_at - timezone.now()).total_seconds())))
         self.progress.waiting_until = ""
-        close_old_connections()
+        # Refresh a long-idle connection, but never one the caller holds a transaction on
+        # (closing it there breaks the caller's atomic block).
+        if not connection.in_atomic_block:
+            close_old_connections()
         return True
 
 

@@ -44,6 +44,9 @@ class Decision:
     detail: str = ""
 
 
+ACCEPTED = Decision("accepted")
+
+
 def decide(
     result: SendResult,
     *,
@@ -53,11 +56,11 @@ def decide(
     rng: random.Random | None = None,
 ) -> Decision:
     """The Message's next state after its `attempts`-th exchange ended with `result`."""
+    if result.outcome is Outcome.ACCEPTED:
+        return ACCEPTED
     explanation = explain(result.result_code, result.http_status)
     said = f"{result.message} " if result.message else ""
     detail = f"{said}{explanation or ''}".strip()[:500]
-    if result.outcome is Outcome.ACCEPTED:
-        return Decision("accepted")
     if result.may_have_been_sent:
         return Decision("unknown", detail=detail)
     if pauses_campaign(result, policy):

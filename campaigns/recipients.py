@@ -14,11 +14,12 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from . import limits, validation
+from .fastsql import adapt_datetime, insert_messages
 from .models import Campaign, Message, MessageTemplate
 from .payload import MpmContent, recipient_values
 from .selectors import campaign_content
@@ -241,6 +242,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
         else:
             wanted[number] = overrides
     now = timezone.now()
+    stamp = adapt_datetime(now)
     with transaction.atomic():
         existing = {
             to: (pk, state, updated_at)
@@ -255,12 +257,19 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             state = Message.State.SKIPPED if reason else Message.State.QUEUED
             if number not in existing:
                 new.append(
-                    Message(
-                        campaign=campaign,
-                        to=number,
-                        overrides=json.loads(overrides) if overrides else {},
-                        state=state,
-                        detail=reason,
+                    (
+                        campaign.pk,
+                        number,
+                        overrides or "{}",
+                        state,
+                        "",
+                        "",
+                        reason,
+                        0,
+                        False,
+                        "",
+                        stamp,
+                        stamp,
                     )
                 )
             else:
@@ -281,7 +290,8 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
                 report.add_skipped(number, reason)
             else:
                 report.queued += 1
-        Message.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
+        with connection.cursor() as cursor:
+            insert_messages(cursor, new)
         for (state, reason, overrides), pks in requeue.items():
             Message.objects.filter(pk__in=pks).update(
                 state=state,

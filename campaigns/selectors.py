@@ -1,9 +1,9 @@
 """Reading campaigns the way validation, the payload and the engine need them."""
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 
 from . import limits
-from .models import Campaign, Section, SectionItem
+from .models import Campaign, Message, Section, SectionItem
 from .payload import MpmContent, SectionContent
 
 
@@ -42,3 +42,23 @@ def campaign_content(campaign: Campaign) -> MpmContent:
             "wa_source": campaign.wa_source,
         },
     )
+
+
+def campaign_progress(campaign_id: int) -> dict:
+    """Where a campaign's real messages stand, by state, in one query."""
+    counts = dict(
+        Message.objects.filter(campaign_id=campaign_id, is_test=False)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
+    total = sum(counts.values())
+    settled = sum(counts.get(s, 0) for s in ("accepted", "failed", "unknown", "skipped"))
+    return {
+        "state": campaign["state"],
+        "paused_reason": campaign["paused_reason"],
+        "counts": {state: counts.get(state, 0) for state in Message.State.values},
+        "total": total,
+        "percent": round(100 * settled / total) if total else 0,
+    }

@@ -7,6 +7,7 @@ campaign send runs through `engine`.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from . import engine, validation
@@ -104,6 +105,23 @@ def campaign_start(campaign: Campaign, *, resume: bool = False):
             )
         raise CampaignNotRunnable(f"The campaign is {campaign.get_state_display().lower()}.")
     campaign.state = Campaign.State.SENDING
+
+
+def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
+    """Start (or resume) sending in the background once the current transaction commits."""
+    from .tasks import send_campaign_task
+
+    campaign_start(campaign, resume=resume)
+    transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
+
+
+def campaign_next_retry(campaign: Campaign):
+    """When the earliest scheduled retry of a still-sending campaign is due, or None."""
+    if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).exists():
+        return None
+    return Message.objects.filter(
+        campaign=campaign, is_test=False, state=Message.State.QUEUED
+    ).aggregate(next_at=Min("next_attempt_at"))["next_at"]
 
 
 def campaign_pause(campaign: Campaign, *, reason: str = "Paused by an operator.") -> bool:

@@ -23,3 +23,12 @@ KALEYRA_RATE_PER_SECOND = 0
 # The real retry schedule, in fractions of a second.
 KALEYRA_WA500_RETRY_DELAYS = [0.01, 0.02, 0.03]
 MPM_CONNECT_RETRY_BASE_DELAY = 0.005
+# SQLite tests use a file, not the in-memory default: the engine records from its own thread
+# (its own connection) and the kill-and-resume test shares the database with a subprocess.
+# One file per pytest process, so two runs at once never clobber each other's database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"mpm-test-{os.getpid()}.sqlite3")
+    }

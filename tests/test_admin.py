@@ -29,6 +29,10 @@ def send_url(campaign):
     return reverse("admin:campaigns_campaign_send", args=[campaign.pk])
 
 
+def change_url(campaign):
+    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+
 def page_messages(response) -> str:
     return " ".join(str(m) for m in response.context["messages"])
 
@@ -266,7 +270,9 @@ def test_an_invalid_number_is_reported_by_entry_and_nothing_is_sent(
     assert not Message.objects.exists()
 
 
-def test_numbers_are_confirmed_before_they_are_sent(admin_client, provider, campaign):
+def test_numbers_are_confirmed_before_they_are_sent(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
     provider.set_response()
     typed = f"{ASHA}, {RAVI}\n{ASHA}\n{US_NUMBER}"
     first = admin_client.post(send_url(campaign), {"numbers": typed})
@@ -277,34 +283,51 @@ def test_numbers_are_confirmed_before_they_are_sent(admin_client, provider, camp
     assert len(provider.calls) == 0
     assert not Message.objects.exists()
 
-    response = admin_client.post(
-        send_url(campaign), {"numbers": typed, "confirm": "Yes"}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            send_url(campaign), {"numbers": typed, "confirm": "Yes"}, follow=True
+        )
+    # The request only queues and enqueues: nothing went out while the user waited.
+    assert len(provider.calls) == 0
+    text = page_messages(response)
+    assert "to 2 recipient(s) in the background" in text
+    assert "1 number(s) skipped: Meta has not delivered marketing templates" in text
+    assert "1 duplicate number(s) were removed." in text
+    assert 'id="mpm-progress"' in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SENDING
+
+    for callback in callbacks:  # the worker's turn (the tests' task backend runs it at once)
+        callback()
     assert len(provider.calls) == 2
     assert set(Message.objects.values_list("to", "state")) == {
         (ASHA, Message.State.ACCEPTED),
         (RAVI, Message.State.ACCEPTED),
         (US_NUMBER, Message.State.SKIPPED),
     }
-    text = page_messages(response)
-    assert "accepted 2, failed 0, skipped 1" in text
-    assert "1 number(s) skipped: Meta has not delivered marketing templates" in text
-    assert "1 duplicate number(s) were removed." in text
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
 
 
-def test_a_rerun_does_not_resend_to_accepted_numbers(admin_client, provider, campaign):
+def test_a_rerun_does_not_resend_to_accepted_numbers(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
     provider.set_response()
-    admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
     page = admin_client.post(send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}"}).content.decode()
     assert "1 already received this campaign" in page
-    response = admin_client.post(
-        send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"}, follow=True
+        )
     assert len(provider.calls) == 2
     assert "1 number(s) had already received this campaign" in page_messages(response)
 
 
-def test_failed_sends_are_reported_as_a_warning_with_their_code(admin_client, provider, campaign):
+def test_progress_and_failures_show_on_the_campaign_page(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
     provider.set_response(
         status=400,
         json={
@@ -314,13 +337,45 @@ def test_failed_sends_are_reported_as_a_warning_with_their_code(admin_client, pr
             "error": {},
         },
     )
-    response = admin_client.post(
-        send_url(campaign), {"numbers": ASHA, "confirm": "Yes"}, follow=True
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"})
+
+    progress = admin_client.get(
+        reverse("admin:campaigns_campaign_progress", args=[campaign.pk])
+    ).json()
+    assert progress["state"] == "completed"
+    assert progress["counts"]["failed"] == 2
+    assert (progress["total"], progress["percent"]) == (2, 100)
+    page = admin_client.get(change_url(campaign)).content.decode()
+    assert '<td data-count="failed">2</td>' in page
+
+
+def test_pause_resume_and_cancel_are_post_only_and_need_the_send_permission(
+    admin_client, client, provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.set_response()
+    queue_and_start = admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    assert queue_and_start.status_code == 302
+    control = lambda action: reverse(  # noqa: E731
+        "admin:campaigns_campaign_control", args=[campaign.pk, action]
     )
-    [message] = response.context["messages"]
-    assert message.level_tag == "warning"
-    assert "failed 1" in message.message
-    assert "WA400 (1): Kaleyra found the request body malformed." in message.message
+    assert admin_client.get(control("pause")).status_code == 405
+    admin_client.post(control("pause"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+
+    client.force_login(staff_user("view_campaign", "change_campaign"))
+    assert client.post(control("resume")).status_code == 403
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(control("resume"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    assert Message.objects.get().state == Message.State.ACCEPTED
+
+    admin_client.post(control("cancel"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.CANCELLED
 
 
 def test_a_broken_campaign_cannot_be_sent_to_numbers(admin_client, provider):

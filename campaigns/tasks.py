@@ -1,0 +1,27 @@
+"""Background entry points: a worker (`manage.py db_worker`) runs campaign sends off the web
+request. Each task takes ids and calls a service."""
+
+from django_tasks import task
+
+from . import services
+from .models import Campaign
+
+
+@task()
+def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
+    """Send what is queued; when retries wait for later (e.g. WA500), come back then."""
+    try:
+        campaign = Campaign.objects.get(pk=campaign_id)
+        summary = services.campaign_send(
+            campaign, resume=resume, options=services.run_options(wait_for_retries=False)
+        )
+    except Campaign.DoesNotExist:
+        return f"Campaign {campaign_id} no longer exists."
+    except (services.CampaignNotRunnable, services.CampaignNotSendable) as exc:
+        return f"Not sent: {exc}"
+    next_at = services.campaign_next_retry(campaign)
+    if next_at is not None:
+        later = send_campaign_task.using(run_after=next_at)
+        if later.get_backend().supports_defer:
+            later.enqueue(campaign_id)
+    return summary.line()

@@ -1,0 +1,28 @@
+// Live progress for a campaign that is sending: refresh the counts every two seconds, and the
+// whole page once the campaign stops sending (so the right buttons show).
+(function () {
+  const panel = document.getElementById("mpm-progress");
+  if (!panel || panel.dataset.state !== "sending") return;
+  const field = (name) => panel.querySelector(`[data-field="${name}"]`);
+  async function refresh() {
+    try {
+      const response = await fetch(panel.dataset.url, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const progress = await response.json();
+      for (const [state, count] of Object.entries(progress.counts)) {
+        const cell = panel.querySelector(`[data-count="${state}"]`);
+        if (cell) cell.textContent = count;
+      }
+      field("percent").textContent = progress.percent;
+      panel.querySelector("progress").value = progress.percent;
+      if (progress.state !== "sending") {
+        window.location.reload();
+        return;
+      }
+    } catch (error) {
+      // A missed refresh is retried on the next tick.
+    }
+    setTimeout(refresh, 2000);
+  }
+  setTimeout(refresh, 2000);
+})();
