@@ -5,10 +5,7 @@ Thin by design: every check, preview and send is a call into `services`.
 """
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -20,8 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import recipients, services, validation
-from .answers import explain
-from .forms import CampaignAdminForm, SendTestForm, SendToNumbersForm
+from .answers import describe_test_send, explain
+from .forms import LAST_TEST_NUMBER, CampaignAdminForm, SendTestForm, SendToNumbersForm
 from .models import (
     Campaign,
     Message,
@@ -37,7 +34,6 @@ admin.site.site_header = "WhatsApp MPM campaigns"
 admin.site.site_title = "MPM campaigns"
 admin.site.index_title = "Catalog, templates and campaigns"
 
-LAST_TEST_NUMBER = "campaigns_last_test_number"  # session key: the send-test form is prefilled
 PROBLEM_LABELS = {validation.ERROR: "Must fix:", validation.WARNING: "Warning:"}
 
 
@@ -152,50 +148,6 @@ class SectionInline(admin.TabularInline):
             retailer_ids or "No products yet.",
             reverse("admin:campaigns_section_change", args=[section.pk]),
         )
-
-
-@dataclass
-class NumbersPlan:
-    """What sending to typed numbers would do, shown before anything is queued or sent.
-
-    Mirrors `recipients.campaign_queue_recipients`, which decides again when the user confirms.
-    """
-
-    valid: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str, str]] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    already_sent: int = 0
-    unknown: int = 0
-    to_send: int = 0
-    others_queued: int = 0
-
-    @property
-    def sends_anything(self) -> bool:
-        return bool(self.to_send or self.others_queued)
-
-
-def numbers_plan(campaign: Campaign, text: str) -> NumbersPlan:
-    parsed = validation.parse_recipients(validation.split_numbers(text))
-    plan = NumbersPlan(valid=parsed.valid, invalid=parsed.invalid, duplicates=parsed.duplicates)
-    skip_us = (
-        settings.MPM_SKIP_US_RECIPIENTS
-        and campaign.template.category == MessageTemplate.Category.MARKETING
-    )
-    real = campaign.messages.filter(is_test=False)
-    states = dict(real.filter(to__in=plan.valid).values_list("to", "state"))
-    for number in plan.valid:
-        state = states.get(number)
-        if state in (Message.State.ACCEPTED, Message.State.SENDING):
-            plan.already_sent += 1
-        elif state == Message.State.UNKNOWN:
-            plan.unknown += 1
-        elif skip_us and validation.is_marketing_blocked(number):
-            plan.blocked.append(number)
-        else:
-            plan.to_send += 1
-    plan.others_queued = real.filter(state=Message.State.QUEUED).exclude(to__in=plan.valid).count()
-    return plan
 
 
 def codes_text(codes: dict[str, int]) -> str:
@@ -360,7 +312,7 @@ class CampaignAdmin(admin.ModelAdmin):
         context = {"form": form}
         if form.is_valid() and not errors:
             text = form.cleaned_data["numbers"]
-            plan = numbers_plan(campaign, text)
+            plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(text))
             if "confirm" in request.POST and not plan.invalid and plan.sends_anything:
                 self._send_to_numbers(request, campaign, text)
                 return HttpResponseRedirect(
@@ -387,7 +339,7 @@ class CampaignAdmin(admin.ModelAdmin):
             raise Http404(f"There is no campaign with ID “{object_id}”.")
         if not self.has_send_permission(request, campaign):
             raise PermissionDenied
-        done, text = control_campaign(campaign, action)
+        done, text = services.campaign_control(campaign, action=action)
         self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
         return HttpResponseRedirect(
             reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
@@ -433,26 +385,17 @@ class CampaignAdmin(admin.ModelAdmin):
         except services.CampaignNotSendable as exc:
             self.message_user(request, not_sendable_text(exc.problems), messages.ERROR)
             return
-        if result.accepted:
-            self.message_user(
-                request,
-                f"Test sent to {to}: Kaleyra accepted it, message ID {result.message_id}.",
-                messages.SUCCESS,
-            )
-            return
-        code = result.result_code or f"HTTP {result.http_status}"
-        said = f" Kaleyra said: “{result.message}”." if result.message else ""
-        self.message_user(
-            request,
-            f"The test to {to} did not go through ({code}).{said} "
-            f"{explain(result.result_code, result.http_status) or ''}",
-            messages.ERROR,
-        )
+        accepted, text = describe_test_send(to, result)
+        self.message_user(request, text, messages.SUCCESS if accepted else messages.ERROR)
 
     def _send_to_numbers(self, request, campaign, text):
-        report = recipients.campaign_queue_recipients(
-            campaign, recipients.recipients_from_numbers(text)
-        )
+        try:
+            report = services.campaign_queue_and_send(
+                campaign, recipients.recipients_from_numbers(text)
+            )
+        except services.CampaignNotRunnable as exc:
+            self.message_user(request, f"Nothing was sent: {exc}", messages.ERROR)
+            return
         if report.invalid:
             self.message_user(
                 request,
@@ -463,50 +406,15 @@ class CampaignAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return
-        try:
-            services.campaign_enqueue_send(campaign)
-        except services.CampaignNotRunnable as exc:
-            self.message_user(request, f"Nothing was sent: {exc}", messages.ERROR)
-            return
         self.message_user(
             request,
             f"Sending “{campaign}” to {report.queued} recipient(s) in the background; "
             "follow its progress below.",
             messages.SUCCESS,
         )
-        notes = []
-        if report.already_accepted:
-            notes.append(
-                f"{report.already_accepted} number(s) had already received this campaign and "
-                "were not sent it again."
-            )
-        if report.unknown_kept:
-            notes.append(
-                f"{report.unknown_kept} number(s) have an unknown earlier outcome and were not "
-                "resent: check Kaleyra's reports."
-            )
-        for reason, count in Counter(reason for _, reason in report.skipped).items():
-            notes.append(f"{count} number(s) skipped: {reason}")
-        if report.duplicate_count:
-            notes.append(f"{report.duplicate_count} duplicate number(s) were removed.")
+        notes = report.notes()
         if notes:
             self.message_user(request, " ".join(notes), messages.INFO)
-
-
-def control_campaign(campaign: Campaign, action: str) -> tuple[bool, str]:
-    """Pause, resume or cancel a campaign: (done, what to tell the user)."""
-    if action == "pause":
-        if services.campaign_pause(campaign):
-            return True, "Paused: requests in flight finish, nothing new is sent until you resume."
-        return False, "Only a sending campaign can be paused."
-    if action == "resume":
-        try:
-            services.campaign_enqueue_send(campaign, resume=True)
-        except services.CampaignNotRunnable as exc:
-            return False, str(exc)
-        return True, "Resumed: sending goes on in the background."
-    skipped = services.campaign_cancel(campaign)
-    return True, f"Cancelled: {skipped} queued message(s) will not be sent."
 
 
 class SectionItemInline(admin.TabularInline):
@@ -650,3 +558,173 @@ class SendAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="response body")
     def response(self, attempt):
         return pre(attempt.response_body)
+
+
+# =================================================================================================
+# Callbacks: what Kaleyra reported after the send (issue 5). Records are read-only, except the
+# opt-out list, where staff may add a number by hand.
+# =================================================================================================
+
+from django import forms as django_forms  # noqa: E402
+
+from . import callbacks  # noqa: E402
+from .answers import explain_meta  # noqa: E402
+from .models import (  # noqa: E402
+    CallbackInbox,
+    OptOut,
+    Order,
+    OrderItem,
+    SenderPacing,
+    StatusEvent,
+)
+
+
+@admin.register(CallbackInbox)
+class CallbackInboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "kind", "received_at", "processed_at", "error_short"]
+    list_filter = ["kind", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
+    search_fields = ["=id"]
+    list_per_page = 100
+    show_full_result_count = False
+    fields = ["kind", "content_type", "received_at", "processed_at", "error", "body_pretty"]
+    readonly_fields = ["body_pretty"]
+
+    @admin.display(description="error")
+    def error_short(self, row):
+        return row.error[:120]
+
+    @admin.display(description="body")
+    def body_pretty(self, row):
+        try:
+            return pretty_json(json.loads(row.body))
+        except ValueError:
+            return pre(row.body)
+
+
+@admin.register(StatusEvent)
+class StatusEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "status",
+        "status_raw",
+        "recipient",
+        "provider_message_id",
+        "message",
+        "error_code",
+        "applied",
+    ]
+    list_filter = ["status", "applied", "error_code"]
+    search_fields = ["=provider_message_id", "=alt_message_id", "=ref", "=recipient"]
+    list_select_related = ["message"]
+    list_per_page = 100
+    show_full_result_count = False
+    fields = [
+        "message",
+        "status",
+        "status_raw",
+        "timestamp",
+        "received_at",
+        "provider_message_id",
+        "alt_message_id",
+        "ref",
+        "recipient",
+        "sender",
+        "error_code",
+        "what_it_means",
+        "error_title",
+        "error_details",
+        "price",
+        "currency",
+        "applied",
+        "event_key",
+        "raw_pretty",
+    ]
+    readonly_fields = ["what_it_means", "raw_pretty"]
+
+    @admin.display(description="What it means")
+    def what_it_means(self, event):
+        explanation = explain_meta(event.error_code)
+        if explanation is None:
+            return "-"
+        return format_html("{}<br><strong>{}</strong>", explanation.meaning, explanation.action)
+
+    @admin.display(description="raw")
+    def raw_pretty(self, event):
+        return pretty_json(event.raw)
+
+
+class OptOutForm(django_forms.ModelForm):
+    class Meta:
+        model = OptOut
+        fields = ["phone", "reason", "keyword"]
+
+    def clean_phone(self):
+        number, problem = validation.normalise_phone(self.cleaned_data["phone"])
+        if number is None:
+            raise django_forms.ValidationError(problem)
+        return number
+
+
+@admin.register(OptOut)
+class OptOutAdmin(admin.ModelAdmin):
+    form = OptOutForm
+    list_display = ["phone", "reason", "keyword", "created_at"]
+    list_filter = ["reason", "created_at"]
+    search_fields = ["phone"]
+    show_full_result_count = False
+    fields = ["phone", "reason", "keyword", "created_at", "source"]
+    readonly_fields = ["created_at", "source"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A recorded opt-out is kept as it happened; delete it to let the number back in.
+        return (
+            [*self.readonly_fields, "phone", "reason", "keyword"] if obj else self.readonly_fields
+        )
+
+    def get_changeform_initial_data(self, request):
+        return {"reason": OptOut.Reason.MANUAL}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # Through the service, so this number's queued messages are skipped at once too.
+        callbacks.optout_add(phone=obj.phone, reason=obj.reason, keyword=obj.keyword)
+        obj.pk = OptOut.objects.get(phone=obj.phone).pk
+
+
+class OrderItemInline(ReadOnlyMixin, admin.TabularInline):
+    model = OrderItem
+    extra = 0
+    fields = ["retailer_id", "product", "quantity", "item_price", "currency"]
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["received_at", "from_phone", "campaign", "total", "currency"]
+    list_filter = [("campaign", admin.RelatedOnlyFieldListFilter), "received_at"]
+    search_fields = ["from_phone", "=provider_message_id"]
+    list_select_related = ["campaign"]
+    show_full_result_count = False
+    fields = [
+        "from_phone",
+        "campaign",
+        "message",
+        "catalog_id",
+        "text",
+        "total",
+        "currency",
+        "received_at",
+        "provider_message_id",
+        "raw_pretty",
+    ]
+    readonly_fields = ["raw_pretty"]
+    inlines = [OrderItemInline]
+
+    @admin.display(description="raw")
+    def raw_pretty(self, order):
+        return pretty_json(order.raw)
+
+
+@admin.register(SenderPacing)
+class SenderPacingAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["sender", "factor", "code", "until", "reason"]

@@ -379,15 +379,25 @@ class AsyncSender:
                 self.queue.task_done()
                 continue
             try:
-                delay = self.limiter.next_slot() - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                slot = self.limiter.next_slot()
+                await sleep_until(slot)
+                if self.limiter.late(slot):  # the loop was busy: take the next slot, once only
+                    await sleep_until(self.limiter.next_slot())
+                if self.stopping or self.should_stop():  # it stopped while this one waited
+                    self.unsent.append(message.id)
+                    continue
                 self.on_send(message)
                 result = await post(session, url, body)
                 self.on_answer(Answer(message, body.decode(), result))
             finally:
                 self.finished += 1
                 self.queue.task_done()
+
+
+async def sleep_until(when: float):
+    delay = when - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> SendResult:
@@ -427,9 +437,13 @@ class SyncSender:
             if self.should_stop():
                 self.unsent.append(message.id)
                 continue
-            delay = self.limiter.next_slot() - time.time()
-            if delay > 0:
-                time.sleep(delay)
+            slot = self.limiter.next_slot()
+            time.sleep(max(0.0, slot - time.time()))
+            if self.limiter.late(slot):  # woke too late for it: take the next slot, once only
+                time.sleep(max(0.0, self.limiter.next_slot() - time.time()))
+            if self.should_stop():
+                self.unsent.append(message.id)
+                continue
             self.on_send(message)
             self.on_answer(Answer(message, body.decode(), self.client.send(body)))
 
@@ -461,8 +475,12 @@ def run(
     client: KaleyraClient | None = None,
 ) -> SendSummary:
     """Send every ready Message of a campaign that is in the `sending` state."""
-    recover(campaign.pk, content)
-    return CampaignRun(campaign.pk, content, config, options, progress_callback, client).run()
+    recovered = recover(campaign.pk, content)
+    summary = CampaignRun(campaign.pk, content, config, options, progress_callback, client).run()
+    if recovered["unknown"]:  # in flight when an earlier run died: say so
+        summary.unknown += recovered["unknown"]
+        summary.codes["in flight when an earlier run stopped"] += recovered["unknown"]
+    return summary
 
 
 class CampaignRun:
@@ -486,6 +504,9 @@ class CampaignRun:
         self.recorder = Recorder(campaign_id, self.journal, self.progress)
         self.limiter = machine_limiter(config.sender, options.rate, settings.MPM_RATE_LIMIT_DIR)
         self.recorder_thread = None
+        # Set when the operator pauses or cancels: the senders then leave what they hold and have
+        # not sent (it is queued again), as they do after an account-wide answer.
+        self.stopped = threading.Event()
         if options.transport == "aiohttp":
             self.recorder_thread = RecorderThread(self.recorder)
             self.recorder_thread.start()
@@ -495,7 +516,7 @@ class CampaignRun:
                 limiter=self.limiter,
                 on_send=self.journal_send,
                 on_answer=self.recorder.put,
-                should_stop=self.recorder.pause_heard.is_set,
+                should_stop=self.should_stop,
             )
         else:
             self.sender = SyncSender(
@@ -503,11 +524,14 @@ class CampaignRun:
                 limiter=self.limiter,
                 on_send=self.journal_send,
                 on_answer=self.record_now,
-                should_stop=self.recorder.pause_heard.is_set,
+                should_stop=self.should_stop,
             )
         # With a rate limit, claim about a second's worth at a time: claims stay fresh.
         self.claim_size = max(10, min(1000, int(options.rate))) if options.rate else 1000
         self.target_pending = self.sender.concurrency + self.claim_size
+
+    def should_stop(self) -> bool:
+        return self.recorder.pause_heard.is_set() or self.stopped.is_set()
 
     def journal_send(self, message: Claimed):
         self.journal.sending(message.id)
@@ -543,6 +567,7 @@ class CampaignRun:
             if now - last_check >= STATE_CHECK_INTERVAL:
                 last_check = now
                 if self._state() != Campaign.State.SENDING:
+                    self.stopped.set()
                     return
             if self.callback and now - last_report >= 0.25:
                 last_report = now
@@ -582,8 +607,23 @@ class CampaignRun:
         return True
 
 
+def skip_cancelled(campaign_id: int) -> int:
+    """What is still queued in a cancelled campaign is skipped, never sent."""
+    return Message.objects.filter(
+        campaign_id=campaign_id, is_test=False, state=Message.State.QUEUED
+    ).update(
+        state=Message.State.SKIPPED,
+        detail="The campaign was cancelled before this message was sent.",
+        updated_at=timezone.now(),
+    )
+
+
 def _finish(campaign_id: int):
-    """A campaign with nothing left to send is completed; a paused or cancelled one stays so."""
+    """A campaign with nothing left to send is completed; a paused one stays so, and a cancelled
+    one skips the claims its run handed back."""
+    if Campaign.objects.filter(pk=campaign_id, state=Campaign.State.CANCELLED).exists():
+        skip_cancelled(campaign_id)
+        return
     left = Message.objects.filter(
         campaign_id=campaign_id,
         is_test=False,

@@ -1,9 +1,26 @@
-"""Admin forms: the campaign form's body values as plain lines, and the two send forms."""
+"""Forms: the admin's campaign form and send forms, and the composer's forms.
+
+The composer's forms only parse what was posted into a `composer.ComposerState`; the rules a
+campaign must meet to be sent live in `validation` and are reported by the check, not here.
+"""
+
+import json
+import re
 
 from django import forms
 
-from . import validation
-from .models import Campaign
+from . import limits, validation
+from .composer import (
+    MAX_DRAFT_PRODUCTS,
+    MAX_DRAFT_SECTIONS,
+    MAX_DRAFT_TITLE_LENGTH,
+    ComposerState,
+    SectionDraft,
+)
+from .models import Campaign, Message, MessageTemplate
+
+LAST_TEST_NUMBER = "campaigns_last_test_number"  # session key: the test number is prefilled
+BODY_FIELD = re.compile(r"^body_([1-9]\d{0,1})$")  # body_1 … body_99
 
 
 class LinesField(forms.CharField):
@@ -69,3 +86,248 @@ class SendToNumbersForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10, "cols": 40}),
         help_text="Separated by commas or new lines, each with its country code.",
     )
+
+
+# --- the composer -------------------------------------------------------------------------------
+
+
+def too_long(what: str) -> str:
+    """A max_length message naming the field and its limit."""
+    return f"{what} is %(show_value)d characters; the limit is %(limit_value)d."
+
+
+def lenient_sections(raw: str) -> list[SectionDraft]:
+    """Sections as posted, without any limit: for showing them again, never for saving."""
+    try:
+        data = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    if not isinstance(data, list):
+        return []
+    return [
+        SectionDraft(
+            item.get("title") if isinstance(item.get("title"), str) else "",
+            [str(p) for p in item.get("products", []) if isinstance(p, str)]
+            if isinstance(item.get("products"), list)
+            else [],
+        )
+        for item in data
+        if isinstance(item, dict)
+    ]
+
+
+class ComposerForm(forms.Form):
+    """A campaign as the composer posts it; sections come as JSON edited by the page's script.
+
+    `state()` gives whatever could be read even when the form has errors, so the check and the
+    preview keep working while something is wrong.
+    """
+
+    name = forms.CharField(
+        label="Campaign name",
+        max_length=200,
+        required=False,
+        help_text="For you and your team; customers never see it.",
+        error_messages={"max_length": too_long("The name")},
+    )
+    template = forms.ModelChoiceField(
+        label="Template",
+        queryset=MessageTemplate.objects.none(),
+        empty_label="Choose a template…",
+        help_text="Only templates WhatsApp has approved can be sent.",
+        error_messages={
+            "required": "Choose a template: the message is built on it.",
+            "invalid_choice": "That template is not available any more; choose another.",
+        },
+    )
+    header_value = forms.CharField(
+        label="Header value {{1}}",
+        required=False,
+        strip=False,
+        max_length=limits.MAX_HEADER_VALUE_LENGTH,
+        error_messages={"max_length": too_long("The header value")},
+    )
+    thumbnail = forms.CharField(
+        label="Thumbnail product",
+        required=False,
+        max_length=100,
+        widget=forms.HiddenInput,
+    )
+    sections = forms.CharField(required=False, widget=forms.HiddenInput)
+    ref = forms.CharField(
+        label="ref",
+        required=False,
+        max_length=1000,
+        error_messages={"max_length": too_long("ref")},
+    )
+    ref1 = forms.CharField(
+        label="ref1",
+        required=False,
+        max_length=1000,
+        error_messages={"max_length": too_long("ref1")},
+    )
+    ref2 = forms.CharField(
+        label="ref2",
+        required=False,
+        max_length=1000,
+        error_messages={"max_length": too_long("ref2")},
+    )
+    wa_source = forms.ChoiceField(
+        label="WA source",
+        choices=[(s, s) for s in limits.WA_SOURCES],
+        initial=limits.DEFAULT_WA_SOURCE,
+        help_text="Where the message says it comes from, for Kaleyra's reports.",
+    )
+
+    def __init__(self, *args, templates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = (
+            templates if templates is not None else MessageTemplate.objects.all()
+        )
+        for name in limits.REF_FIELDS:
+            self.fields[
+                name
+            ].help_text = (
+                f"extra_info.{name}: Kaleyra keeps the first {limits.MAX_REF_LENGTH} characters."
+            )
+        self.fields["ref"].help_text += " Left empty, each message carries its own ID here."
+        for name in ("name", "template", "wa_source"):
+            widget = self.fields[name].widget
+            widget.attrs["class"] = "form-select" if name != "name" else "form-control"
+            widget.attrs["aria-describedby"] = f"id_{name}-help problems-{name}"
+        self.fields["name"].widget.attrs["autocomplete"] = "off"
+
+    def body_values(self) -> list[str]:
+        """body_1 … body_n as posted, in order; a gap counts as an empty value."""
+        if not self.is_bound:
+            return []
+        numbers = [int(m.group(1)) for key in self.data if (m := BODY_FIELD.match(key))]
+        return [self.data.get(f"body_{n}", "") for n in range(1, max(numbers, default=0) + 1)]
+
+    def clean_sections(self) -> list[SectionDraft]:
+        raw = self.cleaned_data["sections"] or "[]"
+        unreadable = forms.ValidationError(
+            "The sections could not be read. Reload the page; the other fields are kept."
+        )
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise unreadable from None
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise unreadable
+        if len(data) > MAX_DRAFT_SECTIONS:
+            raise forms.ValidationError(
+                f"There are {len(data)} sections; even a draft holds at most {MAX_DRAFT_SECTIONS} "
+                f"(WhatsApp shows {limits.MAX_SECTIONS})."
+            )
+        sections = []
+        for number, item in enumerate(data, start=1):
+            title = item.get("title") if isinstance(item.get("title"), str) else ""
+            products = item.get("products") if isinstance(item.get("products"), list) else []
+            if len(title) > MAX_DRAFT_TITLE_LENGTH:
+                raise forms.ValidationError(
+                    f"Section {number} title is {len(title)} characters; even a draft keeps at "
+                    f"most {MAX_DRAFT_TITLE_LENGTH} (WhatsApp shows "
+                    f"{limits.MAX_SECTION_TITLE_LENGTH})."
+                )
+            sections.append(SectionDraft(title, [str(p) for p in products if isinstance(p, str)]))
+        total = sum(len(s.retailer_ids) for s in sections)
+        if total > MAX_DRAFT_PRODUCTS:
+            raise forms.ValidationError(
+                f"The sections hold {total} products; even a draft holds at most "
+                f"{MAX_DRAFT_PRODUCTS} (WhatsApp shows {limits.MAX_PRODUCTS})."
+            )
+        return sections
+
+    def state(self) -> ComposerState:
+        """The composer's content: cleaned values where valid, what was typed where not."""
+        self.is_valid()
+        cleaned = self.cleaned_data
+
+        def value(name):
+            if name in cleaned:
+                return cleaned[name]
+            return self.data.get(name, "") if self.is_bound else self.initial.get(name, "")
+
+        sections = cleaned.get("sections")
+        if sections is None:  # refused (e.g. a 101-character title): keep what was typed
+            sections = lenient_sections(self.data.get("sections", "") if self.is_bound else "")
+        return ComposerState(
+            template=cleaned.get("template"),
+            name=value("name"),
+            header_value=value("header_value"),
+            body_values=self.body_values(),
+            thumbnail=value("thumbnail"),
+            sections=sections,
+            ref=value("ref"),
+            ref1=value("ref1"),
+            ref2=value("ref2"),
+            wa_source=value("wa_source") or limits.DEFAULT_WA_SOURCE,
+        )
+
+    def problems(self) -> list[validation.Problem]:
+        """The form's own errors as problems, named by field like the check's."""
+        return [
+            validation.Problem(field if field != "__all__" else "form", str(message))
+            for field, messages in self.errors.items()
+            for message in messages
+        ]
+
+
+class RecipientsForm(forms.Form):
+    numbers = forms.CharField(
+        label="Phone numbers",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="One per line (or separated by commas), each with its country code: "
+        "+919876543210.",
+    )
+    csv_file = forms.FileField(
+        label="Or upload a CSV file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="A phone column, and optionally header, body_1 … body_n, ref, ref1 and ref2 "
+        "columns whose values replace the campaign's for that recipient.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        numbers = (cleaned.get("numbers") or "").strip()
+        upload = cleaned.get("csv_file")
+        if numbers and upload:
+            raise forms.ValidationError(
+                "Paste numbers or upload a CSV file, not both: clear one of them."
+            )
+        if not numbers and not upload and not self.errors:
+            raise forms.ValidationError("Paste at least one phone number, or upload a CSV file.")
+        return cleaned
+
+
+class CampaignFilterForm(forms.Form):
+    q = forms.CharField(label="Search by name", required=False, max_length=200)
+    state = forms.ChoiceField(
+        label="State", required=False, choices=[("", "Any state"), *Campaign.State.choices]
+    )
+
+
+def code_choices(current: str = "") -> list[tuple[str, str]]:
+    """Provider codes and transport outcomes a message can end with (no query needed)."""
+    from .answers import KALEYRA_CODES, TRANSPORT_ANSWERS
+
+    codes = [*KALEYRA_CODES, *TRANSPORT_ANSWERS]
+    if current and current not in codes:
+        codes.append(current)
+    return [("", "Any code"), *((c, c) for c in codes)]
+
+
+class ResultsFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        label="State", required=False, choices=[("", "Any state"), *Message.State.choices]
+    )
+    code = forms.CharField(label="Provider code", required=False, max_length=20)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.data.get("code", "") if self.is_bound else ""
+        self.fields["code"].widget = forms.Select(choices=code_choices(current))

@@ -84,6 +84,8 @@ class RateLimiter:
         self.clock = clock
         self.store = store or MemorySlotStore()
         self.interval = (1.0 + max(allowance, MIN_STRETCH)) / rate if rate else 0.0
+        # How late a send may leave on its slot; half the allowance, the rest is the network's.
+        self.tolerance = allowance / 2
         # Reserve about 50 ms of slots at a time: few lock round-trips, little unfairness.
         self.block = block or max(1, int(rate / 20))
         self._slots: list[float] = []
@@ -101,6 +103,13 @@ class RateLimiter:
             start = self.store.reserve(now, self.block, self.interval)
             self._slots = [start + i * self.interval for i in range(self.block)][::-1]
         return self._slots.pop()
+
+    def late(self, slot: float) -> bool:
+        """Whether a send meant for `slot` would now leave too late. A sender that woke up late
+        (a busy event loop, a thread that waited for the GIL) takes the next slot instead: sent
+        now, it would bunch with the sends of the slots after it. Only once per send, so that
+        a machine too busy to wake on time still sends (late) rather than never."""
+        return bool(self.rate and self.tolerance) and self.clock() - slot > self.tolerance
 
     def close(self):
         self.store.close()

@@ -8,8 +8,10 @@ import csv
 import json
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from . import limits, validation
 from .fastsql import adapt_datetime, insert_messages
-from .models import Campaign, Message, MessageTemplate
+from .models import Campaign, Message, MessageTemplate, OptOut
 from .payload import MpmContent, recipient_values
 from .selectors import campaign_content
 
@@ -77,6 +79,25 @@ class QueueReport:
         self.skipped_count_blocked += 1
         if len(self.skipped) < MAX_REPORTED:
             self.skipped.append((number, reason))
+
+    def notes(self) -> list[str]:
+        """What the user should know about a send beyond the queued count, in plain words."""
+        notes = []
+        if self.already_accepted:
+            notes.append(
+                f"{self.already_accepted} number(s) had already received this campaign and "
+                "were not sent it again."
+            )
+        if self.unknown_kept:
+            notes.append(
+                f"{self.unknown_kept} number(s) have an unknown earlier outcome and were not "
+                "resent: check Kaleyra's reports."
+            )
+        for reason, count in Counter(reason for _, reason in self.skipped).items():
+            notes.append(f"{count} number(s) skipped: {reason}")
+        if self.duplicate_count:
+            notes.append(f"{self.duplicate_count} duplicate number(s) were removed.")
+        return notes
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -163,17 +184,54 @@ def check_recipient(
     return number
 
 
+OPT_OUT_SKIP_REASON = "skipped (opted out)"
+
+
+def frequency_cap_reason(hours: float) -> str:
+    return (
+        f"skipped (frequency cap): another campaign's marketing message went to this number "
+        f"in the last {hours:g} hours"
+    )
+
+
 def skip_reason(campaign: Campaign, number: str) -> str:
-    """Why this recipient is not sent to at all, or "" when it may be."""
-    template = campaign.template
-    if (
-        settings.MPM_SKIP_US_RECIPIENTS
-        and template.category == MessageTemplate.Category.MARKETING
-        and number.startswith("+1")
-        and validation.is_marketing_blocked(number)
-    ):
-        return US_SKIP_REASON
-    return ""
+    """Why this recipient is not sent to at all, or "" when it may be: a US number (marketing),
+    an opted-out number, or one within the frequency cap. For many numbers use `skip_reasons`."""
+    return skip_reasons(campaign, [number]).get(number, "")
+
+
+def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
+    """`skip_reason` for many numbers at once (a queueing chunk): two indexed queries."""
+    reasons = {}
+    marketing = campaign.template.category == MessageTemplate.Category.MARKETING
+    if settings.MPM_SKIP_US_RECIPIENTS and marketing:
+        for number in numbers:
+            if number.startswith("+1") and validation.is_marketing_blocked(number):
+                reasons[number] = US_SKIP_REASON
+    rest = [n for n in numbers if n not in reasons]
+    if rest:
+        for phone in OptOut.objects.filter(phone__in=rest).values_list("phone", flat=True):
+            reasons[phone] = OPT_OUT_SKIP_REASON
+    hours = settings.MPM_FREQUENCY_CAP_HOURS
+    rest = [n for n in rest if n not in reasons]
+    if hours and marketing and rest:
+        # Meta's guidance and the issue: at most one marketing message per recipient per
+        # `hours`, across campaigns. `claimed_at` is when a message left (or is leaving).
+        recent = (
+            Message.objects.filter(
+                to__in=rest,
+                is_test=False,
+                state__in=Message.CAP_STATES,
+                claimed_at__gte=timezone.now() - timedelta(hours=hours),
+                campaign__template__category=MessageTemplate.Category.MARKETING,
+            )
+            .exclude(campaign=campaign)
+            .values_list("to", flat=True)
+            .distinct()
+        )
+        reason = frequency_cap_reason(hours)
+        reasons.update(dict.fromkeys(recent, reason))
+    return reasons
 
 
 def valid_recipients(
@@ -194,6 +252,104 @@ def valid_recipients(
             continue
         seen.add(number)
         yield number, recipient.overrides
+
+
+@dataclass
+class SendPlan:
+    """What sending to these recipients would do, shown before anything is queued or sent.
+
+    Mirrors `campaign_queue_recipients`, which decides again when the user confirms. Lists are
+    capped at MAX_REPORTED entries; the counts cover every recipient.
+    """
+
+    report: QueueReport = field(default_factory=QueueReport)  # invalid rows and duplicates
+    valid_count: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+    skipped_count: int = 0
+    already_sent: int = 0
+    unknown: int = 0
+    to_send: int = 0
+    others_queued: int = 0
+
+    @property
+    def invalid(self) -> list[tuple[int, str, str]]:
+        return self.report.invalid
+
+    @property
+    def invalid_count(self) -> int:
+        return self.report.invalid_count
+
+    @property
+    def duplicates(self) -> list[str]:
+        return self.report.duplicates
+
+    @property
+    def duplicate_count(self) -> int:
+        return self.report.duplicate_count
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.report.warnings
+
+    @property
+    def skipped_by_reason(self) -> list[tuple[str, list[str]]]:
+        """(reason, numbers) for the listed skipped recipients, one entry per reason."""
+        grouped: dict[str, list[str]] = {}
+        for number, reason in self.skipped:
+            grouped.setdefault(reason, []).append(number)
+        return list(grouped.items())
+
+    @property
+    def sends_anything(self) -> bool:
+        return bool(self.to_send or self.others_queued)
+
+    @property
+    def total_to_send(self) -> int:
+        """These recipients plus the ones queued earlier for this campaign."""
+        return self.to_send + self.others_queued
+
+
+def recipients_plan(campaign: Campaign, recipients: Iterable[RecipientInput]) -> SendPlan:
+    """Check every recipient and say what a send would do, without queueing anything.
+
+    Expects the campaign from `selectors.campaign_for_sending`; a few queries per CHUNK rows.
+    """
+    plan = SendPlan()
+    content = campaign_content(campaign)
+    real = Message.objects.filter(campaign=campaign, is_test=False)
+    queued_among_these = 0
+
+    def classify(numbers: list[str]):
+        nonlocal queued_among_these
+        states = dict(real.filter(to__in=numbers).values_list("to", "state"))
+        reasons = skip_reasons(campaign, numbers)
+        for number in numbers:
+            state = states.get(number)
+            if state in (*Message.ACCEPTED_OR_LATER, Message.State.SENDING):
+                plan.already_sent += 1
+                continue
+            if state == Message.State.UNKNOWN:
+                plan.unknown += 1
+                continue
+            queued_among_these += state == Message.State.QUEUED
+            if reason := reasons.get(number):
+                plan.skipped_count += 1
+                if len(plan.skipped) < MAX_REPORTED:
+                    plan.skipped.append((number, reason))
+            else:
+                plan.to_send += 1
+
+    chunk = []
+    for number, _ in valid_recipients(campaign, content, recipients, plan.report):
+        plan.valid_count += 1
+        chunk.append(number)
+        if len(chunk) >= CHUNK:
+            classify(chunk)
+            chunk = []
+    if chunk:
+        classify(chunk)
+    plan.others_queued = real.filter(state=Message.State.QUEUED).count() - queued_among_these
+    return plan
 
 
 # --- queueing -----------------------------------------------------------------------------------
@@ -252,8 +408,9 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
         }
         new = []
         requeue: dict[tuple[str, str, str], list[int]] = {}
+        reasons = skip_reasons(campaign, list(wanted))
         for number, overrides in wanted.items():
-            reason = skip_reason(campaign, number)
+            reason = reasons.get(number, "")
             state = Message.State.SKIPPED if reason else Message.State.QUEUED
             if number not in existing:
                 new.append(
@@ -277,7 +434,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
                 if pk >= first_new_id or updated_at >= started:
                     report.add_duplicate(number)
                     continue
-                if current == Message.State.ACCEPTED:
+                if current in Message.ACCEPTED_OR_LATER:  # callbacks may have moved it on
                     report.already_accepted += 1
                     continue
                 if current == Message.State.SENDING or (

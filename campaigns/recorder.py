@@ -210,23 +210,6 @@ def read_dead_journals(campaign_id: int) -> JournalReplay:
             except (ValueError, TypeError):
                 continue  # a line cut short by the crash: its Message counts as in flight
     return replay
-    for path in sorted(directory.glob(f"{campaign_id}@*.jsonl")):
-        worker_id = path.stem.partition("@")[2].replace("@", ":")
-        if worker_alive(worker_id):
-            continue
-        replay.files.append(path)
-        for line in path.read_text(errors="replace").splitlines():
-            kind, _, rest = line.partition(" ")
-            try:
-                if kind == "S":
-                    replay.sent.add(int(rest))
-                elif kind == "R":
-                    (mid, _, outcome, status, code, text, error, pmid, body, ms) = json.loads(rest)
-                    result = SendResult(Outcome(outcome), status, code, text, error, pmid, body, ms)
-                    replay.answered[mid] = result
-            except (ValueError, TypeError):
-                continue  # a line cut short by the crash: its Message counts as in flight
-    return replay
 
 
 def stale_before(now: datetime | None = None) -> datetime:

@@ -10,11 +10,13 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .kaleyra import SANDBOX_API_KEY
 from .models import MessageTemplate, Product
+from .sandbox_callbacks import schedule_callbacks
 from .validation import request_body_problems
 
 
@@ -108,9 +110,46 @@ def messages_endpoint(request, sid: str, sender: str):
     for suffix, (_, answer) in TEST_NUMBERS.items():
         if to.endswith(suffix):
             return answer()
-    return _answer(
-        202, "WA202", "Request Accepted", {}, data={"message_id": f"SBX{uuid.uuid4().hex[:20]}"}
+    message_id = f"SBX{uuid.uuid4().hex[:20]}"
+    if settings.MPM_SANDBOX_CALLBACKS:
+        _play_callbacks(request, body, sender, message_id)
+    return _answer(202, "WA202", "Request Accepted", {}, data={"message_id": message_id})
+
+
+def _play_callbacks(request, body: dict, sender: str, message_id: str):
+    """Have the poster thread send this message's callbacks to the app, as Kaleyra would."""
+    url = settings.MPM_SANDBOX_CALLBACK_URL or request.build_absolute_uri(
+        reverse("kaleyra-callback")
     )
+
+    def products():
+        wanted = [
+            item["product_retailer_id"]
+            for section in _mpm_action(body)["sections"]
+            for item in section["product_items"]
+        ]
+        found = {
+            rid: (rid, price, currency)
+            for rid, price, currency in Product.objects.filter(retailer_id__in=wanted).values_list(
+                "retailer_id", "price", "currency"
+            )
+        }
+        return [found[rid] for rid in wanted if rid in found]
+
+    schedule_callbacks(
+        url=url,
+        to=body["messaging_object"]["to"],
+        message_id=message_id,
+        extra_info=body.get("extra_info") or {},
+        sender=sender,
+        products=products,
+    )
+
+
+def _mpm_action(body: dict) -> dict:
+    template = body["messaging_object"]["template"]
+    button = next(c for c in template["components"] if c["type"] == "button")
+    return button["parameters"][0]["action"]
 
 
 def _catalog_problems(body: dict) -> list[str]:

@@ -5,16 +5,18 @@ Views, the admin, the management command and background tasks all call these fun
 campaign send runs through `engine`.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from . import engine, validation
+from . import engine, recipients, validation
 from .engine import ProgressCallback, RunOptions, SendSummary
 from .kaleyra import KaleyraClient, config_from_settings
 from .models import Campaign, Message
-from .payload import pretty, serialize
+from .payload import MpmContent, pretty, serialize
 from .policy import SINGLE_EXCHANGE
 from .recorder import Answer, Claimed, record
 from .selectors import campaign_content, campaign_for_sending
@@ -39,8 +41,13 @@ def campaign_preview(campaign: Campaign, *, to: str = SAMPLE_RECIPIENT) -> str:
 
     Where the campaign leaves `ref` empty, each message carries its own id there; the preview
     shows that placeholder."""
+    return content_preview(campaign_content(campaign), to=to)
+
+
+def content_preview(content: MpmContent, *, to: str = SAMPLE_RECIPIENT) -> str:
+    """`campaign_preview` for content that may not be saved yet (the composer's live preview)."""
     sample = Claimed("<message id>", to, {}, 0)
-    return pretty(engine.request_body(campaign_content(campaign), sample))
+    return pretty(engine.request_body(content, sample))
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -115,6 +122,21 @@ def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
     transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
 
 
+def campaign_queue_and_send(
+    campaign: Campaign, recipient_inputs: Iterable[recipients.RecipientInput]
+) -> recipients.QueueReport:
+    """Queue the recipients (all or nothing) and start sending in the background.
+
+    Nothing is queued when any recipient is invalid (see `report.invalid`); raises
+    `CampaignNotRunnable` when the campaign's state does not allow a send. Queueing commits in
+    chunks (lists may be long), so a refused start leaves the new rows queued for a resume.
+    """
+    report = recipients.campaign_queue_recipients(campaign, recipient_inputs)
+    if not report.invalid_count:
+        campaign_enqueue_send(campaign)
+    return report
+
+
 def campaign_next_retry(campaign: Campaign):
     """When the earliest scheduled retry of a still-sending campaign is due, or None."""
     if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).exists():
@@ -139,13 +161,25 @@ def campaign_cancel(campaign: Campaign) -> int:
         Campaign.objects.filter(pk=campaign.pk).exclude(state=Campaign.State.CANCELLED).update(
             state=Campaign.State.CANCELLED, updated_at=timezone.now()
         )
-        return Message.objects.filter(
-            campaign=campaign, is_test=False, state=Message.State.QUEUED
-        ).update(
-            state=Message.State.SKIPPED,
-            detail="The campaign was cancelled before this message was sent.",
-            updated_at=timezone.now(),
-        )
+        return engine.skip_cancelled(campaign.pk)
+
+
+def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:
+    """Pause, resume or cancel a campaign: (done, what to tell the user in plain words)."""
+    if action == "pause":
+        if campaign_pause(campaign):
+            return True, "Paused: requests in flight finish, nothing new is sent until you resume."
+        return False, "Only a sending campaign can be paused."
+    if action == "resume":
+        try:
+            campaign_enqueue_send(campaign, resume=True)
+        except CampaignNotRunnable as exc:
+            return False, str(exc)
+        return True, "Resumed: sending goes on in the background."
+    if action == "cancel":
+        skipped = campaign_cancel(campaign)
+        return True, f"Cancelled: {skipped} queued message(s) will not be sent."
+    raise ValueError(f"Unknown action {action!r}: use pause, resume or cancel.")
 
 
 def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | None = None):

@@ -122,7 +122,7 @@ def value_problems(
             problems.append(Problem(value_field, f"Body value {{{{{number}}}}} is empty."))
         else:
             problems.extend(_parameter_text_problems(value_field, value))
-    filled = _fill(template.body_text, body)
+    filled = fill_variables(template.body_text, body)
     if len(filled) > limits.MAX_BODY_TEXT_LENGTH:
         problems.append(
             Problem(
@@ -148,7 +148,9 @@ def _parameter_text_problems(field_name: str, value: str) -> list[Problem]:
     return []
 
 
-def _fill(text: str, values: list[str]) -> str:
+def fill_variables(text: str, values: list[str]) -> str:
+    """`text` with `{{n}}` replaced by the n-th value; a variable without a value stays as is."""
+
     def replace(match):
         number = int(match.group(1))
         return values[number - 1] if number <= len(values) else match.group(0)
@@ -180,7 +182,30 @@ def campaign_problems(campaign: Campaign) -> list[Problem]:
 
     Expects sections, their items and products prefetched (see selectors.campaign_for_sending).
     """
-    template = campaign.template
+    return content_problems(
+        template=campaign.template,
+        header_value=campaign.header_value,
+        body_values=list(campaign.body_values or []),
+        thumbnail=campaign.thumbnail_product,
+        sections=[(s.title, [i.product for i in s.items.all()]) for s in campaign.sections.all()],
+        wa_source=campaign.wa_source,
+        refs={name: getattr(campaign, name) for name in limits.REF_FIELDS},
+    )
+
+
+def content_problems(
+    *,
+    template: MessageTemplate,
+    header_value: str,
+    body_values: list[str],
+    thumbnail,
+    sections,
+    wa_source: str,
+    refs: dict[str, str],
+) -> list[Problem]:
+    """The rules of `campaign_problems` over an MPM's parts, saved or not (the composer checks
+    what the marketer is typing with it). `thumbnail` is a Product or None; `sections` are
+    (title, [Product]) pairs."""
     problems = []
     if template.status != MessageTemplate.Status.APPROVED:
         problems.append(
@@ -194,38 +219,32 @@ def campaign_problems(campaign: Campaign) -> list[Problem]:
         Problem("template", f"Template “{template}”: {problem.message}")
         for problem in template_definition_errors(template)
     )
-    problems.extend(
-        value_problems(template, campaign.header_value, list(campaign.body_values or []))
-    )
+    problems.extend(value_problems(template, header_value, body_values))
 
-    if campaign.thumbnail_product is None:
+    if thumbnail is None:
         problems.append(
             Problem("thumbnail_product", "Choose a thumbnail product; its image heads the message.")
         )
-    elif not campaign.thumbnail_product.is_sendable:
+    elif not thumbnail.is_sendable:
         problems.append(
             Problem(
                 "thumbnail_product",
-                f"Thumbnail product {campaign.thumbnail_product.retailer_id} is inactive or not "
-                "available.",
+                f"Thumbnail product {thumbnail.retailer_id} is inactive or not available.",
             )
         )
 
-    sections = list(campaign.sections.all())
-    problems.extend(
-        section_problems([(s.title, [i.product for i in s.items.all()]) for s in sections])
-    )
+    problems.extend(section_problems(sections))
 
-    if campaign.wa_source not in limits.WA_SOURCES:
+    if wa_source not in limits.WA_SOURCES:
         problems.append(
             Problem(
                 "wa_source",
-                f"“{campaign.wa_source}” is not a source Kaleyra knows; use one of "
+                f"“{wa_source}” is not a source Kaleyra knows; use one of "
                 + ", ".join(limits.WA_SOURCES)
                 + ".",
             )
         )
-    problems.extend(ref_problems({name: getattr(campaign, name) for name in limits.REF_FIELDS}))
+    problems.extend(ref_problems(refs))
     return problems
 
 

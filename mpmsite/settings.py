@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_htmx",
     "campaigns",
 ]
 
@@ -45,6 +46,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -86,8 +88,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/admin/"
+# Marketers sign in at /accounts/login/ (staff may use the admin's own login too).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/campaigns/"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
@@ -148,6 +152,8 @@ MPM_CONNECT_MAX_RETRIES = env.int("MPM_CONNECT_MAX_RETRIES", default=5)
 # Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
 MPM_CLAIM_LEASE = env.float("MPM_CLAIM_LEASE", default=120)
 MPM_JOURNAL_DIR = env.str("MPM_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal"))
+# Recipient CSVs uploaded in the composer wait here between the check and the confirmation.
+MPM_UPLOAD_DIR = env.str("MPM_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads"))
 MPM_RATE_LIMIT_DIR = env.str("MPM_RATE_LIMIT_DIR", default="")
 # Meta stopped delivering marketing templates to US (+1) numbers on 2025-04-01.
 MPM_SKIP_US_RECIPIENTS = env.bool("MPM_SKIP_US_RECIPIENTS", default=True)
@@ -158,3 +164,39 @@ if not DEBUG:
 
 # Where this app is reachable; demo product images are served from it.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Kaleyra callbacks (campaigns.webhooks, campaigns.callbacks) --------------------------------
+# Register https://<this app>/callbacks/kaleyra/ as the sender number's callback in Kaleyra and
+# choose one way to authenticate it (each value may be a comma-separated list, for rotation):
+#  - Basic auth: the username and password you type into the callback profile;
+KALEYRA_CALLBACK_USERNAME = env.list("KALEYRA_CALLBACK_USERNAME", default=[])
+KALEYRA_CALLBACK_PASSWORD = env.list("KALEYRA_CALLBACK_PASSWORD", default=[])
+#  - a static secret in an extra header of the profile (header name, secret);
+KALEYRA_CALLBACK_HEADER = env.str("KALEYRA_CALLBACK_HEADER", default="")
+KALEYRA_CALLBACK_TOKEN = env.list("KALEYRA_CALLBACK_TOKEN", default=[])
+#  - "Advanced" auth: Kaleyra gets a bearer token from /callbacks/kaleyra/token/ with these.
+KALEYRA_CALLBACK_CLIENT_ID = env.list("KALEYRA_CALLBACK_CLIENT_ID", default=[])
+KALEYRA_CALLBACK_CLIENT_SECRET = env.list("KALEYRA_CALLBACK_CLIENT_SECRET", default=[])
+KALEYRA_CALLBACK_TOKEN_TTL = env.int("KALEYRA_CALLBACK_TOKEN_TTL", default=3600)
+# With none of them set, callbacks are refused (system check campaigns.W001) — except in sandbox
+# mode, where the sandbox authenticates with a header secret derived from DJANGO_SECRET_KEY.
+
+# Replies that opt a number out of (or back into) marketing, besides STOP / UNSUBSCRIBE / START;
+# compared with the whole reply, ignoring case and punctuation: e.g. "ALTO,ROKO" and "INICIO".
+MPM_STOP_WORDS = env.list("MPM_STOP_WORDS", default=[])
+MPM_START_WORDS = env.list("MPM_START_WORDS", default=[])
+# At most one marketing message per recipient within this many hours, across campaigns (0: off).
+MPM_FREQUENCY_CAP_HOURS = env.float("MPM_FREQUENCY_CAP_HOURS", default=24)
+# Meta's 131049 (per-user marketing limit): queue the message once more, 24 hours later.
+MPM_RETRY_131049 = env.bool("MPM_RETRY_131049", default=False)
+# Orders count for the customer's latest campaign message within this many days.
+MPM_ORDER_ATTRIBUTION_DAYS = env.float("MPM_ORDER_ATTRIBUTION_DAYS", default=7)
+# After Meta's 130429 / 131056 the sender's rate is cut (halved, at most every 10 s) for this long.
+MPM_PACING_SLOWDOWN_SECONDS = env.float("MPM_PACING_SLOWDOWN_SECONDS", default=300)
+# Status events whose message is not known yet are matched again for this long.
+MPM_CALLBACK_MATCH_HOURS = env.float("MPM_CALLBACK_MATCH_HOURS", default=24)
+# The sandbox posts realistic callbacks (sent, delivered, read, failures, orders, STOP) back to
+# the app after accepting a message; the URL defaults to this app's own /callbacks/kaleyra/.
+MPM_SANDBOX_CALLBACKS = env.bool("MPM_SANDBOX_CALLBACKS", default=True)
+MPM_SANDBOX_CALLBACK_URL = env.str("MPM_SANDBOX_CALLBACK_URL", default="")
+MPM_SANDBOX_CALLBACK_DELAY = env.float("MPM_SANDBOX_CALLBACK_DELAY", default=0.5)

@@ -25,10 +25,25 @@ KALEYRA_WA500_RETRY_DELAYS = [0.01, 0.02, 0.03]
 MPM_CONNECT_RETRY_BASE_DELAY = 0.005
 # SQLite tests use a file, not the in-memory default: the engine records from its own thread
 # (its own connection) and the kill-and-resume test shares the database with a subprocess.
-# One file per pytest process, so two runs at once never clobber each other's database.
+# One folder per pytest process, so two runs at once never clobber each other's database; it
+# goes at exit (Django removes the database file, not SQLite's -wal and -shm files beside it).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import atexit
+    import shutil
     import tempfile
 
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": os.path.join(tempfile.gettempdir(), f"mpm-test-{os.getpid()}.sqlite3")
-    }
+    _test_db_dir = tempfile.mkdtemp(prefix="mpm-test-")
+    atexit.register(shutil.rmtree, _test_db_dir, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_test_db_dir, "db.sqlite3")}  # noqa: F405
+# The sandbox posts no callbacks unless a test turns them on (tests/test_callbacks.py).
+MPM_SANDBOX_CALLBACKS = False
+# Callback authentication comes from each test, never from a local `.env`.
+KALEYRA_CALLBACK_USERNAME = []
+KALEYRA_CALLBACK_PASSWORD = []
+KALEYRA_CALLBACK_HEADER = ""
+KALEYRA_CALLBACK_TOKEN = []
+KALEYRA_CALLBACK_CLIENT_ID = []
+KALEYRA_CALLBACK_CLIENT_SECRET = []
+MPM_STOP_WORDS = []
+MPM_START_WORDS = []
+MPM_RETRY_131049 = False

@@ -15,6 +15,12 @@ MESSAGES_URL = re.compile(r"https://kaleyra\.test/v2/[^/]+/whatsapp/[^/]+/messag
 TEST_API_KEY = "test-secret-key-5f2b9c"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests (marked e2e) run last: the quick tests report first, and Playwright's
+    session-wide event loop starts only after them."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture
 def kaleyra_settings(settings):
     """Real (non-sandbox) Kaleyra settings pointing at a mocked host."""

@@ -3,7 +3,9 @@
 import itertools
 from decimal import Decimal
 
-from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
+from django.utils import timezone
+
+from campaigns.models import Campaign, Message, MessageTemplate, Product, Section, SectionItem
 
 _sequence = itertools.count(1)
 
@@ -62,3 +64,14 @@ def add_section_with(campaign: Campaign, title: str, products, *, position: int 
     for index, product in enumerate(products):
         SectionItem.objects.create(section=section, product=product, position=index)
     return section
+
+
+def make_message(campaign: Campaign, to: str, **fields) -> Message:
+    """A real (non-test) Message as the engine leaves it after a 202: accepted, with an id."""
+    defaults = {
+        "state": Message.State.ACCEPTED,
+        "message_id": f"KAL{next(_sequence):08d}",
+        "claimed_at": timezone.now(),
+        "attempts": 1,
+    }
+    return Message.objects.create(campaign=campaign, to=to, **{**defaults, **fields})

@@ -1,0 +1,46 @@
+"""System checks for unsafe or useless configuration (`manage.py check`), with stable ids."""
+
+from django.conf import settings
+from django.core.checks import Warning, register
+
+from .webhooks import configured_auth
+
+
+@register()
+def callback_auth_check(app_configs, **kwargs):
+    """Kaleyra's callbacks need credentials; half-configured ones are a likely mistake."""
+    auth = configured_auth()
+    problems = []
+    if not auth.configured and not settings.KALEYRA_SANDBOX:
+        problems.append(
+            Warning(
+                "Kaleyra callbacks are refused: no callback authentication is configured, so "
+                "delivery statuses, replies (STOP) and orders never reach the app.",
+                hint="Set KALEYRA_CALLBACK_USERNAME and KALEYRA_CALLBACK_PASSWORD (Basic auth), "
+                "KALEYRA_CALLBACK_HEADER and KALEYRA_CALLBACK_TOKEN (a header secret), or "
+                "KALEYRA_CALLBACK_CLIENT_ID and KALEYRA_CALLBACK_CLIENT_SECRET (Advanced auth).",
+                id="campaigns.W001",
+            )
+        )
+    halves = [
+        ("KALEYRA_CALLBACK_USERNAME", auth.usernames, "KALEYRA_CALLBACK_PASSWORD", auth.passwords),
+        ("KALEYRA_CALLBACK_HEADER", auth.header, "KALEYRA_CALLBACK_TOKEN", auth.tokens),
+        (
+            "KALEYRA_CALLBACK_CLIENT_ID",
+            auth.client_ids,
+            "KALEYRA_CALLBACK_CLIENT_SECRET",
+            auth.client_secrets,
+        ),
+    ]
+    for name, value, other_name, other in halves:
+        if bool(value) != bool(other):
+            given, missing = (name, other_name) if value else (other_name, name)
+            problems.append(
+                Warning(
+                    f"{given} is set but {missing} is not: that way of authenticating Kaleyra's "
+                    "callbacks is off.",
+                    hint=f"Set {missing} too, or unset {given}.",
+                    id="campaigns.W002",
+                )
+            )
+    return problems

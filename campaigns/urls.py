@@ -1,0 +1,21 @@
+"""The marketer's composer, at /campaigns/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("", views.campaign_list, name="list"),
+    path("new/", views.campaign_create, name="create"),
+    path("check/", views.composer_check, name="check"),
+    path("products/", views.product_search, name="product_search"),
+    path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("<int:pk>/clone/", views.campaign_clone, name="clone"),
+    path("<int:pk>/send/", views.campaign_send, name="send"),
+    path("<int:pk>/progress/", views.campaign_progress, name="progress"),
+    path("<int:pk>/control/<str:action>/", views.campaign_control, name="control"),
+    path("<int:pk>/results.csv", views.campaign_results_csv, name="results_csv"),
+]

@@ -1,0 +1,200 @@
+// The sections editor: titles with their counters, products with move and remove buttons, and
+// a catalog search per section. Structural changes re-render it; typing a title does not.
+import { announce, h, productThumb, setCounter } from "./dom.js";
+import { attachSearch } from "./search.js";
+
+export class SectionsEditor {
+  constructor({ container, state, catalog, limits, searchUrl, onChange }) {
+    Object.assign(this, { container, state, catalog, limits, searchUrl, onChange });
+  }
+
+  /** Draw every section; then focus the element with id `focusId`, if any. */
+  render(focusId) {
+    this.container.replaceChildren(...this.state.sections.map((section, index) => this.card(section, index)));
+    if (!focusId) return;
+    const target = document.getElementById(focusId);
+    // A move button that became disabled (first or last place) hands focus to its neighbour.
+    const focusable = target && target.disabled ? target.parentElement.querySelector("button:not([disabled])") : target;
+    focusable?.focus();
+  }
+
+  changed(focusId, message) {
+    this.render(focusId);
+    this.onChange();
+    if (message) announce(message);
+  }
+
+  card(section, index) {
+    const number = index + 1;
+    const count = this.state.sections.length;
+    const id = `section-${number}`;
+    const titleField = `sections[${number}].title`;
+    const productsField = `sections[${number}].products`;
+
+    const counter = h("span", { id: `${id}-title-count`, class: "counter" });
+    const title = h("input", {
+      type: "text",
+      id: `${id}-title`,
+      class: "form-control",
+      value: section.title,
+      autocomplete: "off",
+      "data-field": titleField,
+      "aria-describedby": `${id}-title-count problems-${titleField}`,
+    });
+    setCounter(counter, section.title.length, this.limits.title);
+    title.addEventListener("input", () => {
+      this.state.setTitle(index, title.value);
+      setCounter(counter, title.value.length, this.limits.title);
+    });
+    title.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.preventDefault();
+    });
+
+    const name = section.title || `section ${number}`;
+    const tools = h(
+      "div",
+      { class: "btn-group btn-group-sm section-tools", role: "group", "aria-label": `Section ${number}` },
+      h("button", {
+        type: "button",
+        class: "btn btn-outline-secondary",
+        id: `${id}-up`,
+        disabled: index === 0,
+        "aria-label": `Move ${name} up`,
+        text: "↑ Up",
+        onclick: () => this.state.moveSection(index, -1) && this.changed(`section-${number - 1}-up`, `Moved ${name} up.`),
+      }),
+      h("button", {
+        type: "button",
+        class: "btn btn-outline-secondary",
+        id: `${id}-down`,
+        disabled: index === count - 1,
+        "aria-label": `Move ${name} down`,
+        text: "↓ Down",
+        onclick: () => this.state.moveSection(index, 1) && this.changed(`section-${number + 1}-down`, `Moved ${name} down.`),
+      }),
+      h("button", {
+        type: "button",
+        class: "btn btn-outline-danger",
+        "aria-label": `Remove ${name}`,
+        text: "Remove",
+        onclick: () => {
+          this.state.removeSection(index);
+          this.changed(count > 1 ? `section-${Math.min(number, count - 1)}-title` : "add-section", `Removed ${name}.`);
+        },
+      }),
+    );
+
+    const products = h(
+      "ol",
+      { class: "list-group section-products mb-2", "aria-label": `Products in ${name}` },
+      section.products.map((retailerId, position) => this.productItem(index, retailerId, position, section.products.length)),
+    );
+    const searchInput = h("input", {
+      type: "search",
+      id: `${id}-search`,
+      class: "form-control",
+      placeholder: "SKU or product name",
+      autocomplete: "off",
+    });
+    const searchBox = h(
+      "div",
+      { class: "product-search" },
+      h("label", { for: `${id}-search`, class: "form-label small mb-1", text: `Add products to section ${number}` }),
+      searchInput,
+    );
+    const card = h(
+      "li",
+      { class: "card section-card mb-3", "data-section": number },
+      h(
+        "fieldset",
+        { class: "card-body" },
+        h("legend", { class: "visually-hidden", text: `Section ${number}` }),
+        h(
+          "div",
+          { class: "d-flex flex-wrap gap-2 align-items-end mb-1" },
+          h(
+            "div",
+            { class: "flex-grow-1" },
+            h("label", { for: `${id}-title`, class: "form-label mb-1 fw-semibold", text: `Section ${number} title` }),
+            title,
+          ),
+          tools,
+        ),
+        h("div", { class: "form-text text-end mt-0" }, counter),
+        h("div", { class: "field-problems", id: `problems-${titleField}`, "data-problems-for": titleField }),
+        products,
+        section.products.length ? null : h("p", { class: "form-text mt-0", text: "No products yet: search the catalog below." }),
+        h("div", { class: "field-problems", id: `problems-${productsField}`, "data-problems-for": productsField }),
+        searchBox,
+      ),
+    );
+    attachSearch({
+      input: searchInput,
+      url: this.searchUrl,
+      catalog: this.catalog,
+      isPicked: (retailerId) => this.state.sections[index].products.includes(retailerId),
+      onPick: (product) => {
+        this.state.addProduct(index, product.retailer_id);
+        this.changed(`${id}-search`, `${product.name} added to section ${number}.`);
+      },
+    });
+    return card;
+  }
+
+  productItem(index, retailerId, position, count) {
+    const product = this.catalog.get(retailerId);
+    const label = product ? product.name : retailerId;
+    const key = `section-${index + 1}-item-${position + 1}`;
+    return h(
+      "li",
+      { class: "list-group-item d-flex align-items-center gap-2 product-item" },
+      productThumb(product),
+      h(
+        "span",
+        { class: "flex-grow-1 product-text" },
+        h("span", { class: "d-block", text: label }),
+        h("span", {
+          class: "d-block small text-body-secondary",
+          text: product ? `${retailerId} · ${product.price_display}` : `${retailerId} · not in the catalog`,
+        }),
+      ),
+      product && !product.sendable ? h("span", { class: "badge text-bg-warning", text: product.availability_label }) : null,
+      h(
+        "span",
+        { class: "btn-group btn-group-sm", role: "group", "aria-label": label },
+        h("button", {
+          type: "button",
+          class: "btn btn-outline-secondary",
+          id: `${key}-up`,
+          disabled: position === 0,
+          "aria-label": `Move ${label} up`,
+          text: "↑",
+          onclick: () =>
+            this.state.moveProduct(index, position, -1) &&
+            this.changed(`section-${index + 1}-item-${position}-up`, `Moved ${label} up.`),
+        }),
+        h("button", {
+          type: "button",
+          class: "btn btn-outline-secondary",
+          id: `${key}-down`,
+          disabled: position === count - 1,
+          "aria-label": `Move ${label} down`,
+          text: "↓",
+          onclick: () =>
+            this.state.moveProduct(index, position, 1) &&
+            this.changed(`section-${index + 1}-item-${position + 2}-down`, `Moved ${label} down.`),
+        }),
+        h("button", {
+          type: "button",
+          class: "btn btn-outline-danger",
+          "aria-label": `Remove ${label} from section ${index + 1}`,
+          text: "✕",
+          onclick: () => {
+            this.state.removeProduct(index, position);
+            this.changed(`section-${index + 1}-search`, `Removed ${label}.`);
+          },
+        }),
+      ),
+    );
+  }
+}
