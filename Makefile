@@ -20,13 +20,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## Set up a SQLite database with demo data and serve the app (sandbox mode) with a worker.
+## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker
+## and the callback applier.
 run: install
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
-	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) runserver $(HOST):$(PORT)'
+	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) runserver $(HOST):$(PORT)'
 
 ## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 test: install

@@ -145,7 +145,9 @@ def one_run(args, run: int) -> dict:
                 "--rate", str(args.rate), "--concurrency", str(args.concurrency),
             ]  # fmt: skip
             wall, usage, code, tail = run_child(command, env)
-            standin_stats = requests.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()
+            standin_stats = requests.get(
+                f"http://127.0.0.1:{port}/stats", params={"arrivals": 1}, timeout=30
+            ).json()
             naive = naive_loop(port, args.naive) if args.naive and run == 0 else None
         finally:
             standin.terminate()
@@ -172,7 +174,23 @@ def one_run(args, run: int) -> dict:
     }
     if naive:
         result["naive_per_s"] = naive
+    if args.rate:
+        result.update(pacing(sorted(standin_stats["arrivals"])))
     return result
+
+
+def pacing(arrivals: list[float]) -> dict:
+    """The rate the stand-in saw, and the most requests it saw in any one second."""
+    busiest, start = 0, 0
+    for end, moment in enumerate(arrivals):
+        while moment - arrivals[start] >= 1.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0
+    return {
+        "achieved_rate": (len(arrivals) - 1) / span if span else 0.0,
+        "busiest_second": busiest,
+    }
 
 
 def naive_loop(port: int, count: int) -> float:

@@ -19,6 +19,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from .callbacks import current_pacing_factor
 from .kaleyra import (
     KaleyraClient,
     KaleyraConfig,
@@ -503,6 +504,8 @@ class CampaignRun:
         self.journal = Journal(campaign_id, self.worker_id)
         self.recorder = Recorder(campaign_id, self.journal, self.progress)
         self.limiter = machine_limiter(config.sender, options.rate, settings.MPM_RATE_LIMIT_DIR)
+        self.sender_number = config.sender
+        self.pacing_factor = 1.0
         self.recorder_thread = None
         # Set when the operator pauses or cancels: the senders then leave what they hold and have
         # not sent (it is queued again), as they do after an account-wide answer.
@@ -569,6 +572,7 @@ class CampaignRun:
                 if self._state() != Campaign.State.SENDING:
                     self.stopped.set()
                     return
+                self._follow_meta_pacing()
             if self.callback and now - last_report >= 0.25:
                 last_report = now
                 self.callback(self.progress)
@@ -584,6 +588,16 @@ class CampaignRun:
                 continue
             if not self._wait_for_retry():
                 return
+
+    def _follow_meta_pacing(self):
+        """Slow down while Meta reports throughput limits (130429, 131056) for this sender."""
+        if not self.options.rate:
+            return
+        factor = current_pacing_factor(self.sender_number)
+        if factor != self.pacing_factor:
+            self.pacing_factor = factor
+            self.limiter.set_rate(self.options.rate * factor)
+            self.progress.rate_limit = self.options.rate * factor
 
     def _state(self) -> str | None:
         return Campaign.objects.filter(pk=self.campaign_id).values_list("state", flat=True).first()

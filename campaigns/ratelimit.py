@@ -80,12 +80,17 @@ class RateLimiter:
         block: int | None = None,
         allowance: float = LATENESS_ALLOWANCE,
     ):
-        self.rate = rate
         self.clock = clock
         self.store = store or MemorySlotStore()
-        self.interval = (1.0 + max(allowance, MIN_STRETCH)) / rate if rate else 0.0
+        self.allowance = allowance
         # How late a send may leave on its slot; half the allowance, the rest is the network's.
         self.tolerance = allowance / 2
+        self.set_rate(rate, block=block)
+
+    def set_rate(self, rate: float, *, block: int | None = None):
+        """Change the pace (e.g. slower after Meta's 130429); slots already reserved are dropped."""
+        self.rate = rate
+        self.interval = (1.0 + max(self.allowance, MIN_STRETCH)) / rate if rate else 0.0
         # Reserve about 50 ms of slots at a time: few lock round-trips, little unfairness.
         self.block = block or max(1, int(rate / 20))
         self._slots: list[float] = []

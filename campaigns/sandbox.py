@@ -1,7 +1,8 @@
 """The offline stand-in for Kaleyra's send endpoint, served by the app itself in sandbox mode.
 
 It checks requests as strictly as `validation` does and answers exactly as Kaleyra documents.
-Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error.
+Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error. After accepting
+a message it plays Kaleyra's callbacks too (campaigns.sandbox_callbacks, MPM_SANDBOX_CALLBACKS).
 """
 
 import json

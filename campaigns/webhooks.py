@@ -216,8 +216,7 @@ class CallbackView(View):
 
     kind = CallbackInbox.Kind.KALEYRA
     http_method_names = ["post"]
-    accepts_query = False  # GET with the fields as query parameters
-    accepts_form = False  # POST form-encoded
+    accepts_form = False  # a form-encoded POST (GET needs "get" in http_method_names)
 
     @classmethod
     def as_view(cls, **initkwargs):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from django.db import connection
 
-_thread_lock = threading.Lock()
+_thread_lock = threading.RLock()
+_held = threading.local()
 _fd: int | None = None
 _fd_pid: int | None = None
 
@@ -29,27 +30,28 @@ def _lock_fd() -> int | None:
         name = str(connection.settings_dict["NAME"])
         if not name or name == ":memory:" or name.startswith("file:"):
             return None
-        _fd = os.open(
-            Path(name).with_name(Path(name).name + ".writelock"), os.O_RDWR | os.O_CREAT, 0o600
-        )
+        path = Path(name).with_name(Path(name).name + ".writelock")
+        _fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         _fd_pid = os.getpid()
     return _fd
 
 
 @contextmanager
 def sqlite_write_lock():
-    """Hold the database's write turn for the block (threads of this process queue on a thread
-    lock first: an flock is shared by every thread of the process)."""
+    """Hold the database's write turn for the block; re-entrant. Threads of this process queue
+    on a thread lock first (an flock is shared by every thread of the process)."""
     if connection.vendor != "sqlite":
         yield
         return
     with _thread_lock:
-        fd = _lock_fd()
-        if fd is None:
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        depth = getattr(_held, "depth", 0)
+        fd = _lock_fd() if depth == 0 else None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _held.depth = depth + 1
         try:
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _held.depth = depth
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)

@@ -34,6 +34,7 @@ from campaigns.selectors import (
     campaign_results,
     campaign_timeline,
 )
+from campaigns.writelock import sqlite_write_lock
 
 from .factories import make_campaign, make_message, make_product, make_template
 
@@ -323,14 +324,14 @@ def test_a_row_that_breaks_the_batch_is_isolated(client, campaign, monkeypatch):
     good = make_message(campaign, ASHA, message_id="KAL-1")
     post(client, v2_status("sent", message_id="KAL-1"))
     post(client, v2_status("sent", message_id="KAL-BOOM"))
-    real = callbacks._prepare_statuses
+    real = callbacks.inbox._prepare_statuses
 
     def explode(updates, counts):
         if any(u.provider_message_id == "KAL-BOOM" for u in updates):
             raise ValueError("unexpected data")
         return real(updates, counts)
 
-    monkeypatch.setattr(callbacks, "_prepare_statuses", explode)
+    monkeypatch.setattr(callbacks.inbox, "_prepare_statuses", explode)
     counts = apply_pending_callbacks()
 
     assert state(good) == Message.State.SENT
@@ -750,3 +751,10 @@ def test_the_dashboard_numbers_equal_the_stored_events(client, db):
     assert [r.id for r in results] == [campaign.pk, other.pk]  # no rate yet: last
     assert results[0].orders == 1 and results[0].delivery_rate == 50.0
     assert results[0].funnel == funnel
+
+
+def test_the_sqlite_write_lock_is_reentrant(db):
+    with sqlite_write_lock(), sqlite_write_lock():
+        CallbackInbox.objects.create(kind="kaleyra", body="{}")
+    with sqlite_write_lock():  # released above: taken again at once
+        assert CallbackInbox.objects.count() == 1

@@ -24,9 +24,17 @@ from django.db.models import Count
 from django.utils import timezone
 
 from benchmarks.standin import HANG_SUFFIX, STANDIN_ANSWERS, StandinThread
-from campaigns.engine import AsyncSender, SyncSender, recover, request_body
+from campaigns.callbacks.effects import slow_down
+from campaigns.engine import (
+    AsyncSender,
+    CampaignRun,
+    RunOptions,
+    SyncSender,
+    recover,
+    request_body,
+)
 from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings, parse_answer
-from campaigns.models import Campaign, Message, SendAttempt
+from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
 from campaigns.ratelimit import RateLimiter
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.recorder import HOST, Answer, Claimed, Journal
@@ -606,3 +614,30 @@ def test_two_workers_on_one_campaign_send_each_message_once(
     assert {claimer.split(":")[1] for claimer in claimers} == {
         str(worker.proc.pid) for worker in workers
     }
+
+
+@pytest.mark.django_db
+def test_meta_throughput_errors_slow_the_engine_down(settings, tmp_path):
+    """After Meta's 130429 for this sender the engine paces at half its rate; later, at full."""
+    settings.MPM_JOURNAL_DIR = str(tmp_path)
+    campaign = campaign_for_sending(make_campaign().pk)
+    config = config_from_settings()
+    run = CampaignRun(
+        campaign.pk, campaign_content(campaign), config, RunOptions(rate=80, transport="requests"),
+        None, None,
+    )  # fmt: skip
+    try:
+        run._follow_meta_pacing()
+        assert (run.pacing_factor, run.limiter.rate) == (1.0, 80)
+
+        slow_down(sender=config.sender, code="130429")
+        run._follow_meta_pacing()
+        assert (run.pacing_factor, run.limiter.rate) == (0.5, 40)
+        assert run.progress.rate_limit == 40
+
+        SenderPacing.objects.update(until=timezone.now() - timedelta(seconds=1))
+        run._follow_meta_pacing()
+        assert (run.pacing_factor, run.limiter.rate) == (1.0, 80)
+    finally:
+        run.journal.close(remove=True)
+        run.limiter.close()

@@ -1,0 +1,54 @@
+"""What Kaleyra's callbacks mean, applied: delivery statuses, replies (STOP / START), orders and
+template status changes, read from the `CallbackInbox` the webhooks (campaigns.webhooks) fill.
+
+- `parsing`: a stored body → plain event values (pure);
+- `effects`: what each event does (forward-only state moves, opt-outs, pauses, orders, pacing);
+- `inbox`: `apply_pending_callbacks`, the batches `manage.py apply_callbacks` runs.
+
+Which id in a callback matches the send answer's `message_id` is uncertain (spec-notes), so the
+top-level `message_id`, `extra_info.message_id` and `statuses[].id` are all tried, then
+`extra_info.ref` (the engine puts `mpm-<Message id>` there when the campaign leaves it free).
+"""
+
+from .effects import (
+    FINAL_STATES,
+    RANK,
+    attributed_message,
+    current_pacing_factor,
+    optout_add,
+    optout_remove,
+    slow_down,
+    states_below,
+)
+from .inbox import apply_pending_callbacks, retry_waiting_events
+from .parsing import (
+    CallbackError,
+    IncomingMessage,
+    StatusUpdate,
+    TemplateStatusUpdate,
+    parse_dynamic,
+    parse_row,
+    parse_template,
+    parse_v2,
+)
+
+__all__ = [
+    "FINAL_STATES",
+    "RANK",
+    "CallbackError",
+    "IncomingMessage",
+    "StatusUpdate",
+    "TemplateStatusUpdate",
+    "apply_pending_callbacks",
+    "attributed_message",
+    "current_pacing_factor",
+    "optout_add",
+    "optout_remove",
+    "parse_dynamic",
+    "parse_row",
+    "parse_template",
+    "parse_v2",
+    "retry_waiting_events",
+    "slow_down",
+    "states_below",
+]

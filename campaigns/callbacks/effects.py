@@ -1,0 +1,442 @@
+"""What each callback event does to the data: a Message moves forward (never back), a failure's
+Meta code opts the number out, pauses the campaign, marks the template or slows the sender; a
+STOP reply opts out and START opts back in; an order is recorded and attributed.
+
+Meta's codes and what to do about them: spec-notes, "Meta error codes that matter for MPM
+campaigns" (and `answers.META_CODES`, which words them for people).
+"""
+
+import re
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..answers import explain_meta
+from ..models import (
+    Campaign,
+    Message,
+    MessageTemplate,
+    OptOut,
+    Order,
+    OrderItem,
+    Product,
+    SenderPacing,
+    StatusEvent,
+)
+from ..recipients import OPT_OUT_SKIP_REASON
+from .parsing import IncomingMessage, StatusUpdate, TemplateStatusUpdate, digits
+
+# A status event → the Message state it moves to (`unknown` moves nothing).
+TARGET_STATE = {
+    StatusEvent.Status.SENT: Message.State.SENT,
+    StatusEvent.Status.DELIVERED: Message.State.DELIVERED,
+    StatusEvent.Status.READ: Message.State.READ,
+    StatusEvent.Status.FAILED: Message.State.FAILED,
+    StatusEvent.Status.NOT_SENT: Message.State.NOT_SENT,
+}
+
+# Forward-only: a Message moves to a state only from a lower-ranked one that is not final.
+# `failed` and `not_sent` are final and rank with `delivered`: a message the phone received
+# cannot fail any more, and a failed one is never "delivered" by a late or replayed event.
+# States outside this map (queued, sending, skipped, a send-time failure…) never move here.
+RANK = {
+    Message.State.ACCEPTED: 1,
+    Message.State.UNKNOWN: 1,  # a callback proves that the request did reach Kaleyra
+    Message.State.SENT: 2,
+    Message.State.DELIVERED: 3,
+    Message.State.FAILED: 3,
+    Message.State.NOT_SENT: 3,
+    Message.State.READ: 4,
+}
+FINAL_STATES = frozenset({Message.State.FAILED, Message.State.NOT_SENT})
+# A Message not yet answered: moving it would hide the send answer from the engine's recorder
+# (it only records rows still `sending`). Its events wait and are applied once it is answered.
+WAITING_STATES = (Message.State.QUEUED, Message.State.SENDING)
+
+
+def states_below(target: str) -> list[str]:
+    """The states a Message may move to `target` from: lower rank, not final."""
+    return [s for s, r in RANK.items() if r < RANK[target] and s not in FINAL_STATES]
+
+
+STOP_WORDS = ("STOP", "UNSUBSCRIBE")
+START_WORDS = ("START",)
+PAUSE_CAMPAIGN_CODES = frozenset({"131048", "368"})
+TEMPLATE_CODES = {
+    "132015": MessageTemplate.Status.PAUSED,
+    "132016": MessageTemplate.Status.DISABLED,
+}
+# Meta's throughput (130429) and pair-rate (131056) limits: cut the sender's rate by this factor,
+# at most once per PACING_STEP_SECONDS, never below MIN_PACING_FACTOR, for a while.
+PACING_CODES = {"130429": 0.5, "131056": 0.8}
+PACING_STEP_SECONDS = 10
+MIN_PACING_FACTOR = 0.1
+RETRY_131049_AFTER = timedelta(hours=24)
+REF_PATTERN = re.compile(r"^mpm-(\d{1,18})$")
+# Meta's clock and ours differ a little (and Meta's times are whole seconds): a message sent up
+# to this long "after" an order may still be the one the order came from.
+CLOCK_SKEW = timedelta(minutes=5)
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+class MessageRow(NamedTuple):
+    id: int
+    message_id: str
+    state: str
+    to: str
+    campaign_id: int
+
+
+MESSAGE_ROW_FIELDS = ("id", "message_id", "state", "to", "campaign_id")
+
+
+def ref_message_pk(ref: str) -> int | None:
+    match = REF_PATTERN.match(ref or "")
+    return int(match.group(1)) if match else None
+
+
+def match_messages(updates: list[StatusUpdate]) -> list[MessageRow | None]:
+    """Each update's Message, in two indexed queries: by any provider id it carries (whichever
+    equals the send answer's id), else by `mpm-<id>` in its ref when the recipient agrees."""
+    ids = {i for u in updates for i in u.candidate_ids}
+    by_provider = {}
+    if ids:
+        for row in Message.objects.filter(message_id__in=ids).values_list(*MESSAGE_ROW_FIELDS):
+            by_provider[row[1]] = MessageRow(*row)
+    refs = {pk for u in updates if (pk := ref_message_pk(u.ref))}
+    by_pk = {}
+    if refs:
+        for row in Message.objects.filter(pk__in=refs).values_list(*MESSAGE_ROW_FIELDS):
+            by_pk[row[0]] = MessageRow(*row)
+    found = []
+    for update in updates:
+        row = next((by_provider[i] for i in update.candidate_ids if i in by_provider), None)
+        if row is None and (pk := ref_message_pk(update.ref)) in by_pk:
+            candidate = by_pk[pk]
+            if not update.recipient or digits(candidate.to) == update.recipient:
+                row = candidate
+        found.append(row)
+    return found
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+def apply_to_messages(pairs: list[tuple[StatusUpdate, MessageRow]], now, counts: Counter):
+    """Move each Message forward, one conditional UPDATE per (state, code) group, then act on
+    what the failures mean (opt-out, pause, template, a later retry)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    failures = []
+    for update, message in pairs:
+        target = TARGET_STATE.get(update.status)
+        if target is None:
+            continue
+        code = update.error_code if target in FINAL_STATES else ""
+        groups.setdefault((target, code), []).append(message.id)
+        if target in FINAL_STATES:
+            failures.append((update, message))
+    if settings.MPM_RETRY_131049:
+        _requeue_131049([m for u, m in failures if u.error_code == "131049"], now, counts)
+    # In rank order, a final state last: `delivered` and `failed` in one batch leave delivered.
+    ordered = sorted(
+        groups.items(), key=lambda item: (RANK[item[0][0]], item[0][0] in FINAL_STATES)
+    )
+    for (target, code), ids in ordered:
+        fields = {"state": target, "updated_at": now}
+        if target in FINAL_STATES:
+            fields["meta_code"] = code[:10]
+            fields["detail"] = failure_detail(target, code)
+        counts["moved"] += Message.objects.filter(
+            pk__in=ids, state__in=states_below(target)
+        ).update(**fields)
+    counts["applied"] += len(pairs)
+    for update, message in failures:
+        _act_on_failure(update, message, now, counts)
+
+
+def failure_detail(state: str, code: str) -> str:
+    explanation = explain_meta(code)
+    if explanation:
+        return f"Meta {code}: {explanation}"[:500]
+    if state == Message.State.NOT_SENT:
+        return "Kaleyra did not pass the message on to WhatsApp (status not-sent)."
+    return "WhatsApp reported the message as failed, without an error code."
+
+
+def _requeue_131049(messages: list[MessageRow], now, counts: Counter):
+    """Meta's per-user marketing limit: send once more, no sooner than 24 hours later."""
+    if not messages:
+        return
+    ids = [m.id for m in messages]
+    retry_at = now + RETRY_131049_AFTER
+    candidates = Message.objects.filter(
+        pk__in=ids, state__in=states_below(Message.State.FAILED), meta_retried=False
+    )
+    campaigns = set(candidates.values_list("campaign_id", flat=True))
+    requeued = candidates.update(
+        state=Message.State.QUEUED,
+        meta_code="131049",
+        meta_retried=True,
+        next_attempt_at=retry_at,
+        claimed_by="",
+        detail=(
+            "Meta 131049 (per-user marketing limit): queued once more, for "
+            f"{timezone.localtime(retry_at):%Y-%m-%d %H:%M %Z} or later."
+        ),
+        updated_at=now,
+    )
+    counts["requeued_131049"] += requeued
+    if requeued:
+        transaction.on_commit(lambda: _schedule_sends(campaigns, retry_at))
+
+
+def _schedule_sends(campaign_ids, when):
+    """Wake a worker for the retried messages when they are due (if the backend can wait)."""
+    from .tasks import send_campaign_task
+
+    later = send_campaign_task.using(run_after=when)
+    if not later.get_backend().supports_defer:
+        return
+    for campaign_id in campaign_ids:
+        later.enqueue(campaign_id)
+
+
+def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Counter):
+    code = update.error_code
+    if code == "131050":
+        if optout_add(
+            phone=message.to,
+            reason=OptOut.Reason.META_131050,
+            source_id=update.source_id,
+            now=now,
+        ):
+            counts["opt_outs"] += 1
+    elif code in PAUSE_CAMPAIGN_CODES:
+        counts["paused"] += Campaign.objects.filter(
+            pk=message.campaign_id, state=Campaign.State.SENDING
+        ).update(
+            state=Campaign.State.PAUSED,
+            paused_reason=f"Meta {code}: {explain_meta(code)}"[:300],
+            updated_at=now,
+        )
+    elif code in TEMPLATE_CODES:
+        template_ids = list(
+            Campaign.objects.filter(pk=message.campaign_id).values_list("template_id", flat=True)
+        )
+        MessageTemplate.objects.filter(pk__in=template_ids).update(
+            status=TEMPLATE_CODES[code], updated_at=now
+        )
+        counts["paused"] += stop_campaigns_using(
+            template_ids, f"Meta {code}: {explain_meta(code)}", now
+        )
+
+
+def stop_campaigns_using(template_ids, reason: str, now) -> int:
+    """Pause every sending campaign whose template can no longer be sent, saying why."""
+    return Campaign.objects.filter(
+        template_id__in=template_ids, state=Campaign.State.SENDING
+    ).update(state=Campaign.State.PAUSED, paused_reason=reason[:300], updated_at=now)
+
+
+# --- pacing --------------------------------------------------------------------------------------
+
+
+def pace(updates: list[StatusUpdate], now, counts: Counter):
+    """130429 / 131056 slow the sender down: once per sender and code in a batch, and only for
+    events recent enough to still matter (a replay from yesterday changes nothing)."""
+    window = timedelta(seconds=settings.MPM_PACING_SLOWDOWN_SECONDS)
+    seen = set()
+    for update in updates:
+        if update.error_code not in PACING_CODES:
+            continue
+        if update.timestamp and update.timestamp < now - window:
+            continue
+        sender = update.sender or digits(settings.KALEYRA_SENDER) or "default"
+        if (sender, update.error_code) in seen:
+            continue
+        seen.add((sender, update.error_code))
+        slow_down(sender=sender, code=update.error_code, now=now)
+        counts["slowed"] += 1
+
+
+def slow_down(*, sender: str, code: str, now=None) -> float:
+    """Cut `sender`'s pacing factor for MPM_PACING_SLOWDOWN_SECONDS; returns the new factor."""
+    now = now or timezone.now()
+    sender = digits(sender) or "default"
+    step = PACING_CODES.get(code, 0.5)
+    until = now + timedelta(seconds=settings.MPM_PACING_SLOWDOWN_SECONDS)
+    reason = f"Meta {code}: {explain_meta(code).meaning}"[:300]
+    with transaction.atomic():
+        pacing = SenderPacing.objects.select_for_update().filter(sender=sender).first()
+        if pacing is None:
+            pacing = SenderPacing(sender=sender, factor=step)
+        elif pacing.until <= now:
+            pacing.factor = step
+        elif pacing.updated_at <= now - timedelta(seconds=PACING_STEP_SECONDS):
+            pacing.factor = max(MIN_PACING_FACTOR, pacing.factor * step)
+        pacing.code, pacing.reason, pacing.until = code, reason, until
+        pacing.save()
+    return pacing.factor
+
+
+def current_pacing_factor(sender: str, *, now=None) -> float:
+    """The share of its configured rate `sender` should send at now: 1.0 normally, less for a
+    while after Meta's 130429 / 131056. One indexed query; the engine asks every half second."""
+    factor = (
+        SenderPacing.objects.filter(
+            sender=digits(sender) or "default", until__gt=now or timezone.now()
+        )
+        .values_list("factor", flat=True)
+        .first()
+    )
+    return factor if factor else 1.0
+
+
+# --- replies and orders --------------------------------------------------------------------------
+
+
+def _reply_word(value: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", value).split()).casefold()
+
+
+def stop_words() -> set[str]:
+    return {_reply_word(w) for w in (*STOP_WORDS, *settings.MPM_STOP_WORDS)} - {""}
+
+
+def start_words() -> set[str]:
+    return {_reply_word(w) for w in (*START_WORDS, *settings.MPM_START_WORDS)} - {""}
+
+
+def apply_incoming(message: IncomingMessage, now, counts: Counter):
+    counts["incoming"] += 1
+    if message.order is not None:
+        record_order(message, now, counts)
+        return
+    word = _reply_word(message.text)
+    if not word:
+        return
+    if word in stop_words():
+        if optout_add(
+            phone=message.phone,
+            reason=OptOut.Reason.STOP_KEYWORD,
+            keyword=message.text.strip()[:100],
+            source_id=message.source_id,
+            now=now,
+        ):
+            counts["opt_outs"] += 1
+    elif word in start_words():
+        counts["opt_ins"] += optout_remove(phone=message.phone)
+
+
+def optout_add(
+    *, phone: str, reason: str, keyword: str = "", source_id: int | None = None, now=None
+) -> bool:
+    """Put a number on the opt-out list (True when it was not on it) and skip its queued,
+    not yet claimed messages, so even a campaign already sending leaves it out."""
+    now = now or timezone.now()
+    _, created = OptOut.objects.get_or_create(
+        phone=phone, defaults={"reason": reason, "keyword": keyword, "source_id": source_id}
+    )
+    Message.objects.filter(to=phone, state=Message.State.QUEUED, is_test=False).update(
+        state=Message.State.SKIPPED, detail=OPT_OUT_SKIP_REASON, updated_at=now
+    )
+    return created
+
+
+def optout_remove(*, phone: str) -> int:
+    """START: the number may get marketing again. An operator's own opt-out stays."""
+    deleted, _ = OptOut.objects.filter(phone=phone).exclude(reason=OptOut.Reason.MANUAL).delete()
+    return deleted
+
+
+def attributed_message(phone: str, *, context_id: str = "", when=None) -> MessageRow | None:
+    """The campaign message an order came from: the one it replies to when named, else the
+    customer's most recent campaign message within MPM_ORDER_ATTRIBUTION_DAYS."""
+    fields = MESSAGE_ROW_FIELDS
+    if context_id:
+        row = Message.objects.filter(message_id=context_id).values_list(*fields).first()
+        if row:
+            return MessageRow(*row)
+    when = when or timezone.now()
+    since = when - timedelta(days=settings.MPM_ORDER_ATTRIBUTION_DAYS)
+    row = (
+        Message.objects.filter(
+            to=phone,
+            is_test=False,
+            state__in=Message.ACCEPTED_OR_LATER,
+            claimed_at__gte=since,
+            claimed_at__lte=when + CLOCK_SKEW,
+        )
+        .order_by("-claimed_at", "-id")
+        .values_list(*fields)
+        .first()
+    )
+    return MessageRow(*row) if row else None
+
+
+def record_order(message: IncomingMessage, now, counts: Counter):
+    ident = message.provider_message_id
+    if ident and Order.objects.filter(provider_message_id=ident).exists():
+        counts["duplicates"] += 1
+        return
+    order_value = message.order
+    when = message.timestamp or message.received_at or now
+    source = attributed_message(message.phone, context_id=message.context_id, when=when)
+    products = dict(
+        Product.objects.filter(
+            retailer_id__in=[line.retailer_id for line in order_value.items]
+        ).values_list("retailer_id", "id")
+    )
+    currency = next((line.currency for line in order_value.items if line.currency), "")
+    order = Order.objects.create(
+        provider_message_id=ident,
+        from_phone=message.phone,
+        message_id=source.id if source else None,
+        campaign_id=source.campaign_id if source else None,
+        catalog_id=order_value.catalog_id,
+        text=order_value.text,
+        currency=currency,
+        total=sum((line.item_price * line.quantity for line in order_value.items), Decimal("0")),
+        received_at=when,
+        raw=message.raw,
+    )
+    OrderItem.objects.bulk_create(
+        OrderItem(
+            order=order,
+            product_id=products.get(line.retailer_id),
+            retailer_id=line.retailer_id,
+            quantity=line.quantity,
+            item_price=line.item_price,
+            currency=line.currency or currency,
+        )
+        for line in order_value.items
+    )
+    counts["orders"] += 1
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+def apply_template(update: TemplateStatusUpdate, now, counts: Counter):
+    counts["template_events"] += 1
+    if not update.status:
+        return  # e.g. FLAGGED: a warning from Meta that changes nothing yet
+    templates = MessageTemplate.objects.filter(name=update.name)
+    if update.language:
+        templates = templates.filter(language=update.language)
+    ids = list(templates.values_list("id", flat=True))
+    if not ids:
+        counts["templates_unknown"] += 1
+        return
+    MessageTemplate.objects.filter(pk__in=ids).update(status=update.status, updated_at=now)
+    if update.status != MessageTemplate.Status.APPROVED:
+        label = f"{update.name} ({update.language})" if update.language else update.name
+        reason = f"Template {label} is now {update.status} in WhatsApp"
+        reason += f": {update.reason}." if update.reason else "."
+        counts["paused"] += stop_campaigns_using(ids, reason + " Sending stopped.", now)
