@@ -28,7 +28,7 @@ from .models import (
     SectionItem,
     SendAttempt,
 )
-from .selectors import campaign_for_sending, campaign_progress
+from .selectors import campaign_for_sending, campaign_funnel, campaign_progress
 
 admin.site.site_header = "WhatsApp MPM campaigns"
 admin.site.site_title = "MPM campaigns"
@@ -214,7 +214,7 @@ class CampaignAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(
                 accepted_count=Count(
-                    "messages", filter=real & Q(messages__state=Message.State.ACCEPTED)
+                    "messages", filter=real & Q(messages__state__in=Message.ACCEPTED_OR_LATER)
                 ),
                 failed_count=Count(
                     "messages", filter=real & Q(messages__state=Message.State.FAILED)
@@ -350,6 +350,8 @@ class CampaignAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if campaign is not None:
             extra_context["progress"] = campaign_progress(campaign.pk)
+            if extra_context["progress"]["total"]:
+                extra_context["funnel"] = campaign_funnel(campaign.pk)
             extra_context["can_send"] = self.has_send_permission(request, campaign)
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -120,7 +120,9 @@ def campaigns_with_counts(campaign_ids: list[int]) -> list[Campaign]:
         .select_related("template")
         .annotate(
             recipients=Count("messages", filter=real),
-            accepted=Count("messages", filter=real & Q(messages__state=Message.State.ACCEPTED)),
+            accepted=Count(
+                "messages", filter=real & Q(messages__state__in=Message.ACCEPTED_OR_LATER)
+            ),
             failed=Count("messages", filter=real & Q(messages__state=Message.State.FAILED)),
         )
     )

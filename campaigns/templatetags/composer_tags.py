@@ -28,6 +28,10 @@ def state_badge(state: str) -> str:
         "failed": "danger",
         "unknown": "warning",
         "skipped": "light",
+        "sent": "info",
+        "delivered": "success",
+        "read": "success",
+        "not_sent": "danger",
     }.get(state, "secondary")
 
 
@@ -44,3 +48,35 @@ def message_state_label(state: str) -> str:
         return Message.State(state).label
     except ValueError:
         return state
+
+
+@register.filter
+def percent(value) -> str:
+    """A rate as the dashboard shows it: 92.3%, or a dash when there is nothing to divide."""
+    return "—" if value is None else f"{value:.1f}%"
+
+
+@register.filter
+def bar_width(value) -> str:
+    """A percentage as a CSS width (dot decimal whatever the locale), 0 when unknown."""
+    return f"{max(0.0, min(100.0, value or 0)):.1f}%"
+
+
+FUNNEL_LABELS = {
+    "queued": "Queued",
+    "accepted": "Accepted by Kaleyra",
+    "sent": "Sent to WhatsApp",
+    "delivered": "Delivered",
+    "read": "Read",
+}
+
+
+@register.filter
+def funnel_label(step: str) -> str:
+    return FUNNEL_LABELS.get(step, step)
+
+
+@register.filter
+def money_in(amount, currency: str) -> str:
+    """An amount in a currency: ₹3,499.00."""
+    return composer.money(amount or 0, currency or "")
