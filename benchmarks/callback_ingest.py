@@ -24,12 +24,13 @@ import random
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import free_port, fresh_database  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -37,23 +38,6 @@ STATUSES = ("sent", "delivered", "read")
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 HEADER = "X-Bench-Callback-Secret"
 BASE_TS = 1_750_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fresh_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS mpm_callback_bench")
-        conn.execute("CREATE DATABASE mpm_callback_bench")
-    return "postgres://postgres@127.0.0.1:5432/mpm_callback_bench"
 
 
 def manage(env: dict, *args: str, code: str | None = None) -> str:
@@ -328,7 +312,8 @@ def main():
         env = {
             **os.environ,
             # Persistent connections: one per gunicorn thread, as in production.
-            "DATABASE_URL": fresh_database(args.database, workdir) + "?conn_max_age=600",
+            "DATABASE_URL": fresh_database(args.database, workdir, "mpm_callback_bench")
+            + "?conn_max_age=600",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "benchmark-only-secret",
             "KALEYRA_SID": "HXBENCH",

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,27 +24,11 @@ import time
 from pathlib import Path
 
 import requests
+from common import free_port, fresh_database  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SENDER = "+919000000001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fresh_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS mpm_bench")
-        conn.execute("CREATE DATABASE mpm_bench")
-    return "postgres://postgres@127.0.0.1:5432/mpm_bench"
 
 
 def write_csv(path: Path, count: int):
@@ -103,7 +86,7 @@ def one_run(args, run: int) -> dict:
         port = free_port()
         env = {
             **os.environ,
-            "DATABASE_URL": fresh_database(args.database, workdir),
+            "DATABASE_URL": fresh_database(args.database, workdir, "mpm_bench"),
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "benchmark-only-secret",
             "KALEYRA_SID": "HXBENCH",
