@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import aiohttp
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.utils import timezone
 
 from .callbacks import current_pacing_factor
+from .fastsql import claim_messages
 from .kaleyra import (
     KaleyraClient,
     KaleyraConfig,
@@ -29,7 +30,7 @@ from .kaleyra import (
     request_headers,
 )
 from .models import Campaign, Message
-from .payload import MpmContent, build_request, serialize
+from .payload import BodyTemplate, MpmContent, build_request, serialize
 from .policy import pauses_campaign
 from .ratelimit import RateLimiter, machine_limiter
 from .recorder import (
@@ -93,28 +94,13 @@ ProgressCallback = Callable[[SendSummary], None]
 # --- claiming -----------------------------------------------------------------------------------
 
 
-def ready_filter(now) -> Q:
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-
-
 def claim(campaign_id: int, size: int, worker_id: str) -> list[Claimed]:
-    """Flip up to `size` ready Messages to `sending` in one short transaction.
-
-    `skip_locked` lets workers share a campaign on PostgreSQL without ever claiming the same
-    row; SQLite serialises writers (IMMEDIATE transactions), which gives the same guarantee.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(ready_filter(now), campaign_id=campaign_id, is_test=False, state="queued")
-            .order_by("id")
-            .values_list("id", "to", "overrides", "attempts")[:size]
+    """Flip up to `size` ready Messages to `sending` in one short transaction; no two workers
+    ever claim the same one (`fastsql.claim_messages`)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        rows = claim_messages(
+            cursor, campaign_id=campaign_id, size=size, worker_id=worker_id, now=timezone.now()
         )
-        if rows:
-            Message.objects.filter(id__in=[row[0] for row in rows]).update(
-                state=Message.State.SENDING, claimed_by=worker_id, claimed_at=now, updated_at=now
-            )
     return [Claimed(*row) for row in rows]
 
 
@@ -126,13 +112,32 @@ def unclaim(ids: list[int]):
         )
 
 
+def own_ref(message: Claimed) -> str:
+    return f"mpm-{message.id}"
+
+
 def request_body(content: MpmContent, message: Claimed) -> dict:
     """A Message's body; when the campaign leaves `ref` free it carries the Message's own id,
     so a callback can always be matched to its row (Kaleyra has no idempotency key)."""
     overrides = dict(message.overrides)
     if not overrides.get("ref") and not content.extra_info.get("ref"):
-        overrides["ref"] = f"mpm-{message.id}"
+        overrides["ref"] = own_ref(message)
     return build_request(content, message.to, overrides)
+
+
+class RequestEncoder:
+    """The bytes of each Message's request: recipients without their own values share one
+    `BodyTemplate` (the common case in a big send); the others are built in full."""
+
+    def __init__(self, content: MpmContent):
+        self.content = content
+        self.with_own_ref = not content.extra_info.get("ref")
+        self.template = BodyTemplate(content, with_ref=self.with_own_ref)
+
+    def encode(self, message: Claimed) -> bytes:
+        if message.overrides:
+            return serialize(request_body(self.content, message))
+        return self.template.render(message.to, own_ref(message) if self.with_own_ref else "")
 
 
 # --- crash recovery -----------------------------------------------------------------------------
@@ -489,7 +494,7 @@ class CampaignRun:
 
     def __init__(self, campaign_id, content, config, options, progress_callback, client):
         self.campaign_id = campaign_id
-        self.content = content
+        self.encoder = RequestEncoder(content)
         self.options = options
         self.callback = progress_callback
         self.worker_id = new_worker_id()
@@ -581,7 +586,7 @@ class CampaignRun:
                 continue
             batch = claim(self.campaign_id, self.claim_size, self.worker_id)
             if batch:
-                self.sender.submit([(m, serialize(request_body(self.content, m))) for m in batch])
+                self.sender.submit([(m, self.encoder.encode(m)) for m in batch])
                 continue
             if self.sender.pending or self.recorder.backlog():
                 time.sleep(0.01)

@@ -120,3 +120,37 @@ def serialize(body: dict) -> bytes:
 def pretty(body: dict) -> str:
     """The same body, indented for people to read."""
     return json.dumps(body, ensure_ascii=False, indent=2)
+
+
+class BodyTemplate:
+    """One MPM's serialised body with the recipient's number (and, optionally, its `ref`) left
+    open, for sending the same content to many recipients.
+
+    Building and encoding the whole body cost about 30 µs per recipient in the send benchmark;
+    splicing two JSON strings into the encoded text costs a few. The bytes are the same as
+    `serialize(build_request(content, to, {"ref": ref}))`.
+    """
+
+    _OPEN_TO = "\0to\0"
+    _OPEN_REF = "\0ref\0"
+
+    def __init__(self, content: MpmContent, *, with_ref: bool):
+        overrides = {"ref": self._OPEN_REF} if with_ref else {}
+        text = serialize(build_request(content, self._OPEN_TO, overrides)).decode()
+        self.with_ref = with_ref
+        self.before_to, _, rest = text.partition(_json_string(self._OPEN_TO))
+        if with_ref:
+            self.before_ref, _, self.after_ref = rest.partition(_json_string(self._OPEN_REF))
+        else:
+            self.before_ref, self.after_ref = rest, ""
+
+    def render(self, to: str, ref: str = "") -> bytes:
+        """The body for one recipient (`ref` at most 255 characters, as build_request cuts)."""
+        parts = [self.before_to, _json_string(to), self.before_ref]
+        if self.with_ref:
+            parts += [_json_string(ref[: limits.MAX_REF_LENGTH]), self.after_ref]
+        return "".join(parts).encode()
+
+
+def _json_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)

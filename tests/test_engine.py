@@ -28,13 +28,16 @@ from campaigns.callbacks.effects import slow_down
 from campaigns.engine import (
     AsyncSender,
     CampaignRun,
+    RequestEncoder,
     RunOptions,
     SyncSender,
+    claim,
     recover,
     request_body,
 )
 from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings, parse_answer
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
+from campaigns.payload import serialize
 from campaigns.ratelimit import RateLimiter
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.recorder import HOST, Answer, Claimed, Journal
@@ -641,3 +644,47 @@ def test_meta_throughput_errors_slow_the_engine_down(settings, tmp_path):
     finally:
         run.journal.close(remove=True)
         run.limiter.close()
+
+
+# --- claims and request bytes -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_ready_messages_in_id_order_and_marks_them_as_this_workers():
+    campaign = make_campaign()
+    queue(campaign, numbers(6))
+    first, later, test_send, *rest = Message.objects.filter(campaign=campaign).order_by("id")
+    Message.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    Message.objects.filter(pk=test_send.pk).update(is_test=True)
+    Message.objects.filter(pk=rest[0].pk).update(state=Message.State.ACCEPTED)
+
+    claimed = claim(campaign.pk, 2, "host:1:run")
+
+    assert [c.id for c in claimed] == [first.pk, rest[1].pk]
+    assert claimed[0] == Claimed(first.pk, first.to, {}, 0)
+    sending = Message.objects.filter(state=Message.State.SENDING)
+    assert set(sending.values_list("id", "claimed_by")) == {
+        (first.pk, "host:1:run"),
+        (rest[1].pk, "host:1:run"),
+    }
+    assert [c.id for c in claim(campaign.pk, 10, "host:1:run")] == [rest[2].pk]
+    assert claim(campaign.pk, 10, "host:1:run") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("campaign_ref", ["", "spring-sale"])
+def test_request_bytes_are_the_built_body_with_or_without_recipient_values(campaign_ref):
+    campaign = campaign_for_sending(make_campaign(ref=campaign_ref).pk)
+    content = campaign_content(campaign)
+    encoder = RequestEncoder(content)
+    for message in (
+        Claimed(7, "+919876543210", {}, 0),
+        Claimed(8, "+919876543211", {"body_1": "Asha", "ref": "row-8"}, 0),
+        Claimed(9, "+919876543212", {"body_1": "Ravi"}, 1),
+    ):
+        wire = encoder.encode(message)
+        assert wire == serialize(request_body(content, message))
+        sent_ref = json.loads(wire)["extra_info"].get("ref")
+        assert sent_ref == (message.overrides.get("ref") or campaign_ref or ref(message.id))

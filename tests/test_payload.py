@@ -6,7 +6,14 @@ import pytest
 
 from campaigns import limits
 from campaigns.models import MessageTemplate
-from campaigns.payload import MpmContent, SectionContent, build_request, pretty, serialize
+from campaigns.payload import (
+    BodyTemplate,
+    MpmContent,
+    SectionContent,
+    build_request,
+    pretty,
+    serialize,
+)
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.services import campaign_preview
 
@@ -283,3 +290,31 @@ def test_preview_is_the_pretty_body_and_never_holds_the_api_key(kaleyra_settings
     assert json.loads(preview)["messaging_object"]["to"] == "+919876543210"
     assert TEST_API_KEY not in preview
     assert "api-key" not in preview
+
+
+# --- many recipients, one template --------------------------------------------------------------
+
+TEMPLATE_CONTENTS = {
+    "header and body": content(),
+    "no variables": content(header_variable_count=0, body_variable_count=0, body_values=()),
+    "refs and wa_source": content(extra_info={"ref1": "spring", "ref2": "x", "wa_source": "api"}),
+    "non-ASCII and quotes": content(
+        header_value='“cart” \\ "quoted"', body_values=("Señora Aña", "₹499 chappals")
+    ),
+}
+
+
+@pytest.mark.parametrize("name", TEMPLATE_CONTENTS)
+@pytest.mark.parametrize("ref", ["mpm-42", "r" * 300, 'with "quotes" and ünïcode'])
+def test_a_body_template_gives_the_same_bytes_as_building_the_body(name, ref):
+    mpm = TEMPLATE_CONTENTS[name]
+    template = BodyTemplate(mpm, with_ref=True)
+    for to in ("+919876543210", "+14165550123"):
+        assert template.render(to, ref) == serialize(build_request(mpm, to, {"ref": ref}))
+
+
+@pytest.mark.parametrize("extra_info", [{}, {"ref": "campaign-ref", "wa_source": "api"}])
+def test_a_body_template_without_a_ref_leaves_extra_info_as_the_campaign_set_it(extra_info):
+    mpm = content(extra_info=extra_info)
+    template = BodyTemplate(mpm, with_ref=False)
+    assert template.render("+919876543210") == serialize(build_request(mpm, "+919876543210"))
