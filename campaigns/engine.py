@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-import aiohttp
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Min
@@ -21,14 +21,8 @@ from django.utils import timezone
 
 from .callbacks import current_pacing_factor
 from .fastsql import claim_messages
-from .kaleyra import (
-    KaleyraClient,
-    KaleyraConfig,
-    Outcome,
-    SendResult,
-    parse_answer,
-    request_headers,
-)
+from .kaleyra import KaleyraClient, KaleyraConfig
+from .kaleyra.concurrent import ConcurrentKaleyraClient
 from .models import Campaign, Message
 from .payload import BodyTemplate, MpmContent, build_request, serialize
 from .policy import pauses_campaign
@@ -290,7 +284,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class AsyncSender:
-    """Many requests in flight over one pooled aiohttp session, in an event loop thread."""
+    """Many requests in flight over keep-alive connections, in an event loop thread."""
 
     def __init__(
         self,
@@ -302,7 +296,7 @@ class AsyncSender:
         on_answer,
         should_stop: Callable[[], bool],
     ):
-        self.config = config
+        self.client = ConcurrentKaleyraClient(config)
         self.should_stop = should_stop
         self.concurrency = concurrency
         self.limiter = limiter
@@ -358,22 +352,14 @@ class AsyncSender:
         self.loop.close()
 
     async def _main(self):
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.config.connect_timeout, sock_read=self.config.read_timeout
-        )
-        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            headers=request_headers(self.config.api_key),
-            skip_auto_headers=("Accept-Encoding",),
-        ) as session:
-            self.ready.set()
-            workers = [asyncio.create_task(self._worker(session)) for _ in range(self.concurrency)]
+        self.ready.set()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        try:
             await asyncio.gather(*workers)
+        finally:
+            self.client.close()
 
-    async def _worker(self, session: aiohttp.ClientSession):
-        url = self.config.messages_url
+    async def _worker(self):
         while True:
             item = await self.queue.get()
             if item is None:
@@ -392,8 +378,7 @@ class AsyncSender:
                 if self.stopping or self.should_stop():  # it stopped while this one waited
                     self.unsent.append(message.id)
                     continue
-                self.on_send(message)
-                result = await post(session, url, body)
+                result = await self.client.send(body, on_write=partial(self.on_send, message))
                 self.on_answer(Answer(message, body.decode(), result))
             finally:
                 self.finished += 1
@@ -404,23 +389,6 @@ async def sleep_until(when: float):
     delay = when - time.time()
     if delay > 0:
         await asyncio.sleep(delay)
-
-
-async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> SendResult:
-    """One POST, never retried here; every failure becomes a SendResult."""
-    started = time.monotonic()
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
-    try:
-        async with session.post(url, data=body) as response:
-            content = await response.read()
-            return parse_answer(response.status, content, elapsed())
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
-        return SendResult(Outcome.CONNECTION, duration_ms=elapsed())  # the request never left
-    except (aiohttp.ClientError, TimeoutError):
-        return SendResult(Outcome.TIMEOUT, duration_ms=elapsed())  # it may have reached Kaleyra
 
 
 class SyncSender:
@@ -468,7 +436,7 @@ class RunOptions:
     concurrency: int = 256
     rate: float = 80
     wait_for_retries: bool = True
-    transport: str = "aiohttp"  # or "requests"
+    transport: str = "async"  # or "requests"
 
 
 def run(
@@ -515,7 +483,7 @@ class CampaignRun:
         # Set when the operator pauses or cancels: the senders then leave what they hold and have
         # not sent (it is queued again), as they do after an account-wide answer.
         self.stopped = threading.Event()
-        if options.transport == "aiohttp":
+        if options.transport == "async":
             self.recorder_thread = RecorderThread(self.recorder)
             self.recorder_thread.start()
             self.sender = AsyncSender(

@@ -144,7 +144,7 @@ def journal_dir() -> Path:
 class Journal:
     """An append-only file of one run's sends and answers for one campaign.
 
-    "S <id>" is written just before a request leaves, "A …" or "R …" when its answer arrives: after
+    "S <id>" is written just before a request's bytes are written to its connection, "A …" or "R …" when its answer arrives: after
     a crash a claimed Message with no "S" line never left (safe to queue again), and one with an
     "S" but no "R" was in flight (its outcome is unknown).
     """

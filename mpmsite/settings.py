@@ -141,8 +141,8 @@ KALEYRA_READ_TIMEOUT = env.float("KALEYRA_READ_TIMEOUT", default=30.0)
 # 0 turns the limit off (only for local stand-ins). The limit is shared by all processes here.
 KALEYRA_RATE_PER_SECOND = env.float("KALEYRA_RATE_PER_SECOND", default=80)
 MPM_SEND_CONCURRENCY = env.int("MPM_SEND_CONCURRENCY", default=256)
-# "aiohttp" sends many requests at once; "requests" one at a time (small sends, mocked tests).
-MPM_TRANSPORT = env.str("MPM_TRANSPORT", default="aiohttp")
+# "async" sends many requests at once; "requests" one at a time (small sends, mocked tests).
+MPM_TRANSPORT = env.str("MPM_TRANSPORT", default="async")
 # Kaleyra: retry WA500 up to 3 times, at 5, 10 and 15 minutes.
 KALEYRA_WA500_RETRY_DELAYS = env.list(
     "KALEYRA_WA500_RETRY_DELAYS", cast=float, default=[300, 600, 900]

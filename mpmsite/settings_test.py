@@ -16,7 +16,7 @@ KALEYRA_SANDBOX = True
 KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-# One request at a time through `requests`, so `responses` mocks it; the engine's aiohttp path is
+# One request at a time through `requests`, so `responses` mocks it; the engine's async path is
 # tested against a local stand-in server (tests/test_engine.py).
 MPM_TRANSPORT = "requests"
 KALEYRA_RATE_PER_SECOND = 0

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import limits
+from .. import limits
 
 USER_AGENT = "mpm-campaigns/0.1 (+Kaleyra WhatsApp API v2)"
 SANDBOX_API_KEY = "sandbox"  # not a secret: the offline sandbox accepts it
