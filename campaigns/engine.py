@@ -288,7 +288,7 @@ class AsyncSender:
 
     def __init__(
         self,
-        config: KaleyraConfig,
+        client: ConcurrentKaleyraClient,
         *,
         concurrency: int,
         limiter: RateLimiter,
@@ -296,7 +296,7 @@ class AsyncSender:
         on_answer,
         should_stop: Callable[[], bool],
     ):
-        self.client = ConcurrentKaleyraClient(config)
+        self.client = client
         self.should_stop = should_stop
         self.concurrency = concurrency
         self.limiter = limiter
@@ -461,6 +461,11 @@ class CampaignRun:
     """One process's run over one campaign: its claims, sender, recorder and journal."""
 
     def __init__(self, campaign_id, content, config, options, progress_callback, client):
+        # First, so that a bad URL or key is refused before any file or thread is opened.
+        if options.transport == "async":
+            http = ConcurrentKaleyraClient(config)
+        else:
+            http = client or KaleyraClient(config)
         self.campaign_id = campaign_id
         self.encoder = RequestEncoder(content)
         self.options = options
@@ -487,7 +492,7 @@ class CampaignRun:
             self.recorder_thread = RecorderThread(self.recorder)
             self.recorder_thread.start()
             self.sender = AsyncSender(
-                config,
+                http,
                 concurrency=options.concurrency,
                 limiter=self.limiter,
                 on_send=self.journal_send,
@@ -496,7 +501,7 @@ class CampaignRun:
             )
         else:
             self.sender = SyncSender(
-                client or KaleyraClient(config),
+                http,
                 limiter=self.limiter,
                 on_send=self.journal_send,
                 on_answer=self.record_now,

@@ -160,19 +160,18 @@ def update_answered_messages(cursor, rows):
     if not rows:
         return
     table = connection.ops.quote_name(Message._meta.db_table)
+    changed = ANSWERED_COLUMNS[:-1]
     if connection.vendor == "postgresql":
         with _bound_cursor(cursor) as bound:
             bound.execute(
-                f"UPDATE {table} AS m SET "
-                + ", ".join(f"{c} = v.{c}" for c in ANSWERED_COLUMNS if c != "id")
-                + f" FROM {_unnest(Message, ANSWERED_COLUMNS)} AS v({', '.join(ANSWERED_COLUMNS)})"
-                " WHERE m.id = v.id AND m.state = 'sending'",
+                f"UPDATE {table} AS m SET {', '.join(f'{c} = v.{c}' for c in changed)} "
+                f"FROM {_unnest(Message, ANSWERED_COLUMNS)} AS v({', '.join(ANSWERED_COLUMNS)}) "
+                "WHERE m.id = v.id AND m.state = 'sending'",
                 _columns(rows),
             )
     else:
         cursor.executemany(
-            f"UPDATE {table} SET state = %s, message_id = %s, last_code = %s, detail = %s, "
-            "attempts = %s, next_attempt_at = %s, updated_at = %s "
+            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in changed)} "
             "WHERE id = %s AND state = 'sending'",
             rows,
         )

@@ -404,6 +404,9 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             to: (pk, state, updated_at)
             for pk, to, state, updated_at in Message.objects.select_for_update()
             .filter(campaign=campaign, is_test=False, to__in=list(wanted))
+            # Unordered, so that SQLite looks the numbers up in the (campaign, to) index instead
+            # of reading the whole campaign in id order (1,000,000 recipients: quadratic).
+            .order_by()
             .values_list("id", "to", "state", "updated_at")
         }
         new = []

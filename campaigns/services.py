@@ -84,11 +84,12 @@ def campaign_send(
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
+    config = config_from_settings()  # a missing setting stops here, before the campaign starts
     campaign_start(campaign, resume=resume)
     return engine.run(
         campaign,
         campaign_content(campaign),
-        config_from_settings(),
+        config,
         options or run_options(),
         progress_callback=progress,
         client=client,

@@ -128,6 +128,27 @@ def test_unknown_campaign_and_missing_file_exit_2(sandbox, db, tmp_path):
     assert code == 2 and "Cannot read" in err
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("KALEYRA_SENDER", "", "KALEYRA_SENDER"),
+        ("KALEYRA_BASE_URL", "ftp://kaleyra.test", "http"),
+        ("KALEYRA_API_KEY", "key\r\nX-Other: 1", "line break"),
+    ],
+)
+def test_bad_kaleyra_settings_exit_2_and_leave_the_campaign_unsent(
+    kaleyra_settings, campaign, setting, value, words
+):
+    kaleyra_settings.MPM_TRANSPORT = "async"
+    setattr(kaleyra_settings, setting, value)
+
+    code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
+
+    assert code == 2
+    assert words in err
+    assert not Message.objects.exclude(state="queued").exists()  # nothing claimed or sent
+
+
 def test_demo_is_idempotent(db, settings, tmp_path):
     settings.BASE_DIR = tmp_path
     out = io.StringIO()

@@ -38,6 +38,7 @@ from campaigns.engine import (
     request_body,
 )
 from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings, parse_answer
+from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
 from campaigns.payload import serialize
 from campaigns.ratelimit import RateLimiter
@@ -300,7 +301,9 @@ def test_a_sender_that_always_wakes_late_still_sends_everything(start_standin, t
     answers, limiter = [], AlwaysLate()
     common = {"limiter": limiter, "on_send": lambda m: None, "on_answer": answers.append}
     if transport == "async":
-        sender = AsyncSender(config, concurrency=4, should_stop=lambda: False, **common)
+        sender = AsyncSender(
+            ConcurrentKaleyraClient(config), concurrency=4, should_stop=lambda: False, **common
+        )
     else:
         sender = SyncSender(KaleyraClient(config), should_stop=lambda: False, **common)
     items = [

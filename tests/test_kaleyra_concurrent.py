@@ -349,3 +349,36 @@ def test_on_write_runs_once_just_before_a_request_leaves_and_never_for_a_refused
     sent, never = asyncio.run(main())
     assert sent.accepted and never.outcome is Outcome.CONNECTION
     assert writes == [0]  # once, before the server had the request; not for the refused one
+
+
+def test_the_host_is_looked_up_once_for_many_connections(serve, monkeypatch):
+    server = serve(keep_answering(answer()))
+    client = ConcurrentKaleyraClient(config_for(f"http://localhost:{server.port}"))
+    lookups = []
+    resolve = client._resolve
+
+    async def counted_resolve():
+        lookups.append(1)
+        await resolve()
+
+    monkeypatch.setattr(client, "_resolve", counted_resolve)
+
+    results = send_all(client, *[BODY] * 6, together=True)
+
+    assert all(r.accepted for r in results) and server.connections == 6
+    assert len(lookups) == 1
+
+
+def test_after_a_refused_connection_the_next_address_of_the_host_is_tried(serve):
+    server = serve(keep_answering(answer()))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = ConcurrentKaleyraClient(config_for(f"http://kaleyra.test:{server.port}"))
+    client.addresses = [("127.0.0.1", closed_port), ("127.0.0.1", server.port)]
+    client.resolved_at = time.monotonic()  # as if kaleyra.test had these two addresses
+
+    refused, accepted = send_all(client, BODY, BODY)
+
+    assert refused.outcome is Outcome.CONNECTION
+    assert accepted.accepted and len(server.requests) == 1
