@@ -1,7 +1,14 @@
-"""What the benchmark scripts share: a free local port and a fresh database."""
+"""What the benchmark scripts share: a free local port, a fresh database, the stand-in."""
 
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -20,3 +27,36 @@ def fresh_database(kind: str, workdir: Path, name: str) -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def start_standin(port: int, latency: float) -> subprocess.Popen:
+    """The stand-in for Kaleyra (`benchmarks/standin.py`) in its own process, once it answers."""
+    standin = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.standin",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/stats", timeout=1)
+            return standin
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    standin.kill()
+    raise SystemExit("the stand-in did not start")
+
+
+def stop(process: subprocess.Popen):
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -13,18 +13,13 @@ import argparse
 import asyncio
 import os
 import resource
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
-import requests
 import uvloop
-from common import free_port  # benchmarks/ is on sys.path when run
+from common import ROOT, free_port, start_standin, stop  # benchmarks/ is on sys.path when run
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 BODY = b'{"messaging_object":{"to":"+919800000017"},"extra_info":{"ref":"bench"}}' + b" " * 1200
 
 
@@ -103,18 +98,8 @@ def main():
 
     port = free_port()
     config = KaleyraConfig(f"http://127.0.0.1:{port}", "HXBENCH", "key", "+919000000001")
-    standin = subprocess.Popen(
-        [PYTHON, "-m", "benchmarks.standin", "--port", str(port), "--latency", str(args.latency)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    standin = start_standin(port, args.latency)
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/stats", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
         print(
             f"{args.requests} requests, {args.concurrency} in flight, stand-in latency "
             f"{args.latency * 1000:.0f} ms, {os.cpu_count()} cores"
@@ -122,8 +107,7 @@ def main():
         measure("engine's client", engine_client, config, args)
         measure("aiohttp", aiohttp_client, config, args)
     finally:
-        standin.terminate()
-        standin.wait(10)
+        stop(standin)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 import requests
-from common import free_port, fresh_database  # benchmarks/ is on sys.path when run
+from common import ROOT, free_port, fresh_database, start_standin, stop  # benchmarks/ on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SENDER = "+919000000001"
 
@@ -103,26 +102,8 @@ def one_run(args, run: int) -> dict:
         )
         csv_path = workdir / "recipients.csv"
         write_csv(csv_path, args.recipients)
-        standin = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "benchmarks.standin",
-                "--port",
-                str(port),
-                "--latency",
-                str(args.latency),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        standin = start_standin(port, args.latency)
         try:
-            for _ in range(100):
-                try:
-                    requests.get(f"http://127.0.0.1:{port}/stats", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.05)
             command = [
                 PYTHON, "manage.py", "send_campaign", "1", "--recipients", str(csv_path),
                 "--rate", str(args.rate), "--concurrency", str(args.concurrency),
@@ -133,11 +114,7 @@ def one_run(args, run: int) -> dict:
             ).json()
             naive = naive_loop(port, args.naive) if args.naive and run == 0 else None
         finally:
-            standin.terminate()
-            try:
-                standin.wait(10)
-            except subprocess.TimeoutExpired:
-                standin.kill()
+            stop(standin)
         if code not in (0, 1):
             raise SystemExit(f"send_campaign exited {code}:\n{tail}")
         stats = query(env, STATS)
