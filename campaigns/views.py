@@ -132,11 +132,17 @@ def campaign_results(request):
                 "aria_sort": ("descending" if descending else "ascending") if current else "",
             }
         )
-    return render(
-        request,
-        "campaigns/results.html",
-        {"results": selectors.campaign_results(order_by=sort), "columns": columns, "sort": sort},
+    page = Paginator(selectors.campaign_results(order_by=sort), LIST_PER_PAGE).get_page(
+        request.GET.get("page")
     )
+    context = {
+        "results": page.object_list,
+        "page": page,
+        "filter_query": without_page(request.GET),
+        "columns": columns,
+        "sort": sort,
+    }
+    return render(request, "campaigns/results.html", context)
 
 
 # --- composing ------------------------------------------------------------------------------------

@@ -368,3 +368,21 @@ def test_the_admin_change_page_shows_a_funnel_summary(admin_client, sent_campaig
         reverse("admin:campaigns_campaign_change", args=[draft.pk])
     ).content.decode()
     assert 'id="mpm-funnel"' not in html
+
+
+def test_the_results_list_pages_through_many_campaigns_in_sort_order(viewer):
+    for n in range(30):
+        make_campaign(name=f"Campaign {n:02d}")
+    url = reverse("campaigns:results")
+
+    first = viewer.get(url, {"sort": "name"}).content.decode()
+    second = viewer.get(url, {"sort": "name", "page": 2}).content.decode()
+
+    assert names_in_order(first) == [f"Campaign {n:02d}" for n in range(25)]
+    assert names_in_order(second) == [f"Campaign {n:02d}" for n in range(25, 30)]
+    assert "Page 1 of 2" in first and 'href="?sort=name&amp;page=2"' in first
+    assert "30 campaigns." in second
+    # A page past the end shows the last one rather than an error.
+    assert names_in_order(viewer.get(url, {"sort": "name", "page": 99}).content.decode()) == [
+        f"Campaign {n:02d}" for n in range(25, 30)
+    ]
