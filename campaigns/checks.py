@@ -2,8 +2,28 @@
 
 from django.conf import settings
 from django.core.checks import Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
+from .kaleyra import config_from_settings
+from .kaleyra.concurrent import ConcurrentKaleyraClient
 from .webhooks import configured_auth
+
+
+@register()
+def kaleyra_settings_check(app_configs, **kwargs):
+    """Say at start-up, not at the first send, that Kaleyra's settings cannot send."""
+    try:
+        ConcurrentKaleyraClient(config_from_settings())
+    except ImproperlyConfigured as exc:
+        return [
+            Warning(
+                f"Nothing can be sent: {exc}",
+                hint="Fix the KALEYRA_* settings (see .env.example), or unset KALEYRA_SID and "
+                "KALEYRA_API_KEY to use the offline sandbox.",
+                id="campaigns.W003",
+            )
+        ]
+    return []
 
 
 @register()

@@ -8,13 +8,15 @@ campaign send runs through `engine`.
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
 from . import engine, recipients, validation
 from .engine import ProgressCallback, RunOptions, SendSummary
-from .kaleyra import KaleyraClient, config_from_settings
+from .kaleyra import KaleyraClient, KaleyraConfig, config_from_settings
+from .kaleyra.concurrent import ConcurrentKaleyraClient
 from .models import Campaign, Message
 from .payload import MpmContent, pretty, serialize
 from .policy import SINGLE_EXCHANGE
@@ -54,7 +56,18 @@ def content_preview(content: MpmContent, *, to: str = SAMPLE_RECIPIENT) -> str:
 
 
 class CampaignNotRunnable(Exception):
-    """The campaign's state does not allow this (e.g. it is paused or cancelled)."""
+    """The campaign's state (e.g. paused or cancelled) or Kaleyra's settings do not allow this."""
+
+
+def sending_config() -> KaleyraConfig:
+    """Kaleyra's settings, checked before anything starts or is recorded: a missing sender, an
+    unknown region, a URL or key the engine's client cannot send with is CampaignNotRunnable."""
+    try:
+        config = config_from_settings()
+        ConcurrentKaleyraClient(config)  # refuses what it could not send with
+    except ImproperlyConfigured as exc:
+        raise CampaignNotRunnable(f"Sending is not configured: {exc}") from None
+    return config
 
 
 def run_options(**overrides) -> RunOptions:
@@ -84,7 +97,7 @@ def campaign_send(
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
-    config = config_from_settings()  # a missing setting stops here, before the campaign starts
+    config = sending_config()
     campaign_start(campaign, resume=resume)
     return engine.run(
         campaign,
@@ -119,6 +132,7 @@ def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
     """Start (or resume) sending in the background once the current transaction commits."""
     from .tasks import send_campaign_task
 
+    sending_config()  # a worker could not send either: say so now
     campaign_start(campaign, resume=resume)
     transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
 
@@ -192,12 +206,16 @@ def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | N
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
+    if client is None:
+        try:
+            client = KaleyraClient(sending_config())
+        except CampaignNotRunnable as exc:
+            raise CampaignNotSendable([validation.Problem("settings", str(exc))]) from None
     message = Message.objects.create(
         campaign=campaign, to=number, is_test=True, state=Message.State.SENDING
     )
     claimed = Claimed(message.pk, number, {}, 0)
     body = serialize(engine.request_body(campaign_content(campaign), claimed))
-    client = client or KaleyraClient(config_from_settings())
     result = client.send(body)
     record(
         [Answer(claimed, body.decode(), result)], campaign_id=campaign.pk, policy=SINGLE_EXCHANGE

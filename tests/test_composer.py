@@ -568,6 +568,18 @@ def test_without_javascript_a_test_send_redirects_with_the_outcome(marketer, pro
     assert "Test sent to +919876543210" in messages_text(response)
 
 
+def test_a_test_send_without_a_sender_setting_explains_instead_of_failing(
+    marketer, provider, settings
+):
+    settings.KALEYRA_SENDER = ""
+    campaign = make_campaign()
+    data = composer_data(campaign, action="test", to=ASHA)
+    response = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200 and response.json()["accepted"] is False
+    assert "KALEYRA_SENDER" in response.content.decode()
+    assert len(provider.calls) == 0 and not Message.objects.exists()
+
+
 # --- sending ----------------------------------------------------------------------------------------
 
 
@@ -851,3 +863,18 @@ def test_uploads_never_confirmed_are_removed_a_day_later(settings, tmp_path):
     assert not old.exists()
     assert composer.upload_path(token).read_text() == "phone\n+919876543210\n"
     assert composer.upload_path("../../etc/passwd") is None
+
+
+def test_a_send_without_a_sender_setting_says_so_and_leaves_the_campaign_a_draft(
+    marketer, provider, settings
+):
+    settings.KALEYRA_SENDER = ""
+    campaign = make_campaign()
+    response = marketer.post(
+        url("send", campaign.pk), {"numbers": ASHA, "confirm": "yes"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "Nothing was sent: Sending is not configured" in messages_text(response)
+    assert "KALEYRA_SENDER" in messages_text(response)
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.DRAFT
+    assert len(provider.calls) == 0

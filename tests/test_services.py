@@ -501,3 +501,41 @@ def test_test_send_ref_carries_its_own_message_id(provider, campaign):
     provider.set_response(202, json=ACCEPTED)
     campaign_send_test(campaign, to=ASHA)
     assert sent_bodies(provider)[0]["extra_info"]["ref"] == f"mpm-{Message.objects.get().pk}"
+
+
+# --- Kaleyra settings that cannot send ------------------------------------------------------------
+
+
+def test_a_test_send_without_a_sender_setting_says_so_and_records_nothing(kaleyra_settings):
+    kaleyra_settings.KALEYRA_SENDER = ""
+    campaign = make_campaign()
+    with pytest.raises(CampaignNotSendable) as caught:
+        campaign_send_test(campaign, to=ASHA)
+    assert [p.field for p in caught.value.problems] == ["settings"]
+    assert "KALEYRA_SENDER" in str(caught.value)
+    assert not Message.objects.exists()
+
+
+def test_a_send_with_an_unusable_url_never_starts_the_campaign(kaleyra_settings, campaign):
+    kaleyra_settings.KALEYRA_BASE_URL = "kaleyra.test"  # no scheme
+    queue(campaign, ASHA)
+    with pytest.raises(CampaignNotRunnable, match="Sending is not configured"):
+        campaign_send(campaign)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DRAFT
+    assert Message.objects.get().state == Message.State.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("KALEYRA_SENDER", ""), ("KALEYRA_REGION", "mars"), ("KALEYRA_API_KEY", "k\nX: 1")],
+)
+def test_the_system_check_warns_when_kaleyra_settings_cannot_send(kaleyra_settings, setting, value):
+    from django.core import checks
+
+    assert "campaigns.W003" not in [m.id for m in checks.run_checks()]
+    setattr(kaleyra_settings, setting, value)
+    if setting == "KALEYRA_REGION":
+        kaleyra_settings.KALEYRA_BASE_URL = ""
+    warnings = [m for m in checks.run_checks() if m.id == "campaigns.W003"]
+    assert len(warnings) == 1 and warnings[0].msg.startswith("Nothing can be sent:")

@@ -6,7 +6,6 @@ invalid input (then nothing is sent).
 
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -123,7 +122,7 @@ class Command(BaseCommand):
         )
         try:
             summary = self.send(campaign, run_options, resume=resume)
-        except (services.CampaignNotRunnable, ImproperlyConfigured) as exc:
+        except services.CampaignNotRunnable as exc:
             raise invalid_input(str(exc)) from None
         summary.skipped = report.skipped_count
         self.stdout.write(summary.line())
