@@ -308,6 +308,7 @@ class AsyncSender:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.stopping = False
         self.unsent: list[int] = []
+        self.error: BaseException | None = None  # what stopped the loop's thread, if anything
         self.thread = threading.Thread(target=self._run, name="mpm-sender", daemon=True)
         self.ready = threading.Event()
         self.thread.start()
@@ -315,6 +316,10 @@ class AsyncSender:
 
     @property
     def pending(self) -> int:
+        """Submitted and not yet answered; raises once the loop's thread has died, so that the
+        run stops (its journal kept for the next run) instead of waiting for answers forever."""
+        if self.error is not None:
+            raise RuntimeError(f"The sending thread stopped: {self.error!r}") from self.error
         return self.submitted - self.finished
 
     def submit(self, items: list[tuple[Claimed, bytes]]):
@@ -327,14 +332,19 @@ class AsyncSender:
 
     def stop(self) -> list[int]:
         """Stop taking new work, let requests in flight finish; returns ids never sent."""
-        self.loop.call_soon_threadsafe(self._stop)
-        self.thread.join()
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop)
+            self.thread.join()
+        else:  # it died: what it still held never left
+            while not self.queue.empty():
+                message, _ = self.queue.get_nowait()
+                self.unsent.append(message.id)
         return self.unsent
 
     def drain(self):
         """Wait until everything submitted has been answered."""
-        future = asyncio.run_coroutine_threadsafe(self.queue.join(), self.loop)
-        future.result()
+        while self.pending:
+            time.sleep(0.01)
 
     def _stop(self):
         self.stopping = True
@@ -348,8 +358,13 @@ class AsyncSender:
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._main())
-        self.loop.close()
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as exc:  # e.g. the journal could not be written: the run stops
+            self.error = exc
+            logger.exception("The sending thread stopped")
+        finally:
+            self.loop.close()
 
     async def _main(self):
         self.ready.set()

@@ -91,9 +91,16 @@ def _bound_cursor(cursor) -> psycopg.Cursor:
 
 
 def _unnest(model, columns) -> str:
-    """PostgreSQL: one array parameter per column, read back as rows: one statement for all."""
+    """PostgreSQL: one array parameter per column, read back as rows: one statement for all.
+    Text goes as `text[]`: a `varchar(n)[]` cast would cut long values silently, where the
+    column itself refuses them."""
     fields = {f.column: f for f in model._meta.concrete_fields}
-    return "unnest(" + ", ".join(f"%b::{fields[c].db_type(connection)}[]" for c in columns) + ")"
+    types = [fields[c].db_type(connection) for c in columns]
+    return (
+        "unnest("
+        + ", ".join(f"%b::{'text' if kind.startswith('varchar') else kind}[]" for kind in types)
+        + ")"
+    )
 
 
 def _columns(rows) -> list[list]:

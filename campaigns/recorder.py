@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from .fastsql import adapt_datetime, insert_attempts, update_answered_messages
 from .kaleyra import Outcome, SendResult
-from .models import Campaign
+from .models import Campaign, Message, SendAttempt
 from .policy import Decision, RetryPolicy, decide
 
 
@@ -51,6 +51,18 @@ def retry_policy() -> RetryPolicy:
     )
 
 
+# Kaleyra's codes and message ids are short. One that is not is cut to its column here, where it
+# is recorded (the raw answer keeps it whole), so it can never fail a whole grouped commit.
+CODE_WIDTH = min(
+    Message._meta.get_field("last_code").max_length,
+    SendAttempt._meta.get_field("code").max_length,
+)
+ID_WIDTH = min(
+    Message._meta.get_field("message_id").max_length,
+    SendAttempt._meta.get_field("provider_message_id").max_length,
+)
+
+
 def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> list[Decision]:
     """Record a group of answers in one transaction; returns the decision for each."""
     now = timezone.now()
@@ -58,6 +70,7 @@ def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> 
     attempt_rows, message_rows, decisions = [], [], []
     for item in outcomes:
         result, message = item.result, item.message
+        code, provider_id = result.result_code[:CODE_WIDTH], result.message_id[:ID_WIDTH]
         attempts = message.attempts + 1
         decision = decide(result, attempts=attempts, now=now, policy=policy)
         decisions.append(decision)
@@ -66,11 +79,11 @@ def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> 
                 message.id,
                 item.body,
                 result.http_status,
-                result.result_code,
+                code,
                 result.message,
                 json.dumps(result.error),
                 result.response_body,
-                result.message_id,
+                provider_id,
                 result.duration_ms,
                 stamp,
             )
@@ -78,8 +91,8 @@ def record(outcomes: list[Answer], *, campaign_id: int, policy: RetryPolicy) -> 
         message_rows.append(
             (
                 decision.state,
-                result.message_id,
-                result.result_code,
+                provider_id,
+                code,
                 decision.detail,
                 attempts,
                 adapt_datetime(decision.next_attempt_at),

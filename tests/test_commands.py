@@ -147,6 +147,8 @@ def test_bad_kaleyra_settings_exit_2_and_leave_the_campaign_unsent(
     assert code == 2
     assert words in err
     assert not Message.objects.exclude(state="queued").exists()  # nothing claimed or sent
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DRAFT
 
 
 def test_demo_is_idempotent(db, settings, tmp_path):

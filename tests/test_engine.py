@@ -41,9 +41,10 @@ from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_se
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
 from campaigns.payload import serialize
+from campaigns.policy import RetryPolicy
 from campaigns.ratelimit import RateLimiter
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
-from campaigns.recorder import HOST, Answer, Claimed, Journal
+from campaigns.recorder import HOST, Answer, Claimed, Journal, record
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.services import CampaignNotRunnable, campaign_pause, campaign_send, run_options
 
@@ -429,6 +430,32 @@ def accepted_result() -> SendResult:
     )
 
 
+@pytest.mark.timeout(20)
+def test_a_sender_whose_journal_fails_stops_the_run_instead_of_hanging(start_standin):
+    server = start_standin()
+    config = config_from_settings()
+
+    def journal_full(message):
+        raise OSError(28, "No space left on device")
+
+    sender = AsyncSender(
+        ConcurrentKaleyraClient(config),
+        concurrency=2,
+        limiter=RateLimiter(0),
+        on_send=journal_full,
+        on_answer=lambda answer: None,
+        should_stop=lambda: False,
+    )
+    sender.submit([(Claimed(n, phone, {}, 0), b"{}") for n, phone in enumerate(numbers(10))])
+
+    with pytest.raises(RuntimeError, match="No space left on device"):
+        sender.drain()
+    unsent = sender.stop()
+
+    assert refs_seen(server) == {}  # nothing left without its journal line
+    assert len(unsent) >= 8 and set(unsent) <= set(range(10))
+
+
 # --- send_campaign in subprocesses --------------------------------------------------------------
 
 
@@ -672,6 +699,28 @@ def test_meta_throughput_errors_slow_the_engine_down(settings, tmp_path):
     finally:
         run.journal.close(remove=True)
         run.limiter.close()
+
+
+@pytest.mark.django_db
+def test_an_overlong_code_or_id_in_an_answer_is_cut_and_the_group_still_commits():
+    campaign = make_campaign()
+    queue(campaign, numbers(2))
+    first, second = claim(campaign.pk, 2, "host:1:run")
+    odd = json.dumps({"code": "X" * 300, "data": {"message_id": "M" * 300}})
+    answers = [
+        Answer(first, "{}", SendResult(Outcome.ACCEPTED, 202, "X" * 300, "", {}, "M" * 300, odd)),
+        Answer(second, "{}", accepted_result()),
+    ]
+
+    record(answers, campaign_id=campaign.pk, policy=RetryPolicy())
+
+    odd_message = Message.objects.get(pk=first.id)
+    assert (odd_message.state, odd_message.message_id) == ("accepted", "M" * 100)
+    assert odd_message.last_code == "X" * 20
+    attempt = SendAttempt.objects.get(message_id=first.id)
+    assert (attempt.code, attempt.provider_message_id) == ("X" * 20, "M" * 100)
+    assert attempt.response_body == odd  # the raw answer is kept whole
+    assert Message.objects.get(pk=second.id).state == "accepted"
 
 
 # --- claims and request bytes -------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 import trustme
 from django.core.exceptions import ImproperlyConfigured
 
+from campaigns.engine import new_event_loop
 from campaigns.kaleyra import USER_AGENT, KaleyraConfig, Outcome
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 
@@ -111,6 +112,12 @@ def serve():
         server.close()
 
 
+def run(coroutine):
+    """Run on the loop the engine uses (uvloop where installed)."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
 def config_for(base_url: str, **timeouts) -> KaleyraConfig:
     return KaleyraConfig(base_url, "HXSID", API_KEY, "+919000000001", **timeouts)
 
@@ -126,7 +133,7 @@ def send_all(client: ConcurrentKaleyraClient, *bodies: bytes, together: bool = F
         finally:
             client.close()
 
-    return asyncio.run(main())
+    return run(main())
 
 
 def test_the_request_is_a_post_to_the_messages_url_with_key_json_and_exact_body(serve):
@@ -234,7 +241,7 @@ def test_an_idle_connection_the_server_closed_is_not_used_again(serve):
         client.close()
         return first, second
 
-    first, second = asyncio.run(main())
+    first, second = run(main())
     assert first.accepted and second.accepted
     assert server.connections == 2
 
@@ -346,7 +353,7 @@ def test_on_write_runs_once_just_before_a_request_leaves_and_never_for_a_refused
         client.close()
         return sent, never
 
-    sent, never = asyncio.run(main())
+    sent, never = run(main())
     assert sent.accepted and never.outcome is Outcome.CONNECTION
     assert writes == [0]  # once, before the server had the request; not for the refused one
 
@@ -382,3 +389,67 @@ def test_after_a_refused_connection_the_next_address_of_the_host_is_tried(serve)
 
     assert refused.outcome is Outcome.CONNECTION
     assert accepted.accepted and len(server.requests) == 1
+
+
+def test_an_interim_answer_is_skipped_and_each_request_gets_its_own_answer(serve):
+    def early_hints_first(conn, server):
+        buffer, n = bytearray(), 0
+        while (request := read_request(conn, buffer)) is not None:
+            server.requests.append(request)
+            n += 1
+            body = json.dumps({"code": "WA202", "data": {"message_id": f"id-{n}"}}).encode()
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + answer(body))
+
+    server = serve(early_hints_first)
+    client = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{server.port}"))
+
+    results = send_all(client, BODY, BODY, BODY)
+
+    assert [(r.http_status, r.message_id) for r in results] == [
+        (202, "id-1"),
+        (202, "id-2"),
+        (202, "id-3"),
+    ]
+
+
+def test_an_answer_without_a_length_ends_when_the_server_closes(serve):
+    def html_502_then_close(conn, server):
+        server.requests.append(read_request(conn, bytearray()))
+        conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n<html>proxy</html>")
+
+    server = serve(html_502_then_close)
+    client = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{server.port}"))
+
+    (result,) = send_all(client, BODY)
+
+    assert (result.outcome, result.http_status) == (Outcome.UNEXPECTED, 502)
+    assert result.response_body == "<html>proxy</html>"
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://api.kaleyra.io:abc",
+        "https://" + "a" * 64 + ".kaleyra.io",
+        "https://a..b",
+        "https://",
+    ],
+)
+def test_a_host_or_port_that_cannot_be_used_is_refused_at_the_start(base_url):
+    with pytest.raises(ImproperlyConfigured, match="must be http"):
+        ConcurrentKaleyraClient(config_for(base_url))
+
+
+def test_the_host_header_names_an_ipv6_address_in_brackets():
+    client = ConcurrentKaleyraClient(config_for("http://[::1]:8080"))
+    assert b"\r\nHost: [::1]:8080\r\n" in client.head
+    assert (
+        b"\r\nHost: api.kaleyra.io\r\n"
+        in ConcurrentKaleyraClient(config_for("https://api.kaleyra.io")).head
+    )
+
+
+def test_an_api_key_that_is_not_plain_ascii_is_refused_at_the_start():
+    config = KaleyraConfig("http://127.0.0.1:1", "HXSID", "clé", "+919000000001")
+    with pytest.raises(ImproperlyConfigured, match="ASCII"):
+        ConcurrentKaleyraClient(config)
