@@ -453,3 +453,16 @@ def test_an_api_key_that_is_not_plain_ascii_is_refused_at_the_start():
     config = KaleyraConfig("http://127.0.0.1:1", "HXSID", "clé", "+919000000001")
     with pytest.raises(ImproperlyConfigured, match="ASCII"):
         ConcurrentKaleyraClient(config)
+
+
+def test_a_close_after_only_an_interim_answer_may_have_been_sent(serve):
+    def hints_then_close(conn, server):
+        server.requests.append(read_request(conn, bytearray()))
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n")
+
+    server = serve(hints_then_close)
+    client = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{server.port}"))
+
+    (result,) = send_all(client, BODY)
+
+    assert result.outcome is Outcome.TIMEOUT and result.may_have_been_sent

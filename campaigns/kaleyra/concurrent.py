@@ -86,7 +86,8 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self):
         if self.parser.get_status_code() < 200:
-            return  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            self.headers_done = False  # an interim answer (100, 103): the real one follows
+            return
         self._answer()
         if not self.parser.should_keep_alive():
             self.close()
