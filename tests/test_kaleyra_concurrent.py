@@ -12,6 +12,7 @@ import pytest
 import trustme
 from django.core.exceptions import ImproperlyConfigured
 
+from benchmarks.common import free_port
 from campaigns.engine import new_event_loop
 from campaigns.kaleyra import USER_AGENT, KaleyraConfig, Outcome
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
@@ -247,9 +248,7 @@ def test_an_idle_connection_the_server_closed_is_not_used_again(serve):
 
 
 def test_a_refused_connection_never_left(serve):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    port = free_port()  # nothing listens there
     client = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{port}"))
 
     (result,) = send_all(client, BODY)
@@ -341,9 +340,7 @@ def test_a_url_that_is_not_http_is_refused_at_the_start():
 def test_on_write_runs_once_just_before_a_request_leaves_and_never_for_a_refused_one(serve):
     server = serve(keep_answering(answer()))
     client = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{server.port}"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     refused = ConcurrentKaleyraClient(config_for(f"http://127.0.0.1:{closed_port}"))
     writes = []
 
@@ -378,9 +375,7 @@ def test_the_host_is_looked_up_once_for_many_connections(serve, monkeypatch):
 
 def test_after_a_refused_connection_the_next_address_of_the_host_is_tried(serve):
     server = serve(keep_answering(answer()))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens there
     client = ConcurrentKaleyraClient(config_for(f"http://kaleyra.test:{server.port}"))
     client.addresses = [("127.0.0.1", closed_port), ("127.0.0.1", server.port)]
     client.resolved_at = time.monotonic()  # as if kaleyra.test had these two addresses
