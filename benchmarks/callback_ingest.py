@@ -51,7 +51,8 @@ def manage(env: dict, *args: str, code: str | None = None) -> str:
 SEED = """
 from django.db import connection, transaction
 from django.utils import timezone
-from campaigns.fastsql import adapt_datetime, insert_messages
+from campaigns.models.rawsql import adapt_datetime
+from campaigns.recipients.sql import insert_messages
 from campaigns.models import Campaign
 from tests.factories import make_campaign
 count = COUNT

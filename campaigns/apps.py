@@ -7,4 +7,4 @@ class CampaignsConfig(AppConfig):
     verbose_name = "WhatsApp MPM campaigns"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        from campaigns import checks  # noqa: F401  (registers the system checks)

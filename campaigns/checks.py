@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.checks import Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from .kaleyra import config_from_settings
-from .kaleyra.concurrent import ConcurrentKaleyraClient
-from .webhooks import configured_auth
+from campaigns.callbacks.views import configured_auth
+from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 
 
 @register()

@@ -9,15 +9,15 @@ import re
 
 from django import forms
 
-from . import limits, validation
-from .composer import (
+from campaigns import limits, validation
+from campaigns.models import Campaign, Message, MessageTemplate
+from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
     MAX_DRAFT_SECTIONS,
     MAX_DRAFT_TITLE_LENGTH,
     ComposerState,
     SectionDraft,
 )
-from .models import Campaign, Message, MessageTemplate
 
 LAST_TEST_NUMBER = "campaigns_last_test_number"  # session key: the test number is prefilled
 BODY_FIELD = re.compile(r"^body_([1-9]\d{0,1})$")  # body_1 … body_99
@@ -313,7 +313,7 @@ class CampaignFilterForm(forms.Form):
 
 def code_choices(current: str = "") -> list[tuple[str, str]]:
     """Provider codes and transport outcomes a message can end with (no query needed)."""
-    from .answers import KALEYRA_CODES, TRANSPORT_ANSWERS
+    from campaigns.kaleyra.answers import KALEYRA_CODES, TRANSPORT_ANSWERS
 
     codes = [*KALEYRA_CODES, *TRANSPORT_ANSWERS]
     if current and current not in codes:

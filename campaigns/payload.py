@@ -6,7 +6,7 @@ No I/O and no settings: the JSON preview and the HTTP client use the very same b
 import json
 from dataclasses import dataclass, field
 
-from . import limits
+from campaigns import limits
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ request. Each task takes ids and calls a service."""
 
 from django_tasks import task
 
-from . import services
-from .models import Campaign
+from campaigns import services
+from campaigns.models import Campaign
 
 
 @task()

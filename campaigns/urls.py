@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from campaigns.views import campaigns as views
 
 app_name = "campaigns"
 

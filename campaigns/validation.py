@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-from . import limits
-from .models import Campaign, MessageTemplate, template_variables
+from campaigns import limits
+from campaigns.models import Campaign, MessageTemplate, template_variables
 
 ERROR = "error"
 WARNING = "warning"
@@ -155,7 +155,7 @@ def fill_variables(text: str, values: list[str]) -> str:
         number = int(match.group(1))
         return values[number - 1] if number <= len(values) else match.group(0)
 
-    from .models import VARIABLE_RE
+    from campaigns.models import VARIABLE_RE
 
     return VARIABLE_RE.sub(replace, text or "")
 

@@ -13,6 +13,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("sandbox/", include("campaigns.sandbox_urls")),
-    path("callbacks/kaleyra/", include("campaigns.callback_urls")),
+    path("sandbox/", include("campaigns.kaleyra.sandbox.urls")),
+    path("callbacks/kaleyra/", include("campaigns.callbacks.urls")),
 ]

@@ -7,8 +7,7 @@ import responses
 from django.test import Client
 
 from campaigns.selectors import campaign_for_sending
-
-from .factories import make_campaign
+from tests.support.factories import make_campaign
 
 KALEYRA_BASE = "https://kaleyra.test"
 MESSAGES_URL = re.compile(r"https://kaleyra\.test/v2/[^/]+/whatsapp/[^/]+/messages")

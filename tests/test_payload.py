@@ -16,9 +16,8 @@ from campaigns.payload import (
 )
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.services import campaign_preview
-
-from .conftest import TEST_API_KEY
-from .factories import add_section_with, make_campaign, make_product, make_template
+from tests.conftest import TEST_API_KEY
+from tests.support.factories import add_section_with, make_campaign, make_product, make_template
 
 # The "Sample Request Format" of Kaleyra's "Send Multi-Product Template Messages" page, as a
 # Python literal (the page's JSON has trailing commas after the last product and section).

@@ -23,8 +23,7 @@ from campaigns.validation import (
     template_definition_errors,
     value_problems,
 )
-
-from .factories import add_section, make_campaign, make_product, make_template
+from tests.support.factories import add_section, make_campaign, make_product, make_template
 
 
 def fields(problems) -> set[str]:

@@ -10,7 +10,7 @@ top-level `message_id`, `extra_info.message_id` and `statuses[].id` are all trie
 `extra_info.ref` (the engine puts `mpm-<Message id>` there when the campaign leaves it free).
 """
 
-from .effects import (
+from campaigns.callbacks.effects import (
     FINAL_STATES,
     RANK,
     attributed_message,
@@ -20,8 +20,8 @@ from .effects import (
     slow_down,
     states_below,
 )
-from .inbox import apply_pending_callbacks, retry_waiting_events
-from .parsing import (
+from campaigns.callbacks.inbox import apply_pending_callbacks, retry_waiting_events
+from campaigns.callbacks.parsing import (
     CallbackError,
     IncomingMessage,
     StatusUpdate,

@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..answers import explain_meta
-from ..models import (
+from campaigns.callbacks.parsing import IncomingMessage, StatusUpdate, TemplateStatusUpdate, digits
+from campaigns.kaleyra.answers import explain_meta
+from campaigns.models import (
     Campaign,
     Message,
     MessageTemplate,
@@ -28,8 +29,7 @@ from ..models import (
     SenderPacing,
     StatusEvent,
 )
-from ..recipients import OPT_OUT_SKIP_REASON
-from .parsing import IncomingMessage, StatusUpdate, TemplateStatusUpdate, digits
+from campaigns.recipients import OPT_OUT_SKIP_REASON
 
 # A status event → the Message state it moves to (`unknown` moves nothing).
 TARGET_STATE = {
@@ -198,7 +198,7 @@ def _requeue_131049(messages: list[MessageRow], now, counts: Counter):
 
 def _schedule_sends(campaign_ids, when):
     """Wake a worker for the retried messages when they are due (if the backend can wait)."""
-    from .tasks import send_campaign_task
+    from campaigns.callbacks.tasks import send_campaign_task
 
     later = send_campaign_task.using(run_after=when)
     if not later.get_backend().supports_defer:

@@ -16,10 +16,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..fastsql import adapt_datetime, insert_status_events
-from ..models import CallbackInbox, Message, StatusEvent
-from ..writelock import sqlite_write_lock
-from .effects import (
+from campaigns.callbacks.effects import (
     WAITING_STATES,
     MessageRow,
     apply_incoming,
@@ -28,7 +25,17 @@ from .effects import (
     match_messages,
     pace,
 )
-from .parsing import CallbackError, IncomingMessage, StatusUpdate, parse_row, provider_ids
+from campaigns.callbacks.parsing import (
+    CallbackError,
+    IncomingMessage,
+    StatusUpdate,
+    parse_row,
+    provider_ids,
+)
+from campaigns.callbacks.sql import insert_status_events
+from campaigns.callbacks.writelock import sqlite_write_lock
+from campaigns.models import CallbackInbox, Message, StatusEvent
+from campaigns.models.rawsql import adapt_datetime
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from hashlib import sha256
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..models import CallbackInbox, MessageTemplate, StatusEvent
+from campaigns.models import CallbackInbox, MessageTemplate, StatusEvent
 
 # Provider status → our status. Compared lower-case: pages write `sent`, `SENT`, `not-sent`.
 # Anything else (e.g. Meta's `deleted`) is kept as `unknown` and moves nothing.

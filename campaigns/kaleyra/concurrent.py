@@ -21,7 +21,14 @@ from urllib.parse import quote, urlsplit
 import httptools
 from django.core.exceptions import ImproperlyConfigured
 
-from . import KaleyraConfig, Outcome, SendResult, _elapsed_ms, parse_answer, request_headers
+from campaigns.kaleyra import (
+    KaleyraConfig,
+    Outcome,
+    SendResult,
+    elapsed_ms,
+    parse_answer,
+    request_headers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +169,7 @@ class ConcurrentKaleyraClient:
                     logger.exception("Unexpected error connecting to Kaleyra")
                 if len(self.addresses) > 1:  # the next connection tries the host's next address
                     self.addresses.append(self.addresses.pop(0))
-                return SendResult(Outcome.CONNECTION, duration_ms=_elapsed_ms(started))
+                return SendResult(Outcome.CONNECTION, duration_ms=elapsed_ms(started))
         request = b"%s%d\r\n\r\n%s" % (self.head, len(body), body)
         if on_write is not None:
             on_write()
@@ -173,11 +180,11 @@ class ConcurrentKaleyraClient:
             if not isinstance(exc, TimeoutError | ExchangeError | OSError):
                 logger.exception("Unexpected error waiting for Kaleyra's answer")
             connection.close()
-            return SendResult(Outcome.TIMEOUT, duration_ms=_elapsed_ms(started))
+            return SendResult(Outcome.TIMEOUT, duration_ms=elapsed_ms(started))
         if not connection.closed:
             connection.idle_since = time.monotonic()
             self.idle.append(connection)
-        return parse_answer(status, content, _elapsed_ms(started))
+        return parse_answer(status, content, elapsed_ms(started))
 
     def close(self):
         for connection in self.idle:

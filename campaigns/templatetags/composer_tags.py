@@ -2,8 +2,8 @@
 
 from django import template
 
-from .. import composer
-from ..models import Message
+from campaigns.models import Message
+from campaigns.services import composer
 
 register = template.Library()
 

@@ -11,11 +11,11 @@ from tqdm import tqdm
 
 from campaigns import recipients as recipient_lists
 from campaigns import services
-from campaigns.engine import request_body
 from campaigns.models import Campaign
 from campaigns.payload import pretty
-from campaigns.recorder import Claimed
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.sending.recorder import Claimed
+from campaigns.sending.run import request_body
 
 MAX_LISTED_PROBLEMS = 50
 

@@ -1,0 +1,66 @@
+"""Kaleyra's settings: the messages URL per region (or the sandbox), SID, key and sender."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from campaigns import limits
+
+USER_AGENT = "mpm-campaigns/0.1 (+Kaleyra WhatsApp API v2)"
+SANDBOX_API_KEY = "sandbox"  # not a secret: the offline sandbox accepts it
+
+
+@dataclass(frozen=True)
+class KaleyraConfig:
+    base_url: str  # e.g. https://api.in.kaleyra.io, or the sandbox
+    sid: str
+    api_key: str
+    sender: str
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/v2/{self.sid}/whatsapp/{self.sender}/messages"
+
+    def __repr__(self):  # never show the key in tracebacks or logs
+        return (
+            f"KaleyraConfig(base_url={self.base_url!r}, sid={self.sid!r}, sender={self.sender!r})"
+        )
+
+
+def config_from_settings() -> KaleyraConfig:
+    """Kaleyra settings from the environment; the sandbox when no SID and API key are set."""
+    if settings.KALEYRA_SANDBOX:
+        return KaleyraConfig(
+            base_url=settings.KALEYRA_SANDBOX_BASE_URL,
+            sid=settings.KALEYRA_SID or "SANDBOX",
+            api_key=SANDBOX_API_KEY,
+            sender=settings.KALEYRA_SENDER or "+910000000000",
+            connect_timeout=settings.KALEYRA_CONNECT_TIMEOUT,
+            read_timeout=settings.KALEYRA_READ_TIMEOUT,
+        )
+    if not settings.KALEYRA_SENDER:
+        raise ImproperlyConfigured("Set KALEYRA_SENDER, the WhatsApp business number to send from.")
+    base_url = settings.KALEYRA_BASE_URL
+    if not base_url:
+        domain = limits.REGION_DOMAINS.get(settings.KALEYRA_REGION.lower())
+        if domain is None:
+            raise ImproperlyConfigured(
+                f"KALEYRA_REGION must be one of {', '.join(limits.REGION_DOMAINS)}; "
+                f"got {settings.KALEYRA_REGION!r}."
+            )
+        base_url = f"https://{domain}"
+    return KaleyraConfig(
+        base_url=base_url,
+        sid=settings.KALEYRA_SID,
+        api_key=settings.KALEYRA_API_KEY,
+        sender=settings.KALEYRA_SENDER,
+        connect_timeout=settings.KALEYRA_CONNECT_TIMEOUT,
+        read_timeout=settings.KALEYRA_READ_TIMEOUT,
+    )
+
+
+def request_headers(api_key: str) -> dict[str, str]:
+    return {"api-key": api_key, "Content-Type": "application/json", "User-Agent": USER_AGENT}

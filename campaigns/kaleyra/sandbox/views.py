@@ -1,0 +1,175 @@
+"""The offline stand-in for Kaleyra's send endpoint, served by the app itself in sandbox mode.
+
+It checks requests as strictly as `validation` does and answers exactly as Kaleyra documents.
+Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error. After accepting
+a message it plays Kaleyra's callbacks too (campaigns.sandbox_callbacks, MPM_SANDBOX_CALLBACKS).
+"""
+
+import json
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from campaigns.kaleyra import SANDBOX_API_KEY
+from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
+from campaigns.models import MessageTemplate, Product
+from campaigns.validation import request_body_problems
+
+
+def _answer(status: int, code: str, message: str, error: dict, data=None) -> JsonResponse:
+    return JsonResponse(
+        {"code": code, "message": message, "data": {} if data is None else data, "error": error},
+        status=status,
+    )
+
+
+# Kaleyra's documented failure answers, word for word.
+def _rbc001():
+    message = "Incorrect SID or API key."
+    return _answer(401, "RBC001", message, {"error": message}, data=[])
+
+
+def _wa401():
+    message = "Phone number is not present or does not belong to the account."
+    return _answer(401, "WA401", message, {"phone_number": message})
+
+
+def _wa400(detail: str = "Incorrect payload format"):
+    return _answer(400, "WA400", "Refer to correct payload format", {"payload": detail})
+
+
+def _wa500():
+    return _answer(500, "WA500", "Please try again later", {"error": "Internal server error"})
+
+
+def _e110():
+    message = "Please check your balance, You have a low balance!"
+    return _answer(400, "E110", message, {"balance": message})
+
+
+def _wa_401_account():
+    message = "API is not available for given customer.Please contact support for more info"
+    return _answer(401, "WA-401", message, {"account": message})
+
+
+def _wa_401_version():
+    message = (
+        "The phone number you're using is associated with different Version of our WA API. "
+        "Please use the appropriate endpoint."
+    )
+    return _answer(401, "WA-401", message, {"phone_number": message})
+
+
+def _wav2101():
+    # From Kaleyra's v2 error page; the page gives no HTTP status, so the sandbox uses 429.
+    message = "Daily message limit reached for the account."
+    return _answer(429, "WAV2101", message, {"account": message})
+
+
+def _proxy_502():
+    return HttpResponse(
+        "<html><body><h1>502 Bad Gateway</h1></body></html>", status=502, content_type="text/html"
+    )
+
+
+# Recipient numbers ending in these digits get these answers (documented in the README).
+TEST_NUMBERS = {
+    "0001": ("RBC001: incorrect SID or API key", _rbc001),
+    "0110": ("E110: low balance", _e110),
+    "0400": ("WA400: incorrect payload", _wa400),
+    "0401": ("WA401: sender number not in the account", _wa401),
+    "0402": ("WA-401: API not available for the account", _wa_401_account),
+    "0403": ("WA-401: number on another API version", _wa_401_version),
+    "0500": ("WA500: internal server error", _wa500),
+    "0502": ("HTTP 502 with an HTML body (a proxy error)", _proxy_502),
+    "2101": ("WAV2101: account daily limit reached", _wav2101),
+}
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def messages_endpoint(request, sid: str, sender: str):
+    """POST /sandbox/v2/<sid>/whatsapp/<sender>/messages, answering as Kaleyra would."""
+    if not settings.KALEYRA_SANDBOX:
+        raise Http404("The sandbox is off: real Kaleyra credentials are configured.")
+    if request.headers.get("api-key") != SANDBOX_API_KEY:
+        return _rbc001()
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return _wa400("The body is not JSON.")
+    problems = request_body_problems(body) or _catalog_problems(body)
+    if problems:
+        return _wa400("; ".join(str(p) for p in problems))
+    to = body["messaging_object"]["to"]
+    for suffix, (_, answer) in TEST_NUMBERS.items():
+        if to.endswith(suffix):
+            return answer()
+    message_id = f"SBX{uuid.uuid4().hex[:20]}"
+    if settings.MPM_SANDBOX_CALLBACKS:
+        _play_callbacks(request, body, sender, message_id)
+    return _answer(202, "WA202", "Request Accepted", {}, data={"message_id": message_id})
+
+
+def _play_callbacks(request, body: dict, sender: str, message_id: str):
+    """Have the poster thread send this message's callbacks to the app, as Kaleyra would."""
+    url = settings.MPM_SANDBOX_CALLBACK_URL or request.build_absolute_uri(
+        reverse("kaleyra-callback")
+    )
+
+    def products():
+        wanted = [
+            item["product_retailer_id"]
+            for section in _mpm_action(body)["sections"]
+            for item in section["product_items"]
+        ]
+        found = {
+            rid: (rid, price, currency)
+            for rid, price, currency in Product.objects.filter(retailer_id__in=wanted).values_list(
+                "retailer_id", "price", "currency"
+            )
+        }
+        return [found[rid] for rid in wanted if rid in found]
+
+    schedule_callbacks(
+        url=url,
+        to=body["messaging_object"]["to"],
+        message_id=message_id,
+        extra_info=body.get("extra_info") or {},
+        sender=sender,
+        products=products,
+    )
+
+
+def _mpm_action(body: dict) -> dict:
+    template = body["messaging_object"]["template"]
+    button = next(c for c in template["components"] if c["type"] == "button")
+    return button["parameters"][0]["action"]
+
+
+def _catalog_problems(body: dict) -> list[str]:
+    """What Meta would refuse about the template and products (the sandbox owns this catalog)."""
+    template = body["messaging_object"]["template"]
+    approved = MessageTemplate.objects.filter(
+        name=template["name"],
+        language=template["language"]["code"],
+        status=MessageTemplate.Status.APPROVED,
+    ).exists()
+    problems = [] if approved else [f"template {template['name']} is not approved"]
+    action = next(c for c in template["components"] if c["type"] == "button")["parameters"][0][
+        "action"
+    ]
+    wanted = {action["thumbnail_product_retailer_id"]} | {
+        item["product_retailer_id"] for s in action["sections"] for item in s["product_items"]
+    }
+    known = set(
+        Product.objects.filter(retailer_id__in=wanted).values_list("retailer_id", flat=True)
+    )
+    problems += [f"product {rid} is not in the catalog" for rid in sorted(wanted - known)]
+    return problems

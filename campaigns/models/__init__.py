@@ -1,0 +1,33 @@
+"""The data: catalog, approved templates, campaigns with their sections, and every send's record.
+
+One module per subject; everything is importable from `campaigns.models`."""
+
+from campaigns.models.callbacks import (
+    CallbackInbox,
+    OptOut,
+    Order,
+    OrderItem,
+    SenderPacing,
+    StatusEvent,
+)
+from campaigns.models.campaigns import Campaign, Section, SectionItem
+from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
+from campaigns.models.messages import Message, SendAttempt
+
+__all__ = [
+    "VARIABLE_RE",
+    "CallbackInbox",
+    "Campaign",
+    "Message",
+    "MessageTemplate",
+    "OptOut",
+    "Order",
+    "OrderItem",
+    "Product",
+    "Section",
+    "SectionItem",
+    "SendAttempt",
+    "SenderPacing",
+    "StatusEvent",
+    "template_variables",
+]

@@ -1,0 +1,134 @@
+"""The catalog and the approved templates campaigns are built from."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from campaigns import limits
+
+VARIABLE_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def template_variables(text: str) -> list[int]:
+    """The distinct `{{n}}` numbers in a template text, in ascending order."""
+    return sorted({int(n) for n in VARIABLE_RE.findall(text or "")})
+
+
+class Product(models.Model):
+    """A catalog item, referenced by the provider as `product_retailer_id` (SKU / Content ID)."""
+
+    class Availability(models.TextChoices):
+        IN_STOCK = "in stock", "In stock"
+        OUT_OF_STOCK = "out of stock", "Out of stock"
+        PREORDER = "preorder", "Preorder"
+        AVAILABLE_FOR_ORDER = "available for order", "Available for order"
+        DISCONTINUED = "discontinued", "Discontinued"
+
+    SENDABLE_AVAILABILITY = (
+        Availability.IN_STOCK,
+        Availability.PREORDER,
+        Availability.AVAILABLE_FOR_ORDER,
+    )
+
+    retailer_id = models.CharField(
+        "retailer ID (SKU)",
+        max_length=100,
+        unique=True,
+        help_text="The catalog's SKU, labelled Content ID in Meta's Commerce Manager.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code, e.g. INR.")
+    image_url = models.URLField("image URL", max_length=500, blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    availability = models.CharField(
+        max_length=20, choices=Availability.choices, default=Availability.IN_STOCK
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.retailer_id})"
+
+    @property
+    def is_sendable(self) -> bool:
+        return self.active and self.availability in self.SENDABLE_AVAILABILITY
+
+
+class MessageTemplate(models.Model):
+    """A WhatsApp template exactly as approved: name, language and texts must match Meta's copy."""
+
+    class Category(models.TextChoices):
+        MARKETING = "MARKETING", "Marketing"
+        UTILITY = "UTILITY", "Utility"
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        PENDING = "pending", "Pending"
+        REJECTED = "rejected", "Rejected"
+        PAUSED = "paused", "Paused"
+        DISABLED = "disabled", "Disabled"
+
+    name = models.CharField(
+        max_length=limits.MAX_TEMPLATE_NAME_LENGTH,
+        help_text="Exactly as approved in WhatsApp, e.g. abandoned_cart.",
+    )
+    language = models.CharField(
+        max_length=15,
+        help_text="The approved language code in the provider's form: en_US, en, pt_BR.",
+    )
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.MARKETING)
+    header_text = models.CharField(
+        max_length=limits.MAX_HEADER_TEXT_LENGTH,
+        blank=True,
+        help_text="Header text; may hold one variable {{1}}.",
+    )
+    body_text = models.TextField(
+        max_length=limits.MAX_BODY_TEXT_LENGTH, help_text="Body text with variables {{1}} … {{n}}."
+    )
+    footer_text = models.CharField(max_length=limits.MAX_FOOTER_TEXT_LENGTH, blank=True)
+    button_index = models.PositiveSmallIntegerField(
+        "MPM button index",
+        default=0,
+        validators=[
+            MinValueValidator(limits.MIN_BUTTON_INDEX),
+            MaxValueValidator(limits.MAX_BUTTON_INDEX),
+        ],
+        help_text="Position of the 'View items' button, 0 to 9.",
+    )
+    button_text = models.CharField(max_length=25, default="View items")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "language"], name="unique_template_language")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.language})"
+
+    @property
+    def header_variable_count(self) -> int:
+        return len(template_variables(self.header_text))
+
+    @property
+    def body_variable_count(self) -> int:
+        return len(template_variables(self.body_text))
+
+    def clean(self):
+        from campaigns.validation import template_definition_errors
+
+        errors = template_definition_errors(self)
+        if errors:
+            raise ValidationError({problem.field: problem.message for problem in errors})

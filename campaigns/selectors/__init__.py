@@ -1,0 +1,46 @@
+"""Reads for pages, the dashboard and exports: campaigns, their content, progress, funnels and
+results (`campaigns`), and the dashboard's charts (`dashboard`)."""
+
+from campaigns.selectors.campaigns import (
+    RESULT_ORDERINGS,
+    TIMELINE_BUCKETS,
+    CampaignResult,
+    Funnel,
+    campaign_content,
+    campaign_failures,
+    campaign_for_sending,
+    campaign_funnel,
+    campaign_list,
+    campaign_messages,
+    campaign_orders,
+    campaign_progress,
+    campaign_recipients,
+    campaign_results,
+    campaign_skip_reasons,
+    campaign_timeline,
+    campaigns_with_counts,
+    mpm_content,
+    product_search,
+)
+
+__all__ = [
+    "RESULT_ORDERINGS",
+    "TIMELINE_BUCKETS",
+    "CampaignResult",
+    "Funnel",
+    "campaign_content",
+    "campaign_failures",
+    "campaign_for_sending",
+    "campaign_funnel",
+    "campaign_list",
+    "campaign_messages",
+    "campaign_orders",
+    "campaign_progress",
+    "campaign_recipients",
+    "campaign_results",
+    "campaign_skip_reasons",
+    "campaign_timeline",
+    "campaigns_with_counts",
+    "mpm_content",
+    "product_search",
+]

@@ -1,0 +1,42 @@
+"""The use cases every edge calls: check, preview, send, test-send, pause, resume, cancel
+(`campaigns`), and the composer's drafts, clones and uploads (`composer`)."""
+
+from campaigns.services.campaigns import (
+    SAMPLE_RECIPIENT,
+    CampaignNotRunnable,
+    CampaignNotSendable,
+    campaign_cancel,
+    campaign_check,
+    campaign_control,
+    campaign_enqueue_send,
+    campaign_next_retry,
+    campaign_pause,
+    campaign_preview,
+    campaign_queue_and_send,
+    campaign_send,
+    campaign_send_test,
+    campaign_start,
+    content_preview,
+    run_options,
+    sending_config,
+)
+
+__all__ = [
+    "SAMPLE_RECIPIENT",
+    "CampaignNotRunnable",
+    "CampaignNotSendable",
+    "campaign_cancel",
+    "campaign_check",
+    "campaign_control",
+    "campaign_enqueue_send",
+    "campaign_next_retry",
+    "campaign_pause",
+    "campaign_preview",
+    "campaign_queue_and_send",
+    "campaign_send",
+    "campaign_send_test",
+    "campaign_start",
+    "content_preview",
+    "run_options",
+    "sending_config",
+]

@@ -1,0 +1,383 @@
+"""The composer's use cases: check, preview and save what a marketer is typing; clone; uploads.
+
+Everything works on a `ComposerState` (the composer form's content, saved or not), so live
+checks and the preview run before anything is saved, through the same rules
+(`validation.content_problems`) and the same request body (`services.content_preview`) as a send.
+"""
+
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from campaigns import limits, services, validation
+from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
+from campaigns.payload import MpmContent
+from campaigns.selectors import mpm_content
+from campaigns.validation import Problem
+
+# A draft may break the provider's limits (the check says so), but not without bound.
+MAX_DRAFT_SECTIONS = 50
+MAX_DRAFT_PRODUCTS = 300
+MAX_DRAFT_TITLE_LENGTH = Section._meta.get_field("title").max_length
+CURRENCY_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£"}
+
+
+class CampaignNotEditable(Exception):
+    """Only drafts are edited: a campaign that has started sending keeps what it sent."""
+
+
+@dataclass
+class SectionDraft:
+    title: str
+    retailer_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ComposerState:
+    """What the composer holds: a campaign's content by retailer ID, saved or not."""
+
+    template: MessageTemplate | None = None
+    name: str = ""
+    header_value: str = ""
+    body_values: list[str] = field(default_factory=list)
+    thumbnail: str = ""  # retailer_id
+    sections: list[SectionDraft] = field(default_factory=list)
+    ref: str = ""
+    ref1: str = ""
+    ref2: str = ""
+    wa_source: str = limits.DEFAULT_WA_SOURCE
+
+    @property
+    def refs(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in limits.REF_FIELDS}
+
+    @property
+    def retailer_ids(self) -> set[str]:
+        ids = {rid for section in self.sections for rid in section.retailer_ids}
+        return ids | {self.thumbnail} if self.thumbnail else ids
+
+    def sections_data(self) -> list[dict]:
+        """The sections as the composer's JSON field holds them."""
+        return [{"title": s.title, "products": list(s.retailer_ids)} for s in self.sections]
+
+
+def campaign_is_editable(campaign: Campaign) -> bool:
+    return campaign.state == Campaign.State.DRAFT
+
+
+def state_from_campaign(campaign: Campaign) -> ComposerState:
+    """A saved campaign as composer state (expects `selectors.campaign_for_sending`)."""
+    return ComposerState(
+        template=campaign.template,
+        name=campaign.name,
+        header_value=campaign.header_value,
+        body_values=[str(v) for v in campaign.body_values or []],
+        thumbnail=campaign.thumbnail_product.retailer_id if campaign.thumbnail_product else "",
+        sections=[
+            SectionDraft(s.title, [i.product.retailer_id for i in s.items.all()])
+            for s in campaign.sections.all()
+        ],
+        ref=campaign.ref,
+        ref1=campaign.ref1,
+        ref2=campaign.ref2,
+        wa_source=campaign.wa_source,
+    )
+
+
+def catalog_for(state: ComposerState) -> dict[str, Product]:
+    """The products the state names, by retailer ID, in one query (unknown IDs are absent)."""
+    ids = state.retailer_ids
+    if not ids:
+        return {}
+    return {p.retailer_id: p for p in Product.objects.filter(retailer_id__in=ids)}
+
+
+def catalog_of_campaign(campaign: Campaign) -> dict[str, Product]:
+    """`catalog_for` a saved campaign, from its prefetched rows: no query."""
+    catalog = {
+        i.product.retailer_id: i.product for s in campaign.sections.all() for i in s.items.all()
+    }
+    if campaign.thumbnail_product:
+        catalog[campaign.thumbnail_product.retailer_id] = campaign.thumbnail_product
+    return catalog
+
+
+# --- checking and previewing ---------------------------------------------------------------------
+
+
+def composer_problems(state: ComposerState, catalog: dict[str, Product]) -> list[Problem]:
+    """Every problem that keeps this content from being sent, as `campaign_problems` would
+    report it once saved, plus products the catalog does not have."""
+    problems = []
+    thumbnail = catalog.get(state.thumbnail)
+    sections = []
+    for number, section in enumerate(state.sections, start=1):
+        where = f"sections[{number}].products"
+        seen = set()
+        products = []
+        for rid in section.retailer_ids:
+            if rid in seen:
+                problems.append(
+                    Problem(where, f"Product {rid} is in section {number} twice; it is kept once.")
+                )
+            elif rid not in catalog:
+                problems.append(Problem(where, f"Product {rid} is not in the catalog."))
+            else:
+                products.append(catalog[rid])
+            seen.add(rid)
+        sections.append((section.title, products))
+
+    if state.template is None:
+        problems.insert(0, Problem("template", "Choose a template: the message is built on it."))
+        problems.extend(validation.section_problems(sections))
+        problems.extend(validation.ref_problems(state.refs))
+        return problems
+
+    content = validation.content_problems(
+        template=state.template,
+        header_value=state.header_value,
+        body_values=state.body_values,
+        thumbnail=thumbnail,
+        sections=sections,
+        wa_source=state.wa_source,
+        refs=state.refs,
+    )
+    if state.thumbnail and thumbnail is None:
+        content = [p for p in content if p.field != "thumbnail_product"]
+        problems.append(
+            Problem(
+                "thumbnail_product",
+                f"Thumbnail product {state.thumbnail} is not in the catalog; choose another.",
+            )
+        )
+    return content + problems
+
+
+def composer_content(state: ComposerState) -> MpmContent | None:
+    """The MPM content a send of this state would use; None until a template is chosen."""
+    if state.template is None:
+        return None
+    return mpm_content(
+        template=state.template,
+        header_value=state.header_value,
+        body_values=state.body_values,
+        thumbnail_retailer_id=state.thumbnail,
+        sections=[(s.title, s.retailer_ids) for s in state.sections],
+        extra_info={**state.refs, "wa_source": state.wa_source},
+    )
+
+
+def composer_preview_json(state: ComposerState) -> str:
+    """The request body a send would post (as `services.campaign_preview` shows it once saved)."""
+    content = composer_content(state)
+    return services.content_preview(content) if content else ""
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    retailer_id: str
+    product: Product | None  # None: not in the catalog
+
+
+@dataclass(frozen=True)
+class MessagePreview:
+    """The message as WhatsApp shows it: texts with their values filled in, and the items."""
+
+    has_template: bool
+    header: str = ""
+    body: str = ""
+    footer: str = ""
+    button_text: str = "View items"
+    image_url: str = ""
+    thumbnail_name: str = ""
+    sections: tuple[tuple[str, tuple[PreviewItem, ...]], ...] = ()
+
+    @property
+    def product_count(self) -> int:
+        return sum(len(items) for _, items in self.sections)
+
+
+def message_preview(state: ComposerState, catalog: dict[str, Product]) -> MessagePreview:
+    """What the customer will see; a variable without a value shows as `{{n}}`."""
+    thumbnail = catalog.get(state.thumbnail)
+    sections = tuple(
+        (
+            s.title,
+            tuple(PreviewItem(rid, catalog.get(rid)) for rid in dict.fromkeys(s.retailer_ids)),
+        )
+        for s in state.sections
+    )
+    template = state.template
+    if template is None:
+        return MessagePreview(has_template=False, sections=sections)
+
+    def filled(text: str, values: list[str]) -> str:
+        return validation.fill_variables(
+            text, [value or f"{{{{{n}}}}}" for n, value in enumerate(values, start=1)]
+        )
+
+    return MessagePreview(
+        has_template=True,
+        header=filled(template.header_text, [state.header_value]),
+        body=filled(template.body_text, state.body_values),
+        footer=template.footer_text,
+        button_text=template.button_text or "View items",
+        image_url=thumbnail.image_url if thumbnail else "",
+        thumbnail_name=thumbnail.name if thumbnail else "",
+        sections=sections,
+    )
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """A price as a shopper reads it: ₹3,499.00; codes without a symbol come first (AED 12.00)."""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    text = f"{amount:,.2f}"
+    return f"{symbol}{text}" if symbol else f"{currency} {text}"
+
+
+def product_info(product: Product) -> dict:
+    """A product as the composer's search and lists show it (JSON-ready)."""
+    return {
+        "retailer_id": product.retailer_id,
+        "name": product.name,
+        "price": str(product.price),
+        "currency": product.currency,
+        "price_display": money(product.price, product.currency),
+        "image_url": product.image_url,
+        "availability": product.availability,
+        "availability_label": product.get_availability_display(),
+        "sendable": product.is_sendable,
+    }
+
+
+# --- saving and cloning ---------------------------------------------------------------------------
+
+
+def draft_save(
+    *, state: ComposerState, campaign: Campaign | None = None, user=None
+) -> tuple[Campaign, list[str]]:
+    """Save the state as a draft in one transaction: its fields, and its sections and items
+    replaced. A draft need not be valid; products the catalog lacks are left out and named in
+    the returned notes."""
+    if state.template is None:
+        raise ValueError("A draft needs a template.")
+    notes = []
+    with transaction.atomic():
+        catalog = catalog_for(state)
+        if campaign is None:
+            campaign = Campaign(created_by=user if user and user.is_authenticated else None)
+        else:
+            campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            if not campaign_is_editable(campaign):
+                raise CampaignNotEditable(
+                    f"“{campaign}” is {campaign.get_state_display().lower()}: clone it to make "
+                    "changes."
+                )
+        campaign.name = state.name.strip() or "Untitled campaign"
+        campaign.template = state.template
+        campaign.header_value = state.header_value
+        campaign.body_values = list(state.body_values)
+        campaign.thumbnail_product = catalog.get(state.thumbnail)
+        if state.thumbnail and campaign.thumbnail_product is None:
+            notes.append(
+                f"Thumbnail product {state.thumbnail} is not in the catalog; it was left out."
+            )
+        for name, value in state.refs.items():
+            setattr(campaign, name, value)
+        campaign.wa_source = state.wa_source
+        campaign.save()
+
+        campaign.sections.all().delete()
+        sections = Section.objects.bulk_create(
+            Section(campaign=campaign, position=position, title=draft.title)
+            for position, draft in enumerate(state.sections)
+        )
+        items = []
+        for section, draft in zip(sections, state.sections, strict=True):
+            kept = [rid for rid in dict.fromkeys(draft.retailer_ids) if rid in catalog]
+            items += [
+                SectionItem(section=section, position=position, product=catalog[rid])
+                for position, rid in enumerate(kept)
+            ]
+            for rid in dict.fromkeys(draft.retailer_ids):
+                if rid not in catalog:
+                    notes.append(f"Product {rid} is not in the catalog; it was left out.")
+        SectionItem.objects.bulk_create(items)
+    return campaign, notes
+
+
+def campaign_clone(*, campaign: Campaign, user=None) -> Campaign:
+    """A new draft with the same template, values, thumbnail, sections and tracking fields."""
+    state = state_from_campaign(campaign)
+    state.name = f"Copy of {campaign.name}"[: Campaign._meta.get_field("name").max_length]
+    clone, _ = draft_save(state=state, user=user)
+    return clone
+
+
+# --- recipients files ----------------------------------------------------------------------------
+
+
+def upload_dir() -> Path:
+    return Path(settings.MPM_UPLOAD_DIR)
+
+
+UPLOAD_LIFETIME = 24 * 3600  # seconds an unconfirmed upload is kept
+
+
+def upload_store(uploaded) -> str:
+    """Keep an uploaded recipients file until the user confirms; returns its token. Uploads
+    never confirmed are removed a day later (checked on each upload)."""
+    directory = upload_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - UPLOAD_LIFETIME
+    for old in directory.glob("*.csv"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < stale:
+                old.unlink()
+    token = secrets.token_hex(16)
+    with (directory / f"{token}.csv").open("wb") as handle:
+        for chunk in uploaded.chunks():
+            handle.write(chunk)
+    return token
+
+
+def upload_path(token: str) -> Path | None:
+    """The stored file of a token, or None for a token that is malformed or gone."""
+    if not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
+        return None
+    path = upload_dir() / f"{token}.csv"
+    return path if path.is_file() else None
+
+
+def upload_discard(token: str):
+    path = upload_path(token)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def estimated_duration(count: int, rate_per_second: float) -> str:
+    """How long sending `count` messages takes at the configured rate, as the end of a sentence
+    ("Sending to 2,000 recipients takes about 25 seconds")."""
+    if count <= 0:
+        return "takes no time: there is nothing to send"
+    if not rate_per_second:
+        return "goes as fast as Kaleyra answers (no rate limit is set)"
+    seconds = count / rate_per_second
+    if seconds < 60:
+        whole = max(1, round(seconds))
+        return f"takes about {whole} second{'s' if whole != 1 else ''}"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"takes about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    text = f"takes about {hours} hour{'s' if hours != 1 else ''}"
+    return text + (f" {minutes} minute{'s' if minutes != 1 else ''}" if minutes else "")

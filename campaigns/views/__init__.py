@@ -1,0 +1,1 @@
+"""The marketer's pages: thin views that parse input, call a service or selector, and render."""

@@ -1,0 +1,498 @@
+"""The admin: every page renders, the campaign page checks and previews, and sending needs a
+permission, a POST and (for real recipients) a confirmation."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from campaigns import services
+from campaigns.forms import CampaignAdminForm
+from campaigns.models import Campaign, Message, SendAttempt
+from tests.conftest import TEST_API_KEY
+from tests.support.factories import add_section, make_campaign, make_product, make_template
+
+pytestmark = pytest.mark.django_db
+
+ASHA = "+919876543210"
+RAVI = "+919876543211"
+US_NUMBER = "+12015550123"
+SANDBOX_BANNER = "Sandbox mode: messages go to the built-in Kaleyra sandbox"
+
+
+def send_test_url(campaign):
+    return reverse("admin:campaigns_campaign_send_test", args=[campaign.pk])
+
+
+def send_url(campaign):
+    return reverse("admin:campaigns_campaign_send", args=[campaign.pk])
+
+
+def change_url(campaign):
+    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+
+def page_messages(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"])
+
+
+@pytest.fixture
+def records(provider, campaign):
+    """One test send: a Message with its SendAttempt, as the provider answered it."""
+    provider.set_response()
+    services.campaign_send_test(campaign, to=ASHA)
+    return Message.objects.get(), SendAttempt.objects.get()
+
+
+@pytest.fixture
+def admin_urls(records, campaign):
+    message, attempt = records
+    section = campaign.sections.first()
+    objects = {
+        "product": campaign.thumbnail_product,
+        "messagetemplate": campaign.template,
+        "campaign": campaign,
+        "section": section,
+        "message": message,
+        "sendattempt": attempt,
+    }
+    urls = []
+    for model, obj in objects.items():
+        urls.append(reverse(f"admin:campaigns_{model}_changelist"))
+        urls.append(reverse(f"admin:campaigns_{model}_change", args=[obj.pk]))
+    urls += [reverse("admin:campaigns_campaign_add"), send_test_url(campaign), send_url(campaign)]
+    return urls
+
+
+def staff_user(*codenames) -> User:
+    user = User.objects.create_user("marketer", password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+# --- every page ---------------------------------------------------------------------------------
+
+
+def test_every_admin_page_renders_for_a_superuser(admin_client, admin_urls):
+    for url in admin_urls:
+        assert admin_client.get(url).status_code == 200, url
+
+
+def test_every_admin_page_sends_an_anonymous_user_to_the_login(client, admin_urls):
+    for url in admin_urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        # The site's login (LOGIN_URL); staff may also use the admin's own login page.
+        assert response["Location"].startswith(reverse("login")), url
+
+
+def test_sandbox_banner_shows_on_every_page_in_sandbox_mode(admin_client, client, settings):
+    settings.KALEYRA_SANDBOX = True
+    assert SANDBOX_BANNER in admin_client.get(reverse("admin:index")).content.decode()
+    assert SANDBOX_BANNER in client.get(reverse("admin:login")).content.decode()
+
+
+def test_no_sandbox_banner_with_real_kaleyra_settings(admin_client, provider):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert SANDBOX_BANNER not in page
+    assert "WhatsApp MPM campaigns" in page
+
+
+def test_product_list_does_not_query_per_row(admin_client, django_assert_max_num_queries):
+    for _ in range(40):
+        make_product()
+    with django_assert_max_num_queries(10):
+        response = admin_client.get(reverse("admin:campaigns_product_changelist"))
+    assert response.status_code == 200
+    assert "499.00 INR" in response.content.decode()
+
+
+def test_campaign_list_counts_messages_without_a_query_per_row(
+    admin_client, django_assert_max_num_queries
+):
+    campaigns = [make_campaign(name=f"Campaign {n}") for n in range(10)]
+    Message.objects.create(campaign=campaigns[0], to=ASHA, state=Message.State.ACCEPTED)
+    Message.objects.create(campaign=campaigns[0], to=RAVI, state=Message.State.FAILED)
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
+    row = next(r for r in response.context["cl"].result_list if r.pk == campaigns[0].pk)
+    assert (row.accepted_count, row.failed_count, row.queued_count) == (1, 1, 0)
+
+
+# --- the campaign page --------------------------------------------------------------------------
+
+
+def test_campaign_page_reports_problems_in_plain_words(admin_client, provider):
+    campaign = make_campaign(sections=(("A" * 25, 1),))
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    text = page.content.decode()
+    assert "Must fix:" in text
+    assert "is 25 characters; the limit is 24." in text
+
+
+def test_campaign_page_shows_the_json_preview_without_the_api_key(admin_client, provider):
+    campaign = make_campaign()
+    page = admin_client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    text = page.content.decode()
+    assert "No problems: ready to send." in text
+    assert "thumbnail_product_retailer_id" in text
+    assert campaign.thumbnail_product.retailer_id in text
+    assert TEST_API_KEY not in text
+
+
+def test_campaign_page_of_an_empty_campaign_lists_what_is_missing(admin_client):
+    campaign = make_campaign(sections=(), thumbnail_product=None)
+    text = admin_client.get(
+        reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    ).content.decode()
+    assert "Choose a thumbnail product" in text
+    assert "Add at least one section with products." in text
+    assert "&quot;sections&quot;: []" in text
+
+
+def test_warnings_are_told_apart_from_errors(admin_client):
+    campaign = make_campaign(ref="r" * 300)
+    text = admin_client.get(
+        reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    ).content.decode()
+    assert "Warning:" in text
+    assert "Must fix:" not in text
+
+
+def test_section_inline_lists_products_and_links_to_the_section(admin_client, campaign):
+    section = campaign.sections.first()
+    text = admin_client.get(
+        reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    ).content.decode()
+    assert section.items.first().product.retailer_id in text
+    assert reverse("admin:campaigns_section_change", args=[section.pk]) in text
+
+
+def test_body_values_are_edited_one_per_line(admin_client, admin_user):
+    template = make_template(body_text="Hi {{1}}, {{2}} is back.")
+    response = admin_client.post(
+        reverse("admin:campaigns_campaign_add"),
+        {
+            "name": "Back in stock",
+            "template": template.pk,
+            "thumbnail_product": make_product().pk,
+            "header_value": "cart",
+            "body_values": "Asha\r\n  two spaces kept\r\n",
+            "wa_source": "api",
+            "sections-TOTAL_FORMS": "0",
+            "sections-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(name="Back in stock")
+    assert campaign.body_values == ["Asha", "  two spaces kept"]
+    assert campaign.created_by == admin_user
+
+
+def test_body_values_form_shows_the_list_as_lines_and_empty_text_as_no_values():
+    campaign = make_campaign(template=make_template(body_text="{{1}} and {{2}}"))
+    form = CampaignAdminForm(instance=campaign)
+    assert form["body_values"].value() == "value 1\nvalue 2"
+    assert form.fields["body_values"].clean("") == []
+
+
+def test_section_page_edits_its_products(admin_client, campaign):
+    section = campaign.sections.first()
+    response = admin_client.get(reverse("admin:campaigns_section_change", args=[section.pk]))
+    assert response.status_code == 200
+    assert section.items.first().product.retailer_id in response.content.decode()
+
+
+# --- send a test --------------------------------------------------------------------------------
+
+
+def test_send_test_sends_one_request_and_says_so(admin_client, provider, campaign):
+    provider.set_response()
+    response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
+    assert len(provider.calls) == 1
+    assert "Test sent to +919876543210" in page_messages(response)
+    assert "AXXXXXXXXXXXXXXXXXXX" in page_messages(response)
+    assert Message.objects.get().is_test
+    # The number is remembered for the next test.
+    assert ASHA in admin_client.get(send_test_url(campaign)).content.decode()
+
+
+def test_send_test_failure_names_the_code_and_what_to_do(admin_client, provider, campaign):
+    provider.set_response(
+        status=400,
+        json={
+            "code": "E110",
+            "message": "Please check your balance, You have a low balance!",
+            "data": {},
+            "error": {"balance": "low"},
+        },
+    )
+    response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
+    text = page_messages(response)
+    assert "E110" in text
+    assert "Top up the balance" in text
+
+
+def test_send_test_of_a_broken_campaign_sends_nothing_and_lists_the_problems(
+    admin_client, provider
+):
+    campaign = make_campaign(sections=(("A" * 25, 1),))
+    page = admin_client.get(send_test_url(campaign)).content.decode()
+    assert "cannot be sent yet" in page
+    response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
+    assert "Nothing was sent" in page_messages(response)
+    assert "the limit is 24" in page_messages(response)
+    assert len(provider.calls) == 0
+
+
+def test_send_test_with_a_bad_number_shows_the_form_again(admin_client, provider, campaign):
+    response = admin_client.post(send_test_url(campaign), {"to": "98765"})
+    assert response.status_code == 200
+    assert "has no country code" in response.content.decode()
+    assert len(provider.calls) == 0
+
+
+# --- send to numbers ----------------------------------------------------------------------------
+
+
+def test_an_invalid_number_is_reported_by_entry_and_nothing_is_sent(
+    admin_client, provider, campaign
+):
+    typed = f"{ASHA}\nnot a number\n{RAVI}"
+    response = admin_client.post(send_url(campaign), {"numbers": typed})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "<td>2</td><td>not a number</td>" in text
+    assert "has no country code" in text
+    assert 'name="confirm"' not in text
+    assert response.context["form"]["numbers"].value() == typed  # nothing lost
+    assert len(provider.calls) == 0
+    assert not Message.objects.exists()
+
+
+def test_numbers_are_confirmed_before_they_are_sent(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.set_response()
+    typed = f"{ASHA}, {RAVI}\n{ASHA}\n{US_NUMBER}"
+    first = admin_client.post(send_url(campaign), {"numbers": typed})
+    text = first.content.decode()
+    assert 'name="confirm"' in text
+    assert "1 duplicate removed" in text
+    assert US_NUMBER in text
+    assert len(provider.calls) == 0
+    assert not Message.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            send_url(campaign), {"numbers": typed, "confirm": "Yes"}, follow=True
+        )
+    # The request only queues and enqueues: nothing went out while the user waited.
+    assert len(provider.calls) == 0
+    text = page_messages(response)
+    assert "to 2 recipient(s) in the background" in text
+    assert "1 number(s) skipped: Meta has not delivered marketing templates" in text
+    assert "1 duplicate number(s) were removed." in text
+    assert 'id="mpm-progress"' in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SENDING
+
+    for callback in callbacks:  # the worker's turn (the tests' task backend runs it at once)
+        callback()
+    assert len(provider.calls) == 2
+    assert set(Message.objects.values_list("to", "state")) == {
+        (ASHA, Message.State.ACCEPTED),
+        (RAVI, Message.State.ACCEPTED),
+        (US_NUMBER, Message.State.SKIPPED),
+    }
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+
+
+def test_a_rerun_does_not_resend_to_accepted_numbers(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.set_response()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    page = admin_client.post(send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}"}).content.decode()
+    assert "1 already received this campaign" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"}, follow=True
+        )
+    assert len(provider.calls) == 2
+    assert "1 number(s) had already received this campaign" in page_messages(response)
+
+
+def test_progress_and_failures_show_on_the_campaign_page(
+    admin_client, provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.set_response(
+        status=400,
+        json={
+            "code": "WA400",
+            "message": "Refer to correct payload format",
+            "data": {},
+            "error": {},
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"})
+
+    progress = admin_client.get(
+        reverse("admin:campaigns_campaign_progress", args=[campaign.pk])
+    ).json()
+    assert progress["state"] == "completed"
+    assert progress["counts"]["failed"] == 2
+    assert (progress["total"], progress["percent"]) == (2, 100)
+    page = admin_client.get(change_url(campaign)).content.decode()
+    assert '<td data-count="failed">2</td>' in page
+
+
+def test_pause_resume_and_cancel_are_post_only_and_need_the_send_permission(
+    admin_client, client, provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.set_response()
+    queue_and_start = admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    assert queue_and_start.status_code == 302
+    control = lambda action: reverse(  # noqa: E731
+        "admin:campaigns_campaign_control", args=[campaign.pk, action]
+    )
+    assert admin_client.get(control("pause")).status_code == 405
+    admin_client.post(control("pause"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+
+    client.force_login(staff_user("view_campaign", "change_campaign"))
+    assert client.post(control("resume")).status_code == 403
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(control("resume"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    assert Message.objects.get().state == Message.State.ACCEPTED
+
+    admin_client.post(control("cancel"))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.CANCELLED
+
+
+def test_a_broken_campaign_cannot_be_sent_to_numbers(admin_client, provider):
+    campaign = make_campaign(thumbnail_product=None)
+    response = admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    assert response.status_code == 200
+    assert "Choose a thumbnail product" in response.content.decode()
+    assert len(provider.calls) == 0
+    assert not Message.objects.exists()
+
+
+def test_empty_numbers_show_the_form_again(admin_client, provider, campaign):
+    response = admin_client.post(send_url(campaign), {"numbers": ""})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+
+# --- who may send, and how ----------------------------------------------------------------------
+
+
+def test_a_get_never_sends(admin_client, provider, campaign):
+    provider.set_response()
+    assert admin_client.get(send_test_url(campaign), {"to": ASHA}).status_code == 200
+    response = admin_client.get(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
+    assert response.status_code == 200
+    assert len(provider.calls) == 0
+    assert not Message.objects.exists()
+
+
+def test_staff_without_the_send_permission_get_403_and_nothing_is_sent(client, provider, campaign):
+    provider.set_response()
+    client.force_login(staff_user("view_campaign", "change_campaign"))
+    change_page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert change_page.status_code == 200
+    assert send_test_url(campaign) not in change_page.content.decode()
+    assert client.get(send_test_url(campaign)).status_code == 403
+    assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
+    assert client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"}).status_code == 403
+    assert len(provider.calls) == 0
+    assert not Message.objects.exists()
+
+
+def test_the_send_permission_alone_is_not_enough(client, provider, campaign):
+    client.force_login(staff_user("view_campaign", "send_campaign"))
+    assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
+    assert len(provider.calls) == 0
+
+
+def test_staff_with_both_permissions_can_send(client, provider, campaign):
+    provider.set_response()
+    client.force_login(staff_user("view_campaign", "change_campaign", "send_campaign"))
+    assert (
+        send_test_url(campaign)
+        in client.get(
+            reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        ).content.decode()
+    )
+    client.post(send_test_url(campaign), {"to": ASHA})
+    assert len(provider.calls) == 1
+
+
+def test_sending_is_csrf_protected(admin_user, provider, campaign):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
+    assert len(provider.calls) == 0
+
+
+def test_an_unknown_campaign_is_a_404(admin_client):
+    assert admin_client.get("/admin/campaigns/campaign/999999/send-test/").status_code == 404
+    assert admin_client.get("/admin/campaigns/campaign/nope/send/").status_code == 404
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def test_messages_and_attempts_are_read_only(admin_client, records):
+    message, _ = records
+    assert admin_client.get(reverse("admin:campaigns_message_add")).status_code == 403
+    assert admin_client.get(reverse("admin:campaigns_sendattempt_add")).status_code == 403
+    delete = reverse("admin:campaigns_message_delete", args=[message.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    page = admin_client.get(reverse("admin:campaigns_message_change", args=[message.pk]))
+    assert 'name="to"' not in page.content.decode()
+    assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_message_page_explains_the_code_and_shows_its_attempts(admin_client, provider, campaign):
+    provider.set_response(
+        status=401,
+        json={"code": "WA401", "message": "Phone number is not present", "data": {}, "error": {}},
+    )
+    services.campaign_send_test(campaign, to=ASHA)
+    message = Message.objects.get()
+    text = admin_client.get(
+        reverse("admin:campaigns_message_change", args=[message.pk])
+    ).content.decode()
+    assert "Check KALEYRA_SENDER" in text
+    assert "&quot;messaging_object&quot;: {" in text  # the request body, pretty-printed
+    assert TEST_API_KEY not in text
+
+
+def test_attempt_page_shows_the_exchange_and_what_to_do(admin_client, records):
+    _, attempt = records
+    text = admin_client.get(
+        reverse("admin:campaigns_sendattempt_change", args=[attempt.pk])
+    ).content.decode()
+    assert "Kaleyra accepted the message." in text
+    assert "AXXXXXXXXXXXXXXXXXXX" in text
+    assert "&quot;to&quot;: &quot;+919876543210&quot;" in text  # the request, pretty-printed
+
+
+def test_message_list_filters_by_campaign(admin_client, records, campaign):
+    other = make_campaign(name="Other")
+    add_section(other, "More", 1)
+    response = admin_client.get(
+        reverse("admin:campaigns_message_changelist"), {"campaign__id__exact": campaign.pk}
+    )
+    assert response.status_code == 200
+    assert [m.pk for m in response.context["cl"].result_list] == [records[0].pk]

@@ -1,0 +1,171 @@
+"""The management commands end to end: `send_campaign` against the sandbox, and `demo`."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from campaigns.models import Campaign, Message, Product, SendAttempt
+from tests.support.factories import make_campaign, make_template
+
+ACCEPTED_A = "+919876543210"
+ACCEPTED_B = "+447911123456"
+WA401_NUMBER = "+919876540401"
+US_NUMBER = "+12025550143"
+
+
+def send(*args):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("send_campaign", *args, stdout=out, stderr=err)
+        code = 0
+    except CommandError as exc:
+        code, err = exc.returncode, io.StringIO(err.getvalue() + str(exc))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def campaign(db):
+    return make_campaign()
+
+
+def test_send_to_numbers_counts_each_outcome(sandbox, campaign):
+    numbers = f"{ACCEPTED_A},{ACCEPTED_B},{WA401_NUMBER},{US_NUMBER},{ACCEPTED_A}"
+    code, out, err = send(str(campaign.pk), "--to", numbers)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "accepted 2, failed 1, skipped 1"
+    assert "Removed 1 duplicate" in err
+    assert "WA401" in err
+    states = dict(Message.objects.values_list("to", "state"))
+    assert states == {
+        ACCEPTED_A: "accepted",
+        ACCEPTED_B: "accepted",
+        WA401_NUMBER: "failed",
+        US_NUMBER: "skipped",
+    }
+    assert len(sandbox.calls) == 3
+
+
+def test_rerun_sends_nothing_new(sandbox, campaign):
+    assert send(str(campaign.pk), "--to", f"{ACCEPTED_A},{ACCEPTED_B}")[0] == 0
+    code, out, err = send(str(campaign.pk), "--to", f"{ACCEPTED_A},{ACCEPTED_B}")
+
+    assert code == 0
+    assert out.strip() == "accepted 0, failed 0, skipped 2"
+    assert "already accepted" in err
+    assert len(sandbox.calls) == 2
+    assert SendAttempt.objects.count() == 2
+
+
+def test_all_accepted_exits_zero(sandbox, campaign):
+    code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert (code, out.strip()) == (0, "accepted 1, failed 0, skipped 0")
+
+
+def test_csv_overrides_reach_the_payload(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text(
+        f"phone,header,body_1,ref\n{ACCEPTED_A},basket,Ravi,crm-42\n{ACCEPTED_B},,,\n"
+    )
+    code, _out, _ = send(str(campaign.pk), "--recipients", str(csv_file))
+
+    assert code == 0
+    first = Message.objects.get(to=ACCEPTED_A).attempts_log.get().request_body
+    components = first["messaging_object"]["template"]["components"]
+    assert components[0]["parameters"][0]["text"] == "basket"
+    assert components[1]["parameters"][0]["text"] == "Ravi"
+    assert first["extra_info"]["ref"] == "crm-42"
+    second = Message.objects.get(to=ACCEPTED_B)
+    assert second.attempts_log.get().request_body["extra_info"]["ref"] == f"mpm-{second.pk}"
+
+
+def test_csv_with_bad_rows_sends_nothing_and_names_the_rows(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text(f"phone,body_2\n{ACCEPTED_A},\nnot-a-number,\n{ACCEPTED_B},extra\n")
+    code, _out, err = send(str(campaign.pk), "--recipients", str(csv_file))
+
+    assert code == 2
+    assert "line 3" in err and "not-a-number" in err
+    assert "line 4" in err and "there is no {{2}}" in err
+    assert "nothing was sent" in err
+    assert not sandbox.calls
+    assert not Message.objects.exists()
+
+
+def test_csv_with_unknown_column_is_refused(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text(f"phone,colour\n{ACCEPTED_A},red\n")
+    code, _, err = send(str(campaign.pk), "--recipients", str(csv_file))
+    assert code == 2 and "colour" in err
+    assert not sandbox.calls
+
+
+def test_dry_run_prints_payloads_and_sends_nothing(sandbox, campaign):
+    code, out, _ = send(str(campaign.pk), "--to", f"{ACCEPTED_A},{US_NUMBER}", "--dry-run")
+
+    assert code == 0
+    assert '"to": "+919876543210"' in out
+    assert "1 request(s) would be sent" in out
+    assert not sandbox.calls
+    assert not Message.objects.exists()
+
+
+def test_invalid_campaign_exits_2_naming_the_problem(sandbox, db):
+    campaign = make_campaign(sections=(("A title that is far too long", 1),))
+    code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert code == 2
+    assert "the limit is 24" in err
+    assert not sandbox.calls
+
+
+def test_unknown_campaign_and_missing_file_exit_2(sandbox, db, tmp_path):
+    assert send("999", "--to", ACCEPTED_A)[0] == 2
+    campaign = make_campaign(template=make_template(header_text="", body_text="Hello"))
+    code, _, err = send(str(campaign.pk), "--recipients", str(tmp_path / "missing.csv"))
+    assert code == 2 and "Cannot read" in err
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("KALEYRA_SENDER", "", "KALEYRA_SENDER"),
+        ("KALEYRA_BASE_URL", "ftp://kaleyra.test", "http"),
+        ("KALEYRA_API_KEY", "key\r\nX-Other: 1", "line break"),
+    ],
+)
+def test_bad_kaleyra_settings_exit_2_and_leave_the_campaign_unsent(
+    kaleyra_settings, campaign, setting, value, words
+):
+    kaleyra_settings.MPM_TRANSPORT = "async"
+    setattr(kaleyra_settings, setting, value)
+
+    code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
+
+    assert code == 2
+    assert words in err
+    assert not Message.objects.exclude(state="queued").exists()  # nothing claimed or sent
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DRAFT
+
+
+def test_demo_is_idempotent(db, settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    call_command("demo", stdout=out)
+
+    assert Product.objects.count() >= 40
+    assert Campaign.objects.count() == 1
+    assert get_user_model().objects.filter(username="admin", is_superuser=True).count() == 1
+    assert out.getvalue().count("Admin login: admin / ") == 1
+    assert (tmp_path / "static" / "demo" / "products" / "AUDIO-02.svg").exists()
+
+
+def test_demo_campaign_is_ready_to_send(sandbox, db, settings, tmp_path):
+    settings.BASE_DIR = tmp_path
+    call_command("demo", stdout=io.StringIO())
+    campaign = Campaign.objects.get()
+    code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert (code, out.strip()) == (0, "accepted 1, failed 0, skipped 0")

@@ -1,0 +1,290 @@
+"""The per-sender rate limiter: no one-second window over the rate, measured with a fake clock.
+
+Slot times are compared exactly (as fractions), so float rounding cannot hide a slot too many.
+The clock starts at a realistic Unix time: the engine feeds the limiter `time.time()`.
+"""
+
+import heapq
+import random
+import subprocess
+import sys
+from bisect import bisect_left
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from campaigns.sending.ratelimit import (
+    LATENESS_ALLOWANCE,
+    FileSlotStore,
+    MemorySlotStore,
+    RateLimiter,
+    machine_limiter,
+)
+
+START = 1_760_000_000.123456  # a Unix time in 2025: floats there have ~0.24 µs of resolution
+
+
+class FakeClock:
+    def __init__(self, now: float = START):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep_until(self, when: float):
+        self.now = max(self.now, when)
+
+
+def simulate(
+    limiters: list[RateLimiter],
+    clock: FakeClock,
+    *,
+    sends: int,
+    workers: int = 64,
+    latency: float = 0.05,
+    lateness: Callable[[float], float] | None = None,
+    recheck: bool = True,
+) -> list[list[float]]:
+    """Each limiter is one process with `workers` senders, run as the engine runs them. A free
+    sender asks for a slot and sleeps until it, waking `lateness(slot)` late; if the limiter
+    says it woke too late (and `recheck`), it takes the next slot, once, as the engine does;
+    then it sends, and is free again once the answer arrives `latency` later. Returns each
+    process's send times."""
+    events = [(clock.now, n, w, None, False) for n in range(len(limiters)) for w in range(workers)]
+    heapq.heapify(events)
+    sent: list[list[float]] = [[] for _ in limiters]
+    for _ in range(20 * sends):  # a livelock fails the test instead of hanging it
+        if sum(map(len, sent)) == sends:
+            return sent
+        clock.now, n, worker, slot, rechecked = heapq.heappop(events)  # in time order
+        limiter = limiters[n]
+        if slot is None or (recheck and not rechecked and limiter.late(slot)):
+            again = slot is not None
+            slot = limiter.next_slot()
+            wake = max(clock.now, slot)
+            wake += lateness(wake) if lateness else 0.0
+            heapq.heappush(events, (wake, n, worker, slot, again))
+        else:
+            sent[n].append(clock.now)
+            heapq.heappush(events, (clock.now + latency, n, worker, None, False))
+    pytest.fail(f"only {sum(map(len, sent))} of {sends} sends")
+
+
+def stall(start: float, length: float) -> Callable[[float], float]:
+    """The event loop is busy from `start` for `length` seconds: who wakes then, waits."""
+    return lambda t: start + length - t if start <= t < start + length else 0.0
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends in any half-open window [t, t + 1), computed exactly.
+
+    A busiest window can always be slid right until it starts at a send, so checking the
+    windows that start at each send covers every window."""
+    exact = sorted(Fraction(t) for t in times)
+    return max(bisect_left(exact, t + 1) - i for i, t in enumerate(exact))
+
+
+def average_rate(times: list[float]) -> float:
+    exact = sorted(Fraction(t) for t in times)
+    return float((len(exact) - 1) / (exact[-1] - exact[0]))
+
+
+def test_busiest_second_counts_a_half_open_window():
+    assert busiest_second([0.0, 0.5, 0.999, 1.0]) == 3
+    assert busiest_second([0.0, 1.0, 2.0]) == 1
+    assert busiest_second([5.0, 5.0]) == 2
+
+
+RATES = [80, 1000, 7]
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("workers", [1, 64])
+def test_without_allowance_no_second_holds_more_than_the_rate_and_the_average_is_the_rate(
+    rate, workers
+):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock, allowance=0)
+
+    [sent] = simulate([limiter], clock, sends=3000, workers=workers, latency=0)
+
+    assert busiest_second(sent) == rate
+    assert average_rate(sent) == pytest.approx(rate, rel=2e-5)  # MIN_STRETCH: 0.001 %
+    assert sent[0] == START  # the first send does not wait
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_sends_up_to_the_allowance_late_never_put_more_than_the_rate_in_a_second(rate):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+    rng = random.Random(rate)
+
+    def lateness(_):
+        return rng.uniform(0, 0.99 * limiter.tolerance)
+
+    [sent] = simulate([limiter], clock, sends=3000, lateness=lateness)
+
+    assert busiest_second(sent) <= rate
+    # The rate less 1 % (the allowance), give or take one lateness over the ≥ 3 s run.
+    assert average_rate(sent) == pytest.approx(rate / (1 + LATENESS_ALLOWANCE), rel=0.004)
+
+
+@pytest.mark.parametrize("rate", [80, 1000])
+@pytest.mark.parametrize("length", [0.02, 0.2])
+def test_senders_woken_late_by_a_busy_loop_take_the_next_slot_and_keep_the_rate(rate, length):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+    busy = stall(START + 1.5, length)
+
+    [sent] = simulate([limiter], clock, sends=4 * rate, lateness=busy)
+
+    assert busiest_second(sent) <= rate
+
+
+@pytest.mark.parametrize("rate", [80, 1000])
+def test_without_the_recheck_a_busy_loop_bunches_sends_over_the_rate(rate):
+    """Why the engine asks `late()`: a slot keeps the rate only if the send leaves on time."""
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+    busy = stall(START + 1.5, 0.05)
+
+    [sent] = simulate([limiter], clock, sends=4 * rate, lateness=busy, recheck=False)
+
+    assert busiest_second(sent) > rate
+
+
+@pytest.mark.parametrize("rate", [80, 1000])
+def test_a_machine_too_busy_to_wake_on_time_still_sends(rate):
+    """Every wake 8 ms late (past the 5 ms tolerance): one new slot each, then sent anyway."""
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+
+    [sent] = simulate([limiter], clock, sends=3 * rate, lateness=lambda _: 0.008)
+
+    assert len(sent) == 3 * rate
+    assert busiest_second(sent) <= rate
+
+
+def test_late_means_past_half_the_allowance():
+    clock = FakeClock()
+    limiter = RateLimiter(80, MemorySlotStore(), clock=clock)
+    slot = limiter.next_slot()
+    clock.now = slot + LATENESS_ALLOWANCE / 2 - 1e-6
+    assert not limiter.late(slot)
+    clock.now += 2e-6
+    assert limiter.late(slot)
+    assert not RateLimiter(0, clock=clock).late(slot)  # no limit: never late
+    assert not RateLimiter(80, clock=clock, allowance=0).late(slot)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_on_time_the_average_is_the_rate_less_the_allowance_exactly(rate):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+
+    [sent] = simulate([limiter], clock, sends=3000)
+
+    # `rate` slots span (rate - 1) / rate * 1.01 s: a whole `rate` in a second below ~100/s.
+    assert busiest_second(sent) == (rate if rate < 100 else 991)
+    # Exactly, up to the rounding of float Unix times (~2e-6 over 3,000 slots).
+    assert average_rate(sent) == pytest.approx(rate / (1 + LATENESS_ALLOWANCE), rel=1e-5)
+
+
+@pytest.mark.parametrize("rate", [80, 1000])
+def test_a_burst_after_an_idle_spell_still_keeps_the_rate(rate):
+    """Slots reserved and left unused while the sender idled are not all used at once later."""
+    clock = FakeClock()
+    limiter = RateLimiter(rate, MemorySlotStore(), clock=clock)
+    assert limiter.block > 1
+    [sent] = simulate([limiter], clock, sends=rate // 2 + 1)  # leaves most of a block unused
+    clock.now = max(sent) + 0.7  # the sender had nothing to send for a while
+    [burst] = simulate([limiter], clock, sends=2 * rate)
+
+    assert busiest_second(sent + burst) <= rate
+
+
+def test_two_processes_sharing_a_slot_file_never_exceed_the_rate_together(tmp_path):
+    rate = 80
+    clock = FakeClock()
+    path = tmp_path / "sender.slot"
+    # Two stores on one file, each with its own descriptor: what two processes hold.
+    first = RateLimiter(rate, FileSlotStore(path), clock=clock)
+    second = RateLimiter(rate, FileSlotStore(path), clock=clock)
+    try:
+        sent = simulate([first, second], clock, sends=3000, workers=8, latency=0.15)
+    finally:
+        first.close()
+        second.close()
+    everything = sent[0] + sent[1]
+
+    assert min(len(s) for s in sent) > 1000  # both really sent
+    assert len(set(everything)) == len(everything)  # never the same slot twice
+    assert busiest_second(everything) <= rate
+    assert average_rate(everything) == pytest.approx(rate / (1 + LATENESS_ALLOWANCE), rel=1e-3)
+
+
+TAKE_SLOTS = """
+import sys
+from pathlib import Path
+from campaigns.sending.ratelimit import FileSlotStore, RateLimiter
+limiter = RateLimiter(float(sys.argv[2]), FileSlotStore(Path(sys.argv[1])))
+print("\\n".join(repr(limiter.next_slot()) for _ in range(int(sys.argv[3]))))
+"""
+
+
+def test_real_processes_on_one_slot_file_never_share_a_slot(tmp_path):
+    """Two OS processes (real clock, real `flock`) taking slots from one file at once."""
+    rate, count = 2000, 300
+    path = tmp_path / "sender.slot"
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-c", TAKE_SLOTS, str(path), str(rate), str(count)]
+    procs = [
+        subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        outputs = [proc.communicate(timeout=30)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert [proc.returncode for proc in procs] == [0, 0]
+    slots = [float(line) for out in outputs for line in out.split()]
+
+    assert len(slots) == 2 * count
+    assert len(set(slots)) == len(slots)
+    assert busiest_second(slots) <= rate
+
+
+def test_rate_zero_never_waits():
+    clock = FakeClock()
+    limiter = RateLimiter(0, clock=clock)
+    assert [limiter.next_slot() for _ in range(10_000)] == [START] * 10_000
+
+
+def test_machine_limiter_is_file_backed_per_sender(tmp_path):
+    first = machine_limiter("+91 90000 00001", 80, str(tmp_path))
+    again = machine_limiter("+919000000001", 80, str(tmp_path))
+    other = machine_limiter("+919000000002", 80, str(tmp_path))
+    try:
+        assert isinstance(first.store, FileSlotStore)
+        assert first.rate == 80
+        assert sorted(p.name for p in (tmp_path / "mpm-rate").iterdir()) == [
+            "919000000001.slot",
+            "919000000002.slot",
+        ]
+        # The same sender shares one budget: the second takes the block after the first's.
+        a, b = first.next_slot(), again.next_slot()
+        assert b - a == pytest.approx(first.block * first.interval, abs=1e-6)
+        # Another sender has its own budget, so it need not wait.
+        assert other.next_slot() <= max(a, b)
+    finally:
+        for limiter in (first, again, other):
+            limiter.close()
+
+
+def test_machine_limiter_without_a_rate_is_unlimited(tmp_path):
+    limiter = machine_limiter("+919000000001", 0, str(tmp_path))
+    assert limiter.rate == 0
+    assert not (tmp_path / "mpm-rate").exists()
