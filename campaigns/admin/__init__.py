@@ -29,6 +29,7 @@ from campaigns.models import (
     SendAttempt,
 )
 from campaigns.selectors import campaign_for_sending, campaign_funnel, campaign_progress
+from campaigns.services import background
 
 admin.site.site_header = "WhatsApp MPM campaigns"
 admin.site.site_title = "MPM campaigns"
@@ -339,7 +340,7 @@ class CampaignAdmin(admin.ModelAdmin):
             raise Http404(f"There is no campaign with ID “{object_id}”.")
         if not self.has_send_permission(request, campaign):
             raise PermissionDenied
-        done, text = services.campaign_control(campaign, action=action)
+        done, text = background.campaign_control(campaign, action=action)
         self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
         return HttpResponseRedirect(
             reverse("admin:campaigns_campaign_change", args=[quote(campaign.pk)])
@@ -392,7 +393,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def _send_to_numbers(self, request, campaign, text):
         try:
-            report = services.campaign_queue_and_send(
+            report = background.campaign_queue_and_send(
                 campaign, recipients.recipients_from_numbers(text)
             )
         except services.CampaignNotRunnable as exc:

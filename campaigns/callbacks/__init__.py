@@ -14,10 +14,8 @@ from campaigns.callbacks.effects import (
     FINAL_STATES,
     RANK,
     attributed_message,
-    current_pacing_factor,
     optout_add,
     optout_remove,
-    slow_down,
     states_below,
 )
 from campaigns.callbacks.inbox import apply_pending_callbacks, retry_waiting_events
@@ -41,7 +39,6 @@ __all__ = [
     "TemplateStatusUpdate",
     "apply_pending_callbacks",
     "attributed_message",
-    "current_pacing_factor",
     "optout_add",
     "optout_remove",
     "parse_dynamic",
@@ -49,6 +46,5 @@ __all__ = [
     "parse_template",
     "parse_v2",
     "retry_waiting_events",
-    "slow_down",
     "states_below",
 ]

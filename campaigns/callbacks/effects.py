@@ -26,10 +26,10 @@ from campaigns.models import (
     Order,
     OrderItem,
     Product,
-    SenderPacing,
     StatusEvent,
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON
+from campaigns.sending.pacing import PACING_CODES, slow_down
 
 # A status event → the Message state it moves to (`unknown` moves nothing).
 TARGET_STATE = {
@@ -71,11 +71,6 @@ TEMPLATE_CODES = {
     "132015": MessageTemplate.Status.PAUSED,
     "132016": MessageTemplate.Status.DISABLED,
 }
-# Meta's throughput (130429) and pair-rate (131056) limits: cut the sender's rate by this factor,
-# at most once per PACING_STEP_SECONDS, never below MIN_PACING_FACTOR, for a while.
-PACING_CODES = {"130429": 0.5, "131056": 0.8}
-PACING_STEP_SECONDS = 10
-MIN_PACING_FACTOR = 0.1
 RETRY_131049_AFTER = timedelta(hours=24)
 REF_PATTERN = re.compile(r"^mpm-(\d{1,18})$")
 # Meta's clock and ours differ a little (and Meta's times are whole seconds): a message sent up
@@ -263,39 +258,6 @@ def pace(updates: list[StatusUpdate], now, counts: Counter):
         seen.add((sender, update.error_code))
         slow_down(sender=sender, code=update.error_code, now=now)
         counts["slowed"] += 1
-
-
-def slow_down(*, sender: str, code: str, now=None) -> float:
-    """Cut `sender`'s pacing factor for MPM_PACING_SLOWDOWN_SECONDS; returns the new factor."""
-    now = now or timezone.now()
-    sender = digits(sender) or "default"
-    step = PACING_CODES.get(code, 0.5)
-    until = now + timedelta(seconds=settings.MPM_PACING_SLOWDOWN_SECONDS)
-    reason = f"Meta {code}: {explain_meta(code).meaning}"[:300]
-    with transaction.atomic():
-        pacing = SenderPacing.objects.select_for_update().filter(sender=sender).first()
-        if pacing is None:
-            pacing = SenderPacing(sender=sender, factor=step)
-        elif pacing.until <= now:
-            pacing.factor = step
-        elif pacing.updated_at <= now - timedelta(seconds=PACING_STEP_SECONDS):
-            pacing.factor = max(MIN_PACING_FACTOR, pacing.factor * step)
-        pacing.code, pacing.reason, pacing.until = code, reason, until
-        pacing.save()
-    return pacing.factor
-
-
-def current_pacing_factor(sender: str, *, now=None) -> float:
-    """The share of its configured rate `sender` should send at now: 1.0 normally, less for a
-    while after Meta's 130429 / 131056. One indexed query; the engine asks every half second."""
-    factor = (
-        SenderPacing.objects.filter(
-            sender=digits(sender) or "default", until__gt=now or timezone.now()
-        )
-        .values_list("factor", flat=True)
-        .first()
-    )
-    return factor if factor else 1.0
 
 
 # --- replies and orders --------------------------------------------------------------------------

@@ -172,7 +172,7 @@ class OrderItem(models.Model):
 class SenderPacing(models.Model):
     """A slow-down for one sender number after Meta's 130429 / 131056, until `until`.
 
-    The engine multiplies its rate by `campaigns.callbacks.current_pacing_factor(sender)`.
+    The engine multiplies its rate by `campaigns.sending.pacing.current_pacing_factor(sender)`.
     """
 
     sender = models.CharField(max_length=20, unique=True, help_text="Digits only.")

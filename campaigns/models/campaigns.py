@@ -2,9 +2,46 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from campaigns import limits
 from campaigns.models.catalog import MessageTemplate, Product
+
+
+class CampaignQuerySet(models.QuerySet):
+    """Every change of a campaign's state, each one conditional UPDATE (concurrent callers never
+    move a campaign from a state it has already left); each returns how many rows moved."""
+
+    def start(self, *, resume: bool = False) -> int:
+        """To `sending` from a draft, a completed campaign (new recipients) or, when resuming,
+        a paused one; a cancelled campaign never sends again."""
+        allowed = [Campaign.State.DRAFT, Campaign.State.SENDING, Campaign.State.COMPLETED]
+        if resume:
+            allowed.append(Campaign.State.PAUSED)
+        return self.filter(state__in=allowed).update(
+            state=Campaign.State.SENDING, paused_reason="", updated_at=timezone.now()
+        )
+
+    def pause(self, reason: str) -> int:
+        """A sending campaign stops after the requests in flight, saying why; its queue is kept."""
+        return self.filter(state=Campaign.State.SENDING).update(
+            state=Campaign.State.PAUSED,
+            paused_reason=reason[: Campaign._meta.get_field("paused_reason").max_length],
+            updated_at=timezone.now(),
+        )
+
+    def complete(self) -> int:
+        return self.filter(state=Campaign.State.SENDING).update(
+            state=Campaign.State.COMPLETED, updated_at=timezone.now()
+        )
+
+    def cancel(self) -> int:
+        return self.exclude(state=Campaign.State.CANCELLED).update(
+            state=Campaign.State.CANCELLED, updated_at=timezone.now()
+        )
+
+    def sending(self):
+        return self.filter(state=Campaign.State.SENDING)
 
 
 class Campaign(models.Model):
@@ -59,12 +96,19 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [("send_campaign", "Can send campaigns")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        """Only a draft may change: once sending starts, the records describe what was sent."""
+        return self.state == Campaign.State.DRAFT
 
 
 class Section(models.Model):

@@ -1,8 +1,43 @@
 """Every send's record: one Message per recipient, one SendAttempt per HTTP exchange."""
 
 from django.db import models
+from django.utils import timezone
 
 from campaigns.models.campaigns import Campaign
+
+
+class MessageQuerySet(models.QuerySet):
+    """The common filters and the state changes made outside the engine's hot SQL
+    (`campaigns.sending.sql`, which names the same states from `Message.State`)."""
+
+    def real(self):
+        """A campaign's recipients, without its test sends."""
+        return self.filter(is_test=False)
+
+    def tests(self):
+        return self.filter(is_test=True)
+
+    def waiting(self):
+        """Not answered yet: queued (perhaps for a retry later) or claimed by a sender."""
+        return self.filter(state__in=(Message.State.QUEUED, Message.State.SENDING))
+
+    def requeue_unsent(self, ids) -> int:
+        """Claimed Messages that never left go back in the queue."""
+        return self.filter(id__in=ids, state=Message.State.SENDING).update(
+            state=Message.State.QUEUED, claimed_by="", updated_at=timezone.now()
+        )
+
+    def mark_unknown(self, ids, detail: str) -> int:
+        """Claimed Messages whose request may have reached Kaleyra: resent only on request."""
+        return self.filter(id__in=ids, state=Message.State.SENDING).update(
+            state=Message.State.UNKNOWN, detail=detail, updated_at=timezone.now()
+        )
+
+    def skip_queued(self, detail: str) -> int:
+        """What is still queued is skipped, never sent (a cancelled campaign)."""
+        return self.filter(state=Message.State.QUEUED).update(
+            state=Message.State.SKIPPED, detail=detail, updated_at=timezone.now()
+        )
 
 
 class Message(models.Model):
@@ -59,6 +94,8 @@ class Message(models.Model):
     is_test = models.BooleanField("test send", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -19,11 +19,11 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from campaigns.callbacks import current_pacing_factor
 from campaigns.kaleyra import KaleyraClient, KaleyraConfig
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message
 from campaigns.payload import BodyTemplate, MpmContent, build_request, serialize
+from campaigns.sending.pacing import current_pacing_factor
 from campaigns.sending.policy import pauses_campaign
 from campaigns.sending.ratelimit import RateLimiter, machine_limiter
 from campaigns.sending.recorder import (

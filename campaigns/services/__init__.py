@@ -1,5 +1,6 @@
-"""The use cases every edge calls: check, preview, send, test-send, pause, resume, cancel
-(`campaigns`), and the composer's drafts, clones and uploads (`composer`)."""
+"""The use cases every edge calls: check, preview, send, test-send, pause, cancel (`campaigns`);
+starting work in the background (`background`: it imports `campaigns.tasks`, whose tasks call
+`campaigns`, so it is not re-exported here); the composer's drafts, clones and uploads (`composer`)."""
 
 from campaigns.services.campaigns import (
     SAMPLE_RECIPIENT,
@@ -7,12 +8,9 @@ from campaigns.services.campaigns import (
     CampaignNotSendable,
     campaign_cancel,
     campaign_check,
-    campaign_control,
-    campaign_enqueue_send,
     campaign_next_retry,
     campaign_pause,
     campaign_preview,
-    campaign_queue_and_send,
     campaign_send,
     campaign_send_test,
     campaign_start,
@@ -27,12 +25,9 @@ __all__ = [
     "CampaignNotSendable",
     "campaign_cancel",
     "campaign_check",
-    "campaign_control",
-    "campaign_enqueue_send",
     "campaign_next_retry",
     "campaign_pause",
     "campaign_preview",
-    "campaign_queue_and_send",
     "campaign_send",
     "campaign_send_test",
     "campaign_start",

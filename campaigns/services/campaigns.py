@@ -5,15 +5,13 @@ Views, the admin, the management command and background tasks all call these fun
 campaign send runs through `engine`.
 """
 
-from collections.abc import Iterable
-
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from campaigns import recipients, validation
+from campaigns import validation
 from campaigns.kaleyra import KaleyraClient, KaleyraConfig, config_from_settings
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message
@@ -129,30 +127,6 @@ def campaign_start(campaign: Campaign, *, resume: bool = False):
     campaign.state = Campaign.State.SENDING
 
 
-def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
-    """Start (or resume) sending in the background once the current transaction commits."""
-    from campaigns.tasks import send_campaign_task
-
-    sending_config()  # a worker could not send either: say so now
-    campaign_start(campaign, resume=resume)
-    transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
-
-
-def campaign_queue_and_send(
-    campaign: Campaign, recipient_inputs: Iterable[recipients.RecipientInput]
-) -> recipients.QueueReport:
-    """Queue the recipients (all or nothing) and start sending in the background.
-
-    Nothing is queued when any recipient is invalid (see `report.invalid`); raises
-    `CampaignNotRunnable` when the campaign's state does not allow a send. Queueing commits in
-    chunks (lists may be long), so a refused start leaves the new rows queued for a resume.
-    """
-    report = recipients.campaign_queue_recipients(campaign, recipient_inputs)
-    if not report.invalid_count:
-        campaign_enqueue_send(campaign)
-    return report
-
-
 def campaign_next_retry(campaign: Campaign):
     """When the earliest scheduled retry of a still-sending campaign is due, or None."""
     if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).exists():
@@ -178,24 +152,6 @@ def campaign_cancel(campaign: Campaign) -> int:
             state=Campaign.State.CANCELLED, updated_at=timezone.now()
         )
         return engine.skip_cancelled(campaign.pk)
-
-
-def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:
-    """Pause, resume or cancel a campaign: (done, what to tell the user in plain words)."""
-    if action == "pause":
-        if campaign_pause(campaign):
-            return True, "Paused: requests in flight finish, nothing new is sent until you resume."
-        return False, "Only a sending campaign can be paused."
-    if action == "resume":
-        try:
-            campaign_enqueue_send(campaign, resume=True)
-        except CampaignNotRunnable as exc:
-            return False, str(exc)
-        return True, "Resumed: sending goes on in the background."
-    if action == "cancel":
-        skipped = campaign_cancel(campaign)
-        return True, f"Cancelled: {skipped} queued message(s) will not be sent."
-    raise ValueError(f"Unknown action {action!r}: use pause, resume or cancel.")
 
 
 def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | None = None):

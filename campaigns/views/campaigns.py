@@ -32,7 +32,7 @@ from campaigns.forms import (
 from campaigns.kaleyra.answers import describe_test_send
 from campaigns.models import Campaign, MessageTemplate
 from campaigns.selectors import dashboard
-from campaigns.services import composer
+from campaigns.services import background, composer
 
 VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
 LIST_PER_PAGE = 25
@@ -459,7 +459,7 @@ def campaign_control(request, pk: int, action: str):
     if action not in ("pause", "resume", "cancel"):
         raise Http404("Unknown action.")
     campaign = load_campaign(pk)
-    done, text = services.campaign_control(campaign, action=action)
+    done, text = background.campaign_control(campaign, action=action)
     messages.add_message(request, messages.SUCCESS if done else messages.WARNING, text)
     return redirect("campaigns:detail", pk=campaign.pk)
 
@@ -604,7 +604,7 @@ def send_confirmed(request, campaign, context):
     if not token and not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
     try:
-        report = services.campaign_queue_and_send(campaign, recipient_inputs(numbers, token))
+        report = background.campaign_queue_and_send(campaign, recipient_inputs(numbers, token))
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import callbacks, recipients, services
-from campaigns.callbacks import apply_pending_callbacks, current_pacing_factor
+from campaigns.callbacks import apply_pending_callbacks
 from campaigns.callbacks.writelock import sqlite_write_lock
 from campaigns.kaleyra.sandbox.callbacks import callback_plan, poster
 from campaigns.models import (
@@ -35,6 +35,7 @@ from campaigns.selectors import (
     campaign_results,
     campaign_timeline,
 )
+from campaigns.sending.pacing import current_pacing_factor
 from tests.support.factories import make_campaign, make_message, make_product, make_template
 
 ASHA = "+919876543210"

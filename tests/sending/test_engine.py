@@ -26,13 +26,13 @@ from django.utils import timezone
 
 from benchmarks.standin import HANG_SUFFIX, STANDIN_ANSWERS, StandinThread
 from campaigns.callbacks import apply_pending_callbacks
-from campaigns.callbacks.effects import slow_down
 from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings, parse_answer
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
 from campaigns.payload import serialize
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.sending.pacing import slow_down
 from campaigns.sending.policy import RetryPolicy
 from campaigns.sending.ratelimit import RateLimiter
 from campaigns.sending.recorder import HOST, Answer, Claimed, Journal, record
