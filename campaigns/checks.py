@@ -1,12 +1,22 @@
 """System checks for unsafe or useless configuration (`manage.py check`), with stable ids."""
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from campaigns import conf
 from campaigns.callbacks.views import configured_auth
 from campaigns.kaleyra import config_from_settings
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
+
+
+@register()
+def settings_limits_check(app_configs, **kwargs):
+    """Every KALEYRA_* / MPM_* value outside its limits (campaigns/conf.py), all at once."""
+    return [
+        Error(problem, hint="Fix it in the environment (see .env.example).", id="campaigns.E001")
+        for problem in conf.problems()
+    ]
 
 
 @register()

@@ -5,6 +5,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from campaigns.conf import from_environment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -123,80 +125,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# --- Kaleyra WhatsApp API v2 ------------------------------------------------------------------
-# With no SID and API key the app runs in sandbox mode: it sends to its own offline stand-in
-# for Kaleyra (campaigns.sandbox) and nothing leaves the machine.
-KALEYRA_REGION = env.str("KALEYRA_REGION", default="in")
-KALEYRA_SID = env.str("KALEYRA_SID", default="")
-KALEYRA_API_KEY = env.str("KALEYRA_API_KEY", default="")
-KALEYRA_SENDER = env.str("KALEYRA_SENDER", default="")
-KALEYRA_BASE_URL = env.str("KALEYRA_BASE_URL", default="")
-KALEYRA_SANDBOX = not (KALEYRA_SID and KALEYRA_API_KEY)
-KALEYRA_SANDBOX_BASE_URL = env.str(
-    "KALEYRA_SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox"
-)
-KALEYRA_CONNECT_TIMEOUT = env.float("KALEYRA_CONNECT_TIMEOUT", default=5.0)
-KALEYRA_READ_TIMEOUT = env.float("KALEYRA_READ_TIMEOUT", default=30.0)
-# The send engine. Meta's default throughput tier is 80 messages/second per number (up to 1,000);
-# 0 turns the limit off (only for local stand-ins). The limit is shared by all processes here.
-KALEYRA_RATE_PER_SECOND = env.float("KALEYRA_RATE_PER_SECOND", default=80)
-MPM_SEND_CONCURRENCY = env.int("MPM_SEND_CONCURRENCY", default=256)
-# "async" sends many requests at once; "requests" one at a time (small sends, mocked tests).
-MPM_TRANSPORT = env.str("MPM_TRANSPORT", default="async")
-# Kaleyra: retry WA500 up to 3 times, at 5, 10 and 15 minutes.
-KALEYRA_WA500_RETRY_DELAYS = env.list(
-    "KALEYRA_WA500_RETRY_DELAYS", cast=float, default=[300, 600, 900]
-)
-MPM_CONNECT_RETRY_BASE_DELAY = env.float("MPM_CONNECT_RETRY_BASE_DELAY", default=2.0)
-MPM_CONNECT_MAX_RETRIES = env.int("MPM_CONNECT_MAX_RETRIES", default=5)
-# Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
-MPM_CLAIM_LEASE = env.float("MPM_CLAIM_LEASE", default=120)
-MPM_JOURNAL_DIR = env.str("MPM_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal"))
-# Recipient CSVs uploaded in the composer wait here between the check and the confirmation.
-MPM_UPLOAD_DIR = env.str("MPM_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads"))
-MPM_RATE_LIMIT_DIR = env.str("MPM_RATE_LIMIT_DIR", default="")
-# Meta stopped delivering marketing templates to US (+1) numbers on 2025-04-01.
-MPM_SKIP_US_RECIPIENTS = env.bool("MPM_SKIP_US_RECIPIENTS", default=True)
+# --- Kaleyra and the app: every KALEYRA_* / MPM_* setting, its default and its limits, is in
+# campaigns/conf.py (and .env.example). With no SID and API key the app runs in sandbox mode.
+globals().update(from_environment(env))
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-
-# Where this app is reachable; demo product images are served from it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
-
-# --- Kaleyra callbacks (campaigns.webhooks, campaigns.callbacks) --------------------------------
-# Register https://<this app>/callbacks/kaleyra/ as the sender number's callback in Kaleyra and
-# choose one way to authenticate it (each value may be a comma-separated list, for rotation):
-#  - Basic auth: the username and password you type into the callback profile;
-KALEYRA_CALLBACK_USERNAME = env.list("KALEYRA_CALLBACK_USERNAME", default=[])
-KALEYRA_CALLBACK_PASSWORD = env.list("KALEYRA_CALLBACK_PASSWORD", default=[])
-#  - a static secret in an extra header of the profile (header name, secret);
-KALEYRA_CALLBACK_HEADER = env.str("KALEYRA_CALLBACK_HEADER", default="")
-KALEYRA_CALLBACK_TOKEN = env.list("KALEYRA_CALLBACK_TOKEN", default=[])
-#  - "Advanced" auth: Kaleyra gets a bearer token from /callbacks/kaleyra/token/ with these.
-KALEYRA_CALLBACK_CLIENT_ID = env.list("KALEYRA_CALLBACK_CLIENT_ID", default=[])
-KALEYRA_CALLBACK_CLIENT_SECRET = env.list("KALEYRA_CALLBACK_CLIENT_SECRET", default=[])
-KALEYRA_CALLBACK_TOKEN_TTL = env.int("KALEYRA_CALLBACK_TOKEN_TTL", default=3600)
-# With none of them set, callbacks are refused (system check campaigns.W001) — except in sandbox
-# mode, where the sandbox authenticates with a header secret derived from DJANGO_SECRET_KEY.
-
-# Replies that opt a number out of (or back into) marketing, besides STOP / UNSUBSCRIBE / START;
-# compared with the whole reply, ignoring case and punctuation: e.g. "ALTO,ROKO" and "INICIO".
-MPM_STOP_WORDS = env.list("MPM_STOP_WORDS", default=[])
-MPM_START_WORDS = env.list("MPM_START_WORDS", default=[])
-# At most one marketing message per recipient within this many hours, across campaigns (0: off).
-MPM_FREQUENCY_CAP_HOURS = env.float("MPM_FREQUENCY_CAP_HOURS", default=24)
-# Meta's 131049 (per-user marketing limit): queue the message once more, 24 hours later.
-MPM_RETRY_131049 = env.bool("MPM_RETRY_131049", default=False)
-# Orders count for the customer's latest campaign message within this many days.
-MPM_ORDER_ATTRIBUTION_DAYS = env.float("MPM_ORDER_ATTRIBUTION_DAYS", default=7)
-# After Meta's 130429 / 131056 the sender's rate is cut (halved, at most every 10 s) for this long.
-MPM_PACING_SLOWDOWN_SECONDS = env.float("MPM_PACING_SLOWDOWN_SECONDS", default=300)
-# Status events whose message is not known yet are matched again for this long.
-MPM_CALLBACK_MATCH_HOURS = env.float("MPM_CALLBACK_MATCH_HOURS", default=24)
-# The sandbox posts realistic callbacks (sent, delivered, read, failures, orders, STOP) back to
-# the app after accepting a message; the URL defaults to this app's own /callbacks/kaleyra/.
-MPM_SANDBOX_CALLBACKS = env.bool("MPM_SANDBOX_CALLBACKS", default=True)
-MPM_SANDBOX_CALLBACK_URL = env.str("MPM_SANDBOX_CALLBACK_URL", default="")
-MPM_SANDBOX_CALLBACK_DELAY = env.float("MPM_SANDBOX_CALLBACK_DELAY", default=0.5)

@@ -16,9 +16,6 @@ KALEYRA_SANDBOX = True
 KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-# One request at a time through `requests`, so `responses` mocks it; the engine's async path is
-# tested against a local stand-in server (tests/test_engine.py).
-MPM_TRANSPORT = "requests"
 KALEYRA_RATE_PER_SECOND = 0
 # The real retry schedule, in fractions of a second.
 KALEYRA_WA500_RETRY_DELAYS = [0.01, 0.02, 0.03]
@@ -47,3 +44,5 @@ KALEYRA_CALLBACK_CLIENT_SECRET = []
 MPM_STOP_WORDS = []
 MPM_START_WORDS = []
 MPM_RETRY_131049 = False
+# Until the suite drives the real transport everywhere: one request at a time through `requests`.
+MPM_TRANSPORT = "requests"

@@ -74,7 +74,7 @@ def run_options(**overrides) -> RunOptions:
     options = {
         "concurrency": settings.MPM_SEND_CONCURRENCY,
         "rate": settings.KALEYRA_RATE_PER_SECOND,
-        "transport": settings.MPM_TRANSPORT,
+        "transport": getattr(settings, "MPM_TRANSPORT", "async"),
     }
     options.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**options)

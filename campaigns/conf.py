@@ -1,0 +1,145 @@
+"""Every `KALEYRA_*` and `MPM_*` setting in one place: its type, default, limits and meaning.
+
+`mpmsite/settings.py` reads them all from the environment with `from_environment(env)`; code reads
+them as `conf.KALEYRA_RATE_PER_SECOND`, which looks at Django's settings at the moment of the read
+(so `override_settings` and pytest's `settings` fixture work) and refuses a value outside its
+limits with `ImproperlyConfigured` naming the variable. `problems()` lists every bad value at once
+for the system check (`campaigns.E001`).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    kind: str  # how the environment spells it: str, bool, int, float, list, floats
+    default: object
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+    def problem(self, name: str, value) -> str:
+        """What is wrong with `value`, in plain words naming the variable; "" when nothing."""
+        numbers = value if self.kind == "floats" else [value]
+        if self.kind in ("int", "float", "floats"):
+            for number in numbers:
+                if isinstance(number, bool) or not isinstance(number, int | float):
+                    return f"{name} must be a number; got {number!r}."
+                if number != number:  # NaN
+                    return f"{name} must be a number; got NaN."
+                if self.minimum is not None and number < self.minimum:
+                    return f"{name} must be at least {self.minimum:g}; got {number:g}."
+                if self.maximum is not None and number > self.maximum:
+                    return f"{name} must be at most {self.maximum:g}; got {number:g}."
+        return ""
+
+
+SETTINGS: dict[str, Setting] = {
+    # Kaleyra's API: with no SID and API key the app sends to its own offline sandbox.
+    "KALEYRA_REGION": Setting("str", "in", doc="in, sg, eu or na: picks Kaleyra's domain"),
+    "KALEYRA_SID": Setting("str", ""),
+    "KALEYRA_API_KEY": Setting("str", "", doc="read from the environment only; never shown"),
+    "KALEYRA_SENDER": Setting("str", "", doc="the WhatsApp business number sent from"),
+    "KALEYRA_BASE_URL": Setting("str", "", doc="replaces https://<regional domain> when set"),
+    "KALEYRA_SANDBOX_BASE_URL": Setting("str", "http://127.0.0.1:8000/sandbox"),
+    "KALEYRA_CONNECT_TIMEOUT": Setting("float", 5.0, minimum=0.1, maximum=300),
+    "KALEYRA_READ_TIMEOUT": Setting("float", 30.0, minimum=0.1, maximum=600),
+    # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000);
+    # 0 turns the limit off (local stand-ins only).
+    "KALEYRA_RATE_PER_SECOND": Setting("float", 80.0, minimum=0, maximum=1000),
+    "MPM_SEND_CONCURRENCY": Setting("int", 256, minimum=1, maximum=4096),
+    # Kaleyra: retry WA500 up to 3 times, at 5, 10 and 15 minutes.
+    "KALEYRA_WA500_RETRY_DELAYS": Setting("floats", [300.0, 600.0, 900.0], minimum=0),
+    "MPM_CONNECT_RETRY_BASE_DELAY": Setting("float", 2.0, minimum=0),
+    "MPM_CONNECT_MAX_RETRIES": Setting("int", 5, minimum=0, maximum=100),
+    # Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
+    "MPM_CLAIM_LEASE": Setting("float", 120.0, minimum=0),
+    "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),
+    "MPM_RATE_LIMIT_DIR": Setting("str", "", doc="default: the system's temporary folder"),
+    # Recipient CSVs uploaded in the composer wait here between the check and the confirmation.
+    "MPM_UPLOAD_DIR": Setting("str", str(BASE_DIR / "var" / "uploads")),
+    # Meta stopped delivering marketing templates to US (+1) numbers on 2025-04-01.
+    "MPM_SKIP_US_RECIPIENTS": Setting("bool", True),
+    # Callback authentication (each value may be a comma-separated list, for rotation).
+    "KALEYRA_CALLBACK_USERNAME": Setting("list", []),
+    "KALEYRA_CALLBACK_PASSWORD": Setting("list", []),
+    "KALEYRA_CALLBACK_HEADER": Setting("str", ""),
+    "KALEYRA_CALLBACK_TOKEN": Setting("list", []),
+    "KALEYRA_CALLBACK_CLIENT_ID": Setting("list", []),
+    "KALEYRA_CALLBACK_CLIENT_SECRET": Setting("list", []),
+    "KALEYRA_CALLBACK_TOKEN_TTL": Setting("int", 3600, minimum=60, maximum=86400),
+    # Replies that opt out (or back in), besides STOP / UNSUBSCRIBE / START.
+    "MPM_STOP_WORDS": Setting("list", []),
+    "MPM_START_WORDS": Setting("list", []),
+    # At most one marketing message per recipient within this many hours, across campaigns.
+    "MPM_FREQUENCY_CAP_HOURS": Setting("float", 24.0, minimum=0),
+    # Meta's 131049 (per-user marketing limit): queue the message once more, 24 hours later.
+    "MPM_RETRY_131049": Setting("bool", False),
+    "MPM_ORDER_ATTRIBUTION_DAYS": Setting("float", 7.0, minimum=0),
+    # After Meta's 130429 / 131056 the sender's rate is cut for this long.
+    "MPM_PACING_SLOWDOWN_SECONDS": Setting("float", 300.0, minimum=0),
+    # Status events whose message is not known yet are matched again for this long.
+    "MPM_CALLBACK_MATCH_HOURS": Setting("float", 24.0, minimum=0),
+    # The sandbox posts realistic callbacks back to the app after accepting a message.
+    "MPM_SANDBOX_CALLBACKS": Setting("bool", True),
+    "MPM_SANDBOX_CALLBACK_URL": Setting("str", ""),
+    "MPM_SANDBOX_CALLBACK_DELAY": Setting("float", 0.5, minimum=0),
+    # Where this app is reachable; demo product images are served from it.
+    "SITE_URL": Setting("str", "http://127.0.0.1:8000"),
+}
+
+# Derived from others, never set by hand outside tests: sandbox mode without a SID and API key.
+DERIVED = {
+    "KALEYRA_SANDBOX": lambda values: not (values["KALEYRA_SID"] and values["KALEYRA_API_KEY"])
+}
+
+
+def from_environment(env) -> dict:
+    """Every setting read from the environment (django-environ's `Env`), for settings.py."""
+    readers: dict[str, Callable] = {
+        "str": env.str,
+        "bool": env.bool,
+        "int": env.int,
+        "float": env.float,
+        "list": env.list,
+        "floats": lambda name, default: env.list(name, cast=float, default=default),
+    }
+    values = {name: readers[s.kind](name, default=s.default) for name, s in SETTINGS.items()}
+    values.update({name: derive(values) for name, derive in DERIVED.items()})
+    return values
+
+
+def value(name: str):
+    """The current value of one setting, checked against its limits."""
+    setting = SETTINGS.get(name)
+    if setting is None and name not in DERIVED:
+        raise AttributeError(f"campaigns.conf has no setting {name!r}")
+    if setting is None:
+        return getattr(settings, name)
+    current = getattr(settings, name, setting.default)
+    problem = setting.problem(name, current)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    return current
+
+
+def problems() -> list[str]:
+    """Every setting outside its limits, in plain words."""
+    return [
+        problem
+        for name, setting in SETTINGS.items()
+        if (problem := setting.problem(name, getattr(settings, name, setting.default)))
+    ]
+
+
+def __getattr__(name: str):
+    if name.isupper():
+        return value(name)
+    raise AttributeError(name)
