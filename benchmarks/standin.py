@@ -2,8 +2,10 @@
 
 It answers 202 WA202 after a fixed latency, counts every request per `extra_info.ref` (so
 duplicates show), keeps each request's arrival time (`GET /stats?arrivals=1`, for rate checks),
-and answers by recipient suffix: `STANDIN_ANSWERS` maps the last digits of `to` to
-(status, code); the suffix "0408" never answers in time (a read timeout).
+and answers by recipient suffix: `STANDIN_ANSWERS` maps the last digits of `to` to one of
+Kaleyra's documented errors (`campaigns.kaleyra.documented`); the suffix "0408" never answers in
+time (a read timeout). Tests script it further (`tests/support/provider.py`): answers to give in
+order, and every request kept as it arrived.
 
     python -m benchmarks.standin --port 9800 --latency 0.2
 """
@@ -16,28 +18,45 @@ import resource
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from campaigns.kaleyra import documented
+
 STANDIN_ANSWERS = {
-    "0110": (400, "E110"),
-    "0400": (400, "WA400"),
-    "0401": (401, "WA401"),
-    "0500": (500, "WA500"),
-    "0001": (401, "RBC001"),
-    "2101": (429, "WAV2101"),
+    "0110": "E110",
+    "0400": "WA400",
+    "0401": "WA401",
+    "0500": "WA500",
+    "0001": "RBC001",
+    "2101": "WAV2101",
 }
 HANG_SUFFIX = "0408"
 
 
-def make_app(latency: float) -> web.Application:
+@dataclass
+class Script:
+    """What a test asks of the stand-in: answers to give first, in order (the last one repeats),
+    and every request kept as it arrived."""
+
+    answers: list = field(default_factory=list)  # callables: request → awaitable response
+    requests: list = field(default_factory=list)  # (web.Request, body bytes)
+
+
+def make_app(latency: float, script: Script | None = None) -> web.Application:
     refs: Counter = Counter()
     counter = {"n": 0}
     arrivals: list[float] = []  # wall-clock time each request reached the handler
 
-    async def messages(request: web.Request) -> web.Response:
+    async def messages(request: web.Request) -> web.StreamResponse:
         arrivals.append(time.time())
         body = await request.read()
+        if script is not None:
+            script.requests.append((request, body))
+            if script.answers:
+                answer = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
+                return await answer(request)
         data = json.loads(body)
         to = data["messaging_object"]["to"]
         refs[data.get("extra_info", {}).get("ref", "")] += 1
@@ -46,17 +65,11 @@ def make_app(latency: float) -> web.Application:
             await asyncio.sleep(3600)
         if latency:
             await asyncio.sleep(latency)
-        for suffix, (status, code) in STANDIN_ANSWERS.items():
+        for suffix, name in STANDIN_ANSWERS.items():
             if to.endswith(suffix):
-                answer = {"code": code, "message": code, "data": {}, "error": {"error": code}}
+                status, answer = documented.ERRORS[name]
                 return web.json_response(answer, status=status)
-        answer = {
-            "code": "WA202",
-            "message": "Request Accepted",
-            "data": {"message_id": f"SI{counter['n']:012d}"},
-            "error": {},
-        }
-        return web.json_response(answer, status=202)
+        return web.json_response(documented.accepted(f"SI{counter['n']:012d}"), status=202)
 
     async def stats(request: web.Request) -> web.Response:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -78,8 +91,9 @@ def make_app(latency: float) -> web.Application:
 class StandinThread:
     """The stand-in in a background thread of this process, on 127.0.0.1 and a free port."""
 
-    def __init__(self, latency: float = 0.0):
+    def __init__(self, latency: float = 0.0, script: Script | None = None):
         self.latency = latency
+        self.script = script
         self.loop = asyncio.new_event_loop()
         self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -99,7 +113,7 @@ class StandinThread:
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(make_app(self.latency), handle_signals=False)
+        self.runner = web.AppRunner(make_app(self.latency, self.script), handle_signals=False)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from campaigns import conf
 from campaigns.callbacks.views import configured_auth
 from campaigns.kaleyra import config_from_settings
-from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
+from campaigns.kaleyra.client import check_config
 
 
 @register()
@@ -23,7 +23,7 @@ def settings_limits_check(app_configs, **kwargs):
 def kaleyra_settings_check(app_configs, **kwargs):
     """Say at start-up, not at the first send, that Kaleyra's settings cannot send."""
     try:
-        ConcurrentKaleyraClient(config_from_settings())
+        check_config(config_from_settings())
     except ImproperlyConfigured as exc:
         return [
             Warning(

@@ -1,17 +1,15 @@
-"""Shared fixtures: one HTTP seam around `responses` for the provider, and ready campaigns."""
-
-import re
+"""Shared fixtures: Kaleyra played by a stand-in on 127.0.0.1 (`provider`), the app's own sandbox
+over HTTP (`sandbox`), and ready campaigns."""
 
 import pytest
-import responses
-from django.test import Client
 
+from benchmarks.standin import Script, StandinThread
 from campaigns.selectors import campaign_for_sending
 from tests.support.factories import make_campaign
+from tests.support.provider import API_KEY, Provider, use_kaleyra_at
 
 KALEYRA_BASE = "https://kaleyra.test"
-MESSAGES_URL = re.compile(r"https://kaleyra\.test/v2/[^/]+/whatsapp/[^/]+/messages")
-TEST_API_KEY = "test-secret-key-5f2b9c"
+TEST_API_KEY = API_KEY
 
 
 def pytest_collection_modifyitems(config, items):
@@ -22,62 +20,29 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def kaleyra_settings(settings):
-    """Real (non-sandbox) Kaleyra settings pointing at a mocked host."""
-    settings.KALEYRA_SANDBOX = False
-    settings.KALEYRA_SID = "HXAP16TEST97IN"
-    settings.KALEYRA_API_KEY = TEST_API_KEY
-    settings.KALEYRA_SENDER = "+919000000001"
-    settings.KALEYRA_BASE_URL = KALEYRA_BASE
+    """Real (non-sandbox) Kaleyra settings, at a host no test ever reaches."""
+    use_kaleyra_at(settings, KALEYRA_BASE)
     return settings
 
 
-class ProviderMock:
-    """The provider seam: say what Kaleyra answers, then check what it was sent."""
-
-    def __init__(self, mock: responses.RequestsMock):
-        self.mock = mock
-
-    def set_response(self, status=202, json=None, body=None, **kwargs):
-        if json is None and body is None:
-            json = {
-                "code": "WA202",
-                "message": "Request Accepted",
-                "data": {"message_id": "AXXXXXXXXXXXXXXXXXXX"},
-                "error": {},
-            }
-        self.mock.add(responses.POST, MESSAGES_URL, status=status, json=json, body=body, **kwargs)
-
-    @property
-    def calls(self):
-        return self.mock.calls
+@pytest.fixture
+def provider(kaleyra_settings, tmp_path):
+    """Kaleyra played by the stand-in on 127.0.0.1; the real client and engine talk to it."""
+    script = Script()
+    with StandinThread(script=script) as server:
+        use_kaleyra_at(kaleyra_settings, server.base_url)
+        kaleyra_settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
+        yield Provider(server, script)
 
 
 @pytest.fixture
-def provider(kaleyra_settings):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield ProviderMock(mock)
-
-
-@pytest.fixture
-def sandbox(settings):
-    """Sandbox mode, with the client's HTTP routed into the app's own sandbox view."""
+def sandbox(settings, live_server, tmp_path):
+    """Sandbox mode, the app's own sandbox served over HTTP by the live test server (so these
+    tests commit: the server answers from its own thread and database connection)."""
     settings.KALEYRA_SANDBOX = True
-    settings.KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
-    client = Client()
-
-    def forward(request):
-        path = request.path_url
-        response = client.post(
-            path,
-            data=request.body,
-            content_type="application/json",
-            headers={"api-key": request.headers.get("api-key", "")},
-        )
-        return response.status_code, dict(response.headers), response.content
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(r"http://sandbox\.test/.*"), callback=forward)
-        yield mock
+    settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
+    return live_server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ to it. It knows nothing of the ORM; `sandbox/` beside it is the offline Kaleyra.
 from campaigns.kaleyra.client import KaleyraClient
 from campaigns.kaleyra.config import (
     SANDBOX_API_KEY,
-    USER_AGENT,
     KaleyraConfig,
     config_from_settings,
     request_headers,
@@ -13,7 +12,6 @@ from campaigns.kaleyra.results import Outcome, SendResult, elapsed_ms, parse_ans
 
 __all__ = [
     "SANDBOX_API_KEY",
-    "USER_AGENT",
     "KaleyraClient",
     "KaleyraConfig",
     "Outcome",

@@ -1,46 +1,142 @@
-"""Posts request bodies to Kaleyra. It never retries a POST by itself (a retried request that had
-reached Kaleyra is a second message); retries are the engine's decision. It knows nothing of the ORM."""
+"""The only code that talks HTTP to Kaleyra: aiohttp, configured for this one endpoint.
 
+Many requests in flight from one event loop over a pooled keep-alive connector that honours the
+server's `Connection: close` and `Keep-Alive: timeout=` hints; `trust_env` so `HTTPS_PROXY` /
+`NO_PROXY` apply to every send; TLS verified against the CA bundle `requests` uses; a versioned
+`User-Agent`. It never retries a POST (a retried request that reached Kaleyra is a second message):
+retries are the engine's decision. Every failure becomes a `SendResult`; it knows nothing of the ORM.
+"""
+
+import asyncio
+import logging
+import re
+import ssl
 import time
+from collections.abc import Callable
+from importlib import metadata
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
-import requests
+import aiohttp
+import requests.certs
+from django.core.exceptions import ImproperlyConfigured
 
 from campaigns.kaleyra.config import KaleyraConfig, request_headers
 from campaigns.kaleyra.results import Outcome, SendResult, elapsed_ms, parse_answer
 
+logger = logging.getLogger(__name__)
+
+# Seconds an idle connection is kept for reuse: under a busy send a connection is never idle for
+# more than milliseconds, so a short limit costs nothing and stays below common server limits.
+KEEPALIVE_IDLE = 4.0
+# A server's `Keep-Alive: timeout=N` is honoured with this margin: a connection it is about to
+# close is not reused (the request would go out and its outcome become unknown).
+KEEPALIVE_MARGIN = 1.0
+DNS_TTL = 300.0  # seconds a resolved address is reused
+KEEPALIVE_TIMEOUT = re.compile(r"timeout\s*=\s*(\d+(?:\.\d+)?)", re.I)
+
+
+def user_agent() -> str:
+    try:
+        version = metadata.version("mpm-campaigns")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"mpm-campaigns/{version} aiohttp/{aiohttp.__version__} (+Kaleyra WhatsApp API v2)"
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificates and host names checked against the bundle `requests` trusts (certifi)."""
+    return ssl.create_default_context(cafile=requests.certs.where())
+
+
+def check_config(config: KaleyraConfig):
+    """Refuse, before anything is sent or recorded, settings no request could go out with."""
+    url = urlsplit(config.messages_url)
+    try:
+        url.port  # noqa: B018 (raises on a port that is not a number or out of range)
+        host = (url.hostname or "").encode("idna")
+    except (ValueError, UnicodeError):
+        host = b""
+    if url.scheme not in ("http", "https") or not host:
+        raise ImproperlyConfigured(
+            f"Kaleyra's URL must be http(s)://host[:port]/…; got {config.base_url!r}."
+        )
+    for name, value in request_headers(config.api_key).items():
+        if "\r" in value or "\n" in value:
+            raise ImproperlyConfigured(f"The {name} header must not contain a line break.")
+        if not value.isascii():
+            raise ImproperlyConfigured("Kaleyra's API key and SID must be plain ASCII.")
+    if not config.messages_url.isascii():
+        raise ImproperlyConfigured("Kaleyra's API key and SID must be plain ASCII.")
+
+
+async def _on_connection_ready(session, context, params):
+    """The request is about to be written on a connection: it may reach Kaleyra from now on."""
+    context.trace_request_ctx.written = True
+    if context.trace_request_ctx.on_write is not None:
+        context.trace_request_ctx.on_write()
+
 
 class KaleyraClient:
-    """Posts request bodies to one sender's messages endpoint over one pooled session."""
+    """Posts request bodies to one sender's messages endpoint. Create it, call `send` from many
+    tasks, and `close` it, all in one running event loop."""
 
-    def __init__(self, config: KaleyraConfig):
+    def __init__(self, config: KaleyraConfig, *, concurrency: int = 256):
+        check_config(config)
         self.config = config
-        self.session = requests.Session()
-        self.session.headers.update(request_headers(config.api_key))
+        self.url = config.messages_url
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_create_end.append(_on_connection_ready)
+        trace.on_connection_reuseconn.append(_on_connection_ready)
+        self.connector = aiohttp.TCPConnector(
+            limit=concurrency,
+            ttl_dns_cache=DNS_TTL,
+            keepalive_timeout=KEEPALIVE_IDLE,
+            ssl=tls_context() if self.url.startswith("https:") else False,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=self.connector,
+            headers={**request_headers(config.api_key), "User-Agent": user_agent()},
+            skip_auto_headers=("Accept-Encoding",),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
+            ),
+            trust_env=True,
+            trace_configs=[trace],
+        )
+        self.idle_limit = KEEPALIVE_IDLE
 
-    def send(self, body: bytes) -> SendResult:
+    async def send(self, body: bytes, on_write: Callable[[], None] | None = None) -> SendResult:
+        """Post one body; `on_write` runs just before its bytes go out on a connection (after
+        connecting), so whoever journals sends can tell a request that never left from one that
+        did. Never raises for anything the network or the server does."""
         started = time.monotonic()
+        progress = SimpleNamespace(written=False, on_write=on_write)
         try:
-            response = self.session.post(
-                self.config.messages_url,
-                data=body,
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
-            )
-        except requests.ConnectTimeout:
-            return SendResult(Outcome.CONNECTION, duration_ms=elapsed_ms(started))
-        except requests.Timeout:
-            return SendResult(Outcome.TIMEOUT, duration_ms=elapsed_ms(started))
-        except requests.ConnectionError as exc:
-            # A connection that broke after the request was written may have reached Kaleyra.
-            outcome = Outcome.TIMEOUT if _request_was_sent(exc) else Outcome.CONNECTION
+            async with self.session.post(
+                self.url, data=body, trace_request_ctx=progress
+            ) as response:
+                content = await response.read()
+                self._follow_keepalive_hint(response.headers.get("Keep-Alive", ""))
+                status = response.status
+        except Exception as exc:  # every failure is a value; only where it happened matters
+            if not isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+                logger.exception("Unexpected error sending to Kaleyra")
+            # Before the request was written it cannot have reached Kaleyra: safe to retry.
+            outcome = Outcome.TIMEOUT if progress.written else Outcome.CONNECTION
             return SendResult(outcome, duration_ms=elapsed_ms(started))
-        except requests.RequestException:
-            return SendResult(Outcome.CONNECTION, duration_ms=elapsed_ms(started))
-        return parse_answer(response.status_code, response.content, elapsed_ms(started))
+        return parse_answer(status, content, elapsed_ms(started))
 
-    def close(self):
-        self.session.close()
+    def _follow_keepalive_hint(self, header: str):
+        """Keep idle connections no longer than the server says it keeps them (minus a margin).
+        aiohttp reads `Connection: close` itself but not `Keep-Alive: timeout=`; its connector
+        takes the idle limit from `_keepalive_timeout` on every reuse (tests/kaleyra pin this)."""
+        match = KEEPALIVE_TIMEOUT.search(header) if header else None
+        if match:
+            limit = max(0.0, float(match.group(1)) - KEEPALIVE_MARGIN)
+            if limit < self.idle_limit:
+                self.idle_limit = limit
+                self.connector._keepalive_timeout = limit
 
-
-def _request_was_sent(exc: requests.ConnectionError) -> bool:
-    text = repr(exc)
-    return "RemoteDisconnected" in text or "Connection aborted" in text
+    async def close(self):
+        await self.session.close()

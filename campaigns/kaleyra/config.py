@@ -2,12 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from campaigns import limits
+from campaigns import conf, limits
 
-USER_AGENT = "mpm-campaigns/0.1 (+Kaleyra WhatsApp API v2)"
 SANDBOX_API_KEY = "sandbox"  # not a secret: the offline sandbox accepts it
 
 
@@ -32,35 +30,35 @@ class KaleyraConfig:
 
 def config_from_settings() -> KaleyraConfig:
     """Kaleyra settings from the environment; the sandbox when no SID and API key are set."""
-    if settings.KALEYRA_SANDBOX:
+    if conf.KALEYRA_SANDBOX:
         return KaleyraConfig(
-            base_url=settings.KALEYRA_SANDBOX_BASE_URL,
-            sid=settings.KALEYRA_SID or "SANDBOX",
+            base_url=conf.KALEYRA_SANDBOX_BASE_URL,
+            sid=conf.KALEYRA_SID or "SANDBOX",
             api_key=SANDBOX_API_KEY,
-            sender=settings.KALEYRA_SENDER or "+910000000000",
-            connect_timeout=settings.KALEYRA_CONNECT_TIMEOUT,
-            read_timeout=settings.KALEYRA_READ_TIMEOUT,
+            sender=conf.KALEYRA_SENDER or "+910000000000",
+            connect_timeout=conf.KALEYRA_CONNECT_TIMEOUT,
+            read_timeout=conf.KALEYRA_READ_TIMEOUT,
         )
-    if not settings.KALEYRA_SENDER:
+    if not conf.KALEYRA_SENDER:
         raise ImproperlyConfigured("Set KALEYRA_SENDER, the WhatsApp business number to send from.")
-    base_url = settings.KALEYRA_BASE_URL
+    base_url = conf.KALEYRA_BASE_URL
     if not base_url:
-        domain = limits.REGION_DOMAINS.get(settings.KALEYRA_REGION.lower())
+        domain = limits.REGION_DOMAINS.get(conf.KALEYRA_REGION.lower())
         if domain is None:
             raise ImproperlyConfigured(
                 f"KALEYRA_REGION must be one of {', '.join(limits.REGION_DOMAINS)}; "
-                f"got {settings.KALEYRA_REGION!r}."
+                f"got {conf.KALEYRA_REGION!r}."
             )
         base_url = f"https://{domain}"
     return KaleyraConfig(
         base_url=base_url,
-        sid=settings.KALEYRA_SID,
-        api_key=settings.KALEYRA_API_KEY,
-        sender=settings.KALEYRA_SENDER,
-        connect_timeout=settings.KALEYRA_CONNECT_TIMEOUT,
-        read_timeout=settings.KALEYRA_READ_TIMEOUT,
+        sid=conf.KALEYRA_SID,
+        api_key=conf.KALEYRA_API_KEY,
+        sender=conf.KALEYRA_SENDER,
+        connect_timeout=conf.KALEYRA_CONNECT_TIMEOUT,
+        read_timeout=conf.KALEYRA_READ_TIMEOUT,
     )
 
 
 def request_headers(api_key: str) -> dict[str, str]:
-    return {"api-key": api_key, "Content-Type": "application/json", "User-Agent": USER_AGENT}
+    return {"api-key": api_key, "Content-Type": "application/json"}

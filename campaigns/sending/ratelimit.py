@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from campaigns import conf
+
 _SLOT = struct.Struct("d")
 
 
@@ -120,10 +122,10 @@ class RateLimiter:
         self.store.close()
 
 
-def machine_limiter(sender: str, rate: float, directory: str | None = None) -> RateLimiter:
+def machine_limiter(sender: str, rate: float) -> RateLimiter:
     """The limiter every process on this machine shares for one sender number."""
     if not rate:
         return RateLimiter(0)
-    base = Path(directory or tempfile.gettempdir()) / "mpm-rate"
+    base = Path(conf.MPM_RATE_LIMIT_DIR or tempfile.gettempdir()) / "mpm-rate"
     name = "".join(ch for ch in sender if ch.isalnum()) or "default"
     return RateLimiter(rate, FileSlotStore(base / f"{name}.slot"))

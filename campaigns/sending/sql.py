@@ -14,6 +14,8 @@ from campaigns.models.rawsql import (
     unnest,
 )
 
+SENDING, QUEUED = Message.State.SENDING.value, Message.State.QUEUED.value
+
 ATTEMPT_COLUMNS = (
     "message_id",
     "request_body",
@@ -28,9 +30,12 @@ ATTEMPT_COLUMNS = (
 )
 
 
-def claim_messages(cursor, *, campaign_id: int, size: int, worker_id: str, now):
+def claim_messages(
+    cursor, *, campaign_id: int, size: int, worker_id: str, now, message_id: int | None = None
+):
     """Flip up to `size` ready Messages of a campaign to `sending`, lowest ids first, in one
-    statement; returns their (id, to, overrides, attempts).
+    statement; returns their (id, to, overrides, attempts). With `message_id`, only that test
+    Message; otherwise only real recipients.
 
     `SKIP LOCKED` lets workers share a campaign on PostgreSQL without ever claiming the same row;
     SQLite serialises writers, which gives the same guarantee.
@@ -40,12 +45,17 @@ def claim_messages(cursor, *, campaign_id: int, size: int, worker_id: str, now):
         " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
     stamp = adapt_datetime(now)
+    which, which_params = (
+        ("is_test = %s", [False])
+        if message_id is None
+        else ("id = %s AND is_test = %s", [message_id, True])
+    )
     cursor.execute(
-        f"UPDATE {table} SET state = 'sending', claimed_by = %s, claimed_at = %s, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND is_test = %s "
-        "AND state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+        f"UPDATE {table} SET state = %s, claimed_by = %s, claimed_at = %s, updated_at = %s "
+        f"WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND {which} "
+        "AND state = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
         f'ORDER BY id LIMIT %s{lock}) RETURNING id, "to", overrides, attempts',
-        (worker_id, stamp, stamp, campaign_id, False, stamp, size),
+        (SENDING, worker_id, stamp, stamp, campaign_id, *which_params, QUEUED, stamp, size),
     )
     rows = sorted(cursor.fetchall())
     return [
@@ -94,12 +104,12 @@ def update_answered_messages(cursor, rows):
             bound.execute(
                 f"UPDATE {table} AS m SET {', '.join(f'{c} = v.{c}' for c in changed)} "
                 f"FROM {unnest(Message, ANSWERED_COLUMNS)} AS v({', '.join(ANSWERED_COLUMNS)}) "
-                "WHERE m.id = v.id AND m.state = 'sending'",
-                columns_of(rows),
+                "WHERE m.id = v.id AND m.state = %s",
+                [*columns_of(rows), SENDING],
             )
     else:
         cursor.executemany(
             f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in changed)} "
-            "WHERE id = %s AND state = 'sending'",
-            rows,
+            "WHERE id = %s AND state = %s",
+            [(*row, SENDING) for row in rows],
         )

@@ -1,25 +1,26 @@
-"""The use cases: check a campaign, preview it, send it (test, whole, pause, resume, cancel).
+"""The use cases: check a campaign, preview it, dry-run it, send it (whole or a test), pause and
+cancel it.
 
 Views, the admin, the management command and background tasks all call these functions (and
 `recipients` to queue who gets it); none of them builds a payload or talks HTTP itself. Every
-campaign send runs through `engine`.
+send, a test send included, runs through the one pipeline in `campaigns.sending`.
 """
 
-from django.conf import settings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Min
-from django.utils import timezone
 
-from campaigns import validation
-from campaigns.kaleyra import KaleyraClient, KaleyraConfig, config_from_settings
-from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
+from campaigns import conf, recipients, validation
+from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
+from campaigns.kaleyra.client import check_config
 from campaigns.models import Campaign, Message
-from campaigns.payload import MpmContent, pretty, serialize
+from campaigns.payload import MpmContent, pretty
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.sending import run as engine
-from campaigns.sending.policy import SINGLE_EXCHANGE
-from campaigns.sending.recorder import Answer, Claimed, record
+from campaigns.sending.bodies import request_body
+from campaigns.sending.claims import Claimed
 from campaigns.sending.run import ProgressCallback, RunOptions, SendSummary
 
 SAMPLE_RECIPIENT = "+919876543210"
@@ -48,7 +49,7 @@ def campaign_preview(campaign: Campaign, *, to: str = SAMPLE_RECIPIENT) -> str:
 def content_preview(content: MpmContent, *, to: str = SAMPLE_RECIPIENT) -> str:
     """`campaign_preview` for content that may not be saved yet (the composer's live preview)."""
     sample = Claimed("<message id>", to, {}, 0)
-    return pretty(engine.request_body(content, sample))
+    return pretty(request_body(content, sample))
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ def sending_config() -> KaleyraConfig:
     unknown region, a URL or key the engine's client cannot send with is CampaignNotRunnable."""
     try:
         config = config_from_settings()
-        ConcurrentKaleyraClient(config)  # refuses what it could not send with
+        check_config(config)
     except ImproperlyConfigured as exc:
         raise CampaignNotRunnable(f"Sending is not configured: {exc}") from None
     return config
@@ -71,11 +72,7 @@ def sending_config() -> KaleyraConfig:
 
 def run_options(**overrides) -> RunOptions:
     """The engine's options from settings; callers override what the user chose."""
-    options = {
-        "concurrency": settings.MPM_SEND_CONCURRENCY,
-        "rate": settings.KALEYRA_RATE_PER_SECOND,
-        "transport": getattr(settings, "MPM_TRANSPORT", "async"),
-    }
+    options = {"concurrency": conf.MPM_SEND_CONCURRENCY, "rate": conf.KALEYRA_RATE_PER_SECOND}
     options.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**options)
 
@@ -86,7 +83,6 @@ def campaign_send(
     resume: bool = False,
     options: RunOptions | None = None,
     progress: ProgressCallback | None = None,
-    client: KaleyraClient | None = None,
 ) -> SendSummary:
     """Send every queued Message of a valid campaign through the engine.
 
@@ -104,19 +100,12 @@ def campaign_send(
         config,
         options or run_options(),
         progress_callback=progress,
-        client=client,
     )
 
 
 def campaign_start(campaign: Campaign, *, resume: bool = False):
     """Move the campaign to `sending`, refusing what its state does not allow."""
-    allowed = [Campaign.State.DRAFT, Campaign.State.SENDING, Campaign.State.COMPLETED]
-    if resume:
-        allowed.append(Campaign.State.PAUSED)
-    started = Campaign.objects.filter(pk=campaign.pk, state__in=allowed).update(
-        state=Campaign.State.SENDING, paused_reason="", updated_at=timezone.now()
-    )
-    if not started:
+    if not Campaign.objects.filter(pk=campaign.pk).start(resume=resume):
         campaign.refresh_from_db(fields=["state", "paused_reason"])
         if campaign.state == Campaign.State.PAUSED:
             raise CampaignNotRunnable(
@@ -129,52 +118,69 @@ def campaign_start(campaign: Campaign, *, resume: bool = False):
 
 def campaign_next_retry(campaign: Campaign):
     """When the earliest scheduled retry of a still-sending campaign is due, or None."""
-    if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).exists():
+    if not Campaign.objects.filter(pk=campaign.pk).sending().exists():
         return None
-    return Message.objects.filter(
-        campaign=campaign, is_test=False, state=Message.State.QUEUED
-    ).aggregate(next_at=Min("next_attempt_at"))["next_at"]
+    return engine.next_retry_at(campaign.pk)
 
 
 def campaign_pause(campaign: Campaign, *, reason: str = "Paused by an operator.") -> bool:
     """Stop a sending campaign after the requests in flight; its queue is kept."""
-    return bool(
-        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SENDING).update(
-            state=Campaign.State.PAUSED, paused_reason=reason[:300], updated_at=timezone.now()
-        )
-    )
+    return bool(Campaign.objects.filter(pk=campaign.pk).pause(reason))
 
 
 def campaign_cancel(campaign: Campaign) -> int:
     """Stop for good: the campaign is cancelled and what is still queued is skipped."""
     with transaction.atomic():
-        Campaign.objects.filter(pk=campaign.pk).exclude(state=Campaign.State.CANCELLED).update(
-            state=Campaign.State.CANCELLED, updated_at=timezone.now()
-        )
+        Campaign.objects.filter(pk=campaign.pk).cancel()
         return engine.skip_cancelled(campaign.pk)
 
 
-def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | None = None):
-    """Send the campaign to one number as a test: recorded, but never counted as the real send."""
-    number, reason = validation.normalise_phone(to)
+def campaign_send_test(campaign: Campaign, *, to: str) -> SendResult:
+    """Send the campaign to one number as a test, through the same pipeline as every send:
+    recorded, never counted as the real send. Opt-outs and the US rule apply (the frequency cap
+    does not: a test is not marketing to a customer); a refusal says why in plain words."""
+    number, reason = recipients.normalise_phone(to)
     if number is None:
         raise CampaignNotSendable([validation.Problem("to", reason)])
     campaign = campaign_for_sending(campaign.pk)
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
-    if client is None:
-        try:
-            client = KaleyraClient(sending_config())
-        except CampaignNotRunnable as exc:
-            raise CampaignNotSendable([validation.Problem("settings", str(exc))]) from None
+    refusal = recipients.test_send_refusal(number)
+    if refusal:
+        raise CampaignNotSendable([validation.Problem("to", refusal)])
+    try:
+        config = sending_config()
+    except CampaignNotRunnable as exc:
+        raise CampaignNotSendable([validation.Problem("settings", str(exc))]) from None
     message = Message.objects.create(
-        campaign=campaign, to=number, is_test=True, state=Message.State.SENDING
+        campaign=campaign, to=number, is_test=True, state=Message.State.QUEUED
     )
-    claimed = Claimed(message.pk, number, {}, 0)
-    body = serialize(engine.request_body(campaign_content(campaign), claimed))
-    result = client.send(body)
-    record(
-        [Answer(claimed, body.decode(), result)], campaign_id=campaign.pk, policy=SINGLE_EXCHANGE
-    )
+    return engine.send_test(message, campaign_content(campaign), config)
+
+
+@dataclass
+class DryRun:
+    """What a send would do, with nothing written or sent: the report and every request body."""
+
+    report: recipients.QueueReport = field(default_factory=recipients.QueueReport)
+    bodies: list[str] = field(default_factory=list)
+
+
+def campaign_dry_run(
+    campaign: Campaign, recipient_inputs: Iterable[recipients.RecipientInput]
+) -> DryRun:
+    """The request bodies the pipeline would send to each eligible recipient (pretty-printed,
+    each with the `<message id>` placeholder its ref would carry)."""
+    content = campaign_content(campaign)
+    result = DryRun()
+    for number, overrides in recipients.valid_recipients(
+        campaign, content, recipient_inputs, result.report
+    ):
+        reason = recipients.skip_reason(campaign, number)
+        if reason:
+            result.report.add_skipped(number, reason)
+        else:
+            sample = Claimed("<message id>", number, overrides, 0)
+            result.bodies.append(pretty(request_body(content, sample)))
     return result

@@ -139,7 +139,7 @@ def client(provider):
 
 
 def test_202_wa202_is_accepted_with_its_message_id(provider, client):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     result = client.send(BODY)
     assert result.outcome is Outcome.ACCEPTED
     assert result.accepted
@@ -156,7 +156,7 @@ def test_202_wa202_is_accepted_with_its_message_id(provider, client):
 def test_documented_failures_are_rejections_with_code_message_and_error(
     provider, client, status, answer
 ):
-    provider.set_response(status, json=answer)
+    provider.answer(status, json=answer)
     result = client.send(BODY)
     assert result.outcome is Outcome.REJECTED
     assert not result.accepted
@@ -173,7 +173,7 @@ def test_documented_failures_are_rejections_with_code_message_and_error(
 
 
 def test_503_json_without_code_is_unexpected(provider, client):
-    provider.set_response(503, json={"message": "Service Unavailable"})
+    provider.answer(503, json={"message": "Service Unavailable"})
     result = client.send(BODY)
     assert result.outcome is Outcome.UNEXPECTED
     assert result.http_status == 503
@@ -184,7 +184,7 @@ def test_503_json_without_code_is_unexpected(provider, client):
 
 def test_html_502_is_unexpected_with_its_body_recorded(provider, client):
     html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    provider.set_response(502, body=html, content_type="text/html")
+    provider.answer(502, body=html, content_type="text/html")
     result = client.send(BODY)
     assert result.outcome is Outcome.UNEXPECTED
     assert result.http_status == 502
@@ -194,13 +194,13 @@ def test_html_502_is_unexpected_with_its_body_recorded(provider, client):
 
 
 def test_very_long_body_is_recorded_cut(provider, client):
-    provider.set_response(502, body="x" * 10_000, content_type="text/html")
+    provider.answer(502, body="x" * 10_000, content_type="text/html")
     result = client.send(BODY)
     assert result.response_body == "x" * 4000
 
 
 def test_200_without_message_id_is_unexpected(provider, client):
-    provider.set_response(200, json={"code": "WA202", "message": "Request Accepted", "data": {}})
+    provider.answer(200, json={"code": "WA202", "message": "Request Accepted", "data": {}})
     result = client.send(BODY)
     assert result.outcome is Outcome.UNEXPECTED
     assert result.http_status == 200
@@ -223,8 +223,8 @@ def test_may_have_been_sent_for_odd_2xx_answers_only(status, body, expected):
 
 
 def test_a_timeout_may_have_been_sent_and_a_refused_connection_not(provider, client):
-    provider.set_response(body=requests.ReadTimeout("read timed out"))
-    provider.set_response(body=requests.ConnectionError("refused"))
+    provider.answer(body=requests.ReadTimeout("read timed out"))
+    provider.answer(body=requests.ConnectionError("refused"))
     assert client.send(BODY).may_have_been_sent is True
     assert client.send(BODY).may_have_been_sent is False
 
@@ -242,7 +242,7 @@ def test_undecodable_bytes_never_raise():
 
 
 def test_read_timeout_is_a_timeout(provider, client):
-    provider.set_response(body=requests.ReadTimeout("read timed out"))
+    provider.answer(body=requests.ReadTimeout("read timed out"))
     result = client.send(BODY)
     assert result.outcome is Outcome.TIMEOUT
     assert result.http_status is None
@@ -255,7 +255,7 @@ def test_read_timeout_is_a_timeout(provider, client):
     ids=["connect-timeout", "connection-error"],
 )
 def test_connection_failures_are_connection(provider, client, error):
-    provider.set_response(body=error)
+    provider.answer(body=error)
     result = client.send(BODY)
     assert result.outcome is Outcome.CONNECTION
     assert result.http_status is None
@@ -263,7 +263,7 @@ def test_connection_failures_are_connection(provider, client, error):
 
 
 def test_connection_dropped_after_sending_may_have_been_sent(provider, client):
-    provider.set_response(
+    provider.answer(
         body=requests.ConnectionError(
             "('Connection aborted.', RemoteDisconnected('Remote end closed connection'))"
         )
@@ -277,10 +277,10 @@ def test_connection_dropped_after_sending_may_have_been_sent(provider, client):
 def test_the_request_goes_to_the_senders_messages_url_with_key_and_json(
     provider, client, kaleyra_settings
 ):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     client.send(BODY)
-    assert len(provider.calls) == 1
-    request = provider.calls[0].request
+    assert len(provider.requests) == 1
+    request = provider.requests[0].request
     assert request.method == "POST"
     assert request.url == (
         f"{KALEYRA_BASE}/v2/{kaleyra_settings.KALEYRA_SID}/whatsapp/"
@@ -293,17 +293,17 @@ def test_the_request_goes_to_the_senders_messages_url_with_key_and_json(
 
 
 def test_the_client_does_not_retry_a_post_by_itself(provider, client):
-    provider.set_response(500, json=DOCUMENTED_FAILURES[3].values[1])
+    provider.answer(500, json=DOCUMENTED_FAILURES[3].values[1])
     client.send(BODY)
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
 
 
 def test_timeouts_come_from_settings(provider, kaleyra_settings):
     kaleyra_settings.KALEYRA_CONNECT_TIMEOUT = 2.5
     kaleyra_settings.KALEYRA_READ_TIMEOUT = 12.0
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     KaleyraClient(config_from_settings()).send(BODY)
-    assert provider.calls[0].request.req_kwargs["timeout"] == (2.5, 12.0)
+    assert provider.requests[0].request.req_kwargs["timeout"] == (2.5, 12.0)
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ def test_repr_of_config_hides_the_key(kaleyra_settings):
 
 
 def test_results_never_hold_the_key(provider, client):
-    provider.set_response(401, json=DOCUMENTED_FAILURES[0].values[1])
+    provider.answer(401, json=DOCUMENTED_FAILURES[0].values[1])
     assert TEST_API_KEY not in repr(client.send(BODY))
 
 

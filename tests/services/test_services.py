@@ -37,7 +37,7 @@ def queue(campaign, *numbers, **kwargs):
 
 
 def sent_bodies(provider) -> list[dict]:
-    return [json.loads(call.request.body) for call in provider.calls]
+    return [json.loads(call.request.body) for call in provider.requests]
 
 
 def everything_stored() -> str:
@@ -83,13 +83,13 @@ def test_accepted_message_is_recorded_with_its_attempt(provider, campaign, caplo
     assert json.loads(attempt.response_body) == ACCEPTED
     assert attempt.duration_ms >= 20
     # The key went out in the header, and nowhere else.
-    assert provider.calls[0].request.headers["api-key"] == TEST_API_KEY
+    assert provider.requests[0].headers["api-key"] == TEST_API_KEY
     assert TEST_API_KEY not in everything_stored()
     assert TEST_API_KEY not in caplog.text
 
 
 def test_campaign_send_sends_each_queued_recipient_once(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     queue(campaign, ASHA, RAVI)
     summary = campaign_send(campaign)
     assert summary.accepted == 2
@@ -120,7 +120,7 @@ PAUSE_CODES = ["RBC001", "E110", "WAV2101"]
 )
 def test_final_failure_is_recorded_in_plain_words(provider, campaign, caplog, status, answer):
     caplog.set_level(logging.DEBUG)
-    provider.set_response(status, json=answer)
+    provider.answer(status, json=answer)
     queue(campaign, ASHA)
 
     summary = campaign_send(campaign)
@@ -138,7 +138,7 @@ def test_final_failure_is_recorded_in_plain_words(provider, campaign, caplog, st
     assert (attempt.http_status, attempt.code) == (status, answer["code"])
     assert attempt.error == answer["error"]
     assert attempt.message_text == answer["message"]
-    assert len(provider.calls) == 1  # 4xx answers are final: no retry
+    assert len(provider.requests) == 1  # 4xx answers are final: no retry
     assert TEST_API_KEY not in everything_stored()
     assert TEST_API_KEY not in caplog.text
 
@@ -146,7 +146,7 @@ def test_final_failure_is_recorded_in_plain_words(provider, campaign, caplog, st
 @pytest.mark.parametrize("code", PAUSE_CODES)
 def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
     status, answer = answer_for(code)
-    provider.set_response(status, json=answer)
+    provider.answer(status, json=answer)
     queue(campaign, ASHA, RAVI)
 
     summary = campaign_send(campaign)
@@ -155,7 +155,7 @@ def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
     assert campaign.state == Campaign.State.PAUSED
     assert campaign.paused_reason.startswith(code)
     assert summary.paused_reason.startswith(code)
-    assert len(provider.calls) == 1  # the second recipient was not tried
+    assert len(provider.requests) == 1  # the second recipient was not tried
     assert set(Message.objects.values_list("state", flat=True)) == {Message.State.QUEUED}
     assert SendAttempt.objects.get().code == code
     with pytest.raises(CampaignNotRunnable, match="paused"):
@@ -172,7 +172,7 @@ def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
 
 def test_wa500_is_retried_three_times_then_fails(provider, campaign):
     status, answer = answer_for("WA500")
-    provider.set_response(status, json=answer)
+    provider.answer(status, json=answer)
     queue(campaign, ASHA)
 
     summary = campaign_send(campaign)
@@ -180,14 +180,14 @@ def test_wa500_is_retried_three_times_then_fails(provider, campaign):
     assert (summary.failed, summary.retrying) == (1, 3)
     message = Message.objects.get()
     assert (message.state, message.attempts) == (Message.State.FAILED, 4)
-    assert len(provider.calls) == 4
+    assert len(provider.requests) == 4
     assert list(SendAttempt.objects.values_list("code", flat=True)) == ["WA500"] * 4
 
 
 def test_wa500_then_success_is_accepted(provider, campaign):
     status, answer = answer_for("WA500")
-    provider.set_response(status, json=answer)
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(status, json=answer)
+    provider.answer(202, json=ACCEPTED)
     queue(campaign, ASHA)
 
     summary = campaign_send(campaign)
@@ -200,7 +200,7 @@ def test_wa500_then_success_is_accepted(provider, campaign):
 def test_wa500_retry_waits_for_its_time(provider, campaign, settings):
     settings.KALEYRA_WA500_RETRY_DELAYS = [600]
     status, answer = answer_for("WA500")
-    provider.set_response(status, json=answer)
+    provider.answer(status, json=answer)
     queue(campaign, ASHA)
 
     summary = campaign_send(campaign, options=run_options(wait_for_retries=False))
@@ -210,11 +210,11 @@ def test_wa500_retry_waits_for_its_time(provider, campaign, settings):
     assert message.state == Message.State.QUEUED
     assert 590 < (message.next_attempt_at - message.updated_at).total_seconds() <= 600
     assert campaign_send(campaign, options=run_options(wait_for_retries=False)).done == 0
-    assert len(provider.calls) == 1  # not due yet
+    assert len(provider.requests) == 1  # not due yet
 
 
 def test_html_502_is_a_failure_with_the_body_kept(provider, campaign):
-    provider.set_response(502, body="<html>Bad Gateway</html>", content_type="text/html")
+    provider.answer(502, body="<html>Bad Gateway</html>", content_type="text/html")
     queue(campaign, ASHA)
     campaign_send(campaign)
     message = Message.objects.get()
@@ -226,7 +226,7 @@ def test_html_502_is_a_failure_with_the_body_kept(provider, campaign):
 
 def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaign, settings):
     settings.MPM_CONNECT_MAX_RETRIES = 2
-    provider.set_response(body=requests.ConnectionError("refused"))
+    provider.answer(body=requests.ConnectionError("refused"))
     queue(campaign, ASHA)
     campaign_send(campaign)
     message = Message.objects.get()
@@ -236,7 +236,7 @@ def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaig
 
 
 def test_timeout_leaves_the_message_unknown(provider, campaign):
-    provider.set_response(body=requests.ReadTimeout("read timed out"))
+    provider.answer(body=requests.ReadTimeout("read timed out"))
     queue(campaign, ASHA)
     summary = campaign_send(campaign)
     assert (summary.unknown, summary.failed) == (1, 0)
@@ -248,7 +248,7 @@ def test_timeout_leaves_the_message_unknown(provider, campaign):
 
 def test_2xx_without_message_id_is_unknown_not_failed(provider, campaign):
     # Kaleyra took the request; marking it failed would send it again on the next run.
-    provider.set_response(202, json={"code": "WA202", "message": "Request Accepted", "data": {}})
+    provider.answer(202, json={"code": "WA202", "message": "Request Accepted", "data": {}})
     queue(campaign, ASHA)
     summary = campaign_send(campaign)
     assert (summary.unknown, summary.failed) == (1, 0)
@@ -261,21 +261,21 @@ def test_2xx_without_message_id_is_unknown_not_failed(provider, campaign):
 
 
 def test_rerun_after_success_queues_and_sends_nothing(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     queue(campaign, ASHA)
     campaign_send(campaign)
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
 
     report = queue(campaign, ASHA)
     assert (report.queued, report.already_accepted) == (0, 1)
     summary = campaign_send(campaign)
     assert summary.total == 0
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
     assert Message.objects.get().state == Message.State.ACCEPTED
 
 
 def test_failed_messages_are_requeued_on_rerun(provider, campaign):
-    provider.set_response(*answer_for("WA400"))
+    provider.answer(*answer_for("WA400"))
     queue(campaign, ASHA, RAVI)
     campaign_send(campaign)
     assert set(Message.objects.values_list("state", flat=True)) == {Message.State.FAILED}
@@ -285,7 +285,7 @@ def test_failed_messages_are_requeued_on_rerun(provider, campaign):
     assert report.queued == 2
     summary = campaign_send(campaign)
     assert summary.accepted == 2
-    assert len(provider.calls) == 4
+    assert len(provider.requests) == 4
     assert list(Message.objects.values_list("state", "attempts")) == [
         (Message.State.ACCEPTED, 2),
         (Message.State.ACCEPTED, 2),
@@ -294,7 +294,7 @@ def test_failed_messages_are_requeued_on_rerun(provider, campaign):
 
 
 def test_unknown_messages_are_kept_unless_resend_unknown(provider, campaign):
-    provider.set_response(body=requests.ReadTimeout("read timed out"))
+    provider.answer(body=requests.ReadTimeout("read timed out"))
     queue(campaign, ASHA)
     campaign_send(campaign)
 
@@ -302,13 +302,13 @@ def test_unknown_messages_are_kept_unless_resend_unknown(provider, campaign):
     assert (report.queued, report.unknown_kept) == (0, 1)
     assert Message.objects.get().state == Message.State.UNKNOWN
     campaign_send(campaign)
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
 
     report = queue(campaign, ASHA, resend_unknown=True)
     assert (report.queued, report.unknown_kept) == (1, 0)
     provider.mock.replace(responses.POST, MESSAGES_URL, status=202, json=ACCEPTED)
     campaign_send(campaign)
-    assert len(provider.calls) == 2
+    assert len(provider.requests) == 2
     assert Message.objects.get().state == Message.State.ACCEPTED
 
 
@@ -324,7 +324,7 @@ def test_an_invalid_recipient_queues_nothing_and_names_its_line(provider, campai
     assert "country code" in report.invalid[0][2]
     assert not Message.objects.exists()
     campaign_send(campaign)
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_a_recipient_with_bad_values_is_invalid(campaign):
@@ -344,7 +344,7 @@ def test_duplicates_are_reported_and_queued_once(campaign):
 
 
 def test_per_recipient_overrides_are_stored_and_sent(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     campaign_queue_recipients(
         campaign, [RecipientInput(ASHA, {"body_1": "Asha", "ref": "row-1", "ref1": ""}, line=1)]
     )
@@ -366,7 +366,7 @@ def test_long_ref_override_is_a_warning_not_invalid(campaign):
 
 def test_us_number_is_skipped_with_a_reason_when_the_setting_is_on(provider, campaign, settings):
     settings.MPM_SKIP_US_RECIPIENTS = True
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     report = queue(campaign, US_NUMBER, CANADIAN)
     assert report.queued == 1
     assert [number for number, _ in report.skipped] == [US_NUMBER]
@@ -383,7 +383,7 @@ def test_us_number_is_skipped_with_a_reason_when_the_setting_is_on(provider, cam
 
 def test_us_number_is_sent_when_the_setting_is_off(provider, campaign, settings):
     settings.MPM_SKIP_US_RECIPIENTS = False
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     report = queue(campaign, US_NUMBER)
     assert (report.queued, report.skipped) == (1, [])
     campaign_send(campaign)
@@ -413,13 +413,13 @@ def test_invalid_campaign_raises_with_every_problem_and_sends_nothing(provider):
         "thumbnail_product",
         "sections[1].title",
     }
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert Message.objects.get().state == Message.State.QUEUED
     assert not SendAttempt.objects.exists()
 
 
 def test_warnings_alone_do_not_stop_a_send(provider):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     campaign = make_campaign(ref="r" * 300)
     queue(campaign, ASHA)
     assert campaign_send(campaign).accepted == 1
@@ -430,7 +430,7 @@ def test_warnings_alone_do_not_stop_a_send(provider):
 
 
 def test_test_send_is_recorded_apart_and_does_not_block_the_real_send(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     result = campaign_send_test(campaign, to="+91 98765 43210")
     assert result.accepted
     test_message = Message.objects.get()
@@ -442,14 +442,14 @@ def test_test_send_is_recorded_apart_and_does_not_block_the_real_send(provider, 
     report = queue(campaign, ASHA)
     assert (report.queued, report.already_accepted) == (1, 0)
     assert campaign_send(campaign).accepted == 1
-    assert len(provider.calls) == 2
+    assert len(provider.requests) == 2
     real = Message.objects.get(is_test=False)
     assert real.to == ASHA
     assert real.state == Message.State.ACCEPTED
 
 
 def test_test_send_can_repeat(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     campaign_send_test(campaign, to=ASHA)
     campaign_send_test(campaign, to=ASHA)
     assert Message.objects.filter(is_test=True, to=ASHA).count() == 2
@@ -459,7 +459,7 @@ def test_test_send_to_an_invalid_number_sends_nothing(provider, campaign):
     with pytest.raises(CampaignNotSendable) as caught:
         campaign_send_test(campaign, to="98765 43210")
     assert [p.field for p in caught.value.problems] == ["to"]
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
 
@@ -467,14 +467,14 @@ def test_test_send_of_an_invalid_campaign_sends_nothing(provider):
     campaign = make_campaign(thumbnail_product=None)
     with pytest.raises(CampaignNotSendable):
         campaign_send_test(campaign, to=ASHA)
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 # --- refs ---------------------------------------------------------------------------------------
 
 
 def test_ref_carries_the_message_id_when_the_campaign_leaves_it_empty(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     queue(campaign, ASHA, RAVI)
     campaign_send(campaign)
     refs = {b["messaging_object"]["to"]: b["extra_info"]["ref"] for b in sent_bodies(provider)}
@@ -485,7 +485,7 @@ def test_ref_carries_the_message_id_when_the_campaign_leaves_it_empty(provider, 
 
 
 def test_ref_is_the_campaigns_own_when_set(provider):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     campaign = make_campaign(ref="spring-sale", ref1="marketing")
     queue(campaign, ASHA)
     campaign_send(campaign)
@@ -497,7 +497,7 @@ def test_ref_is_the_campaigns_own_when_set(provider):
 
 
 def test_test_send_ref_carries_its_own_message_id(provider, campaign):
-    provider.set_response(202, json=ACCEPTED)
+    provider.answer(202, json=ACCEPTED)
     campaign_send_test(campaign, to=ASHA)
     assert sent_bodies(provider)[0]["extra_info"]["ref"] == f"mpm-{Message.objects.get().pk}"
 

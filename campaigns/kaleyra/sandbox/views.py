@@ -15,79 +15,39 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from campaigns.kaleyra import SANDBOX_API_KEY
+from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
 from campaigns.models import MessageTemplate, Product
 from campaigns.validation import request_body_problems
 
 
-def _answer(status: int, code: str, message: str, error: dict, data=None) -> JsonResponse:
-    return JsonResponse(
-        {"code": code, "message": message, "data": {} if data is None else data, "error": error},
-        status=status,
-    )
+def _answer(status: int, body: dict) -> JsonResponse:
+    return JsonResponse(body, status=status)
 
 
-# Kaleyra's documented failure answers, word for word.
-def _rbc001():
-    message = "Incorrect SID or API key."
-    return _answer(401, "RBC001", message, {"error": message}, data=[])
+def _documented(name: str):
+    return lambda: _answer(*documented.ERRORS[name])
 
 
-def _wa401():
-    message = "Phone number is not present or does not belong to the account."
-    return _answer(401, "WA401", message, {"phone_number": message})
-
-
-def _wa400(detail: str = "Incorrect payload format"):
-    return _answer(400, "WA400", "Refer to correct payload format", {"payload": detail})
-
-
-def _wa500():
-    return _answer(500, "WA500", "Please try again later", {"error": "Internal server error"})
-
-
-def _e110():
-    message = "Please check your balance, You have a low balance!"
-    return _answer(400, "E110", message, {"balance": message})
-
-
-def _wa_401_account():
-    message = "API is not available for given customer.Please contact support for more info"
-    return _answer(401, "WA-401", message, {"account": message})
-
-
-def _wa_401_version():
-    message = (
-        "The phone number you're using is associated with different Version of our WA API. "
-        "Please use the appropriate endpoint."
-    )
-    return _answer(401, "WA-401", message, {"phone_number": message})
-
-
-def _wav2101():
-    # From Kaleyra's v2 error page; the page gives no HTTP status, so the sandbox uses 429.
-    message = "Daily message limit reached for the account."
-    return _answer(429, "WAV2101", message, {"account": message})
+def _wa400(detail: str):
+    return _answer(*documented.wa400(detail))
 
 
 def _proxy_502():
-    return HttpResponse(
-        "<html><body><h1>502 Bad Gateway</h1></body></html>", status=502, content_type="text/html"
-    )
+    return HttpResponse(documented.PROXY_502_HTML, status=502, content_type="text/html")
 
 
 # Recipient numbers ending in these digits get these answers (documented in the README).
 TEST_NUMBERS = {
-    "0001": ("RBC001: incorrect SID or API key", _rbc001),
-    "0110": ("E110: low balance", _e110),
-    "0400": ("WA400: incorrect payload", _wa400),
-    "0401": ("WA401: sender number not in the account", _wa401),
-    "0402": ("WA-401: API not available for the account", _wa_401_account),
-    "0403": ("WA-401: number on another API version", _wa_401_version),
-    "0500": ("WA500: internal server error", _wa500),
+    "0001": ("RBC001: incorrect SID or API key", _documented("RBC001")),
+    "0110": ("E110: low balance", _documented("E110")),
+    "0400": ("WA400: incorrect payload", _documented("WA400")),
+    "0401": ("WA401: sender number not in the account", _documented("WA401")),
+    "0402": ("WA-401: API not available for the account", _documented("WA-401 account")),
+    "0403": ("WA-401: number on another API version", _documented("WA-401 version")),
+    "0500": ("WA500: internal server error", _documented("WA500")),
     "0502": ("HTTP 502 with an HTML body (a proxy error)", _proxy_502),
-    "2101": ("WAV2101: account daily limit reached", _wav2101),
+    "2101": ("WAV2101: account daily limit reached", _documented("WAV2101")),
 }
 
 
@@ -99,7 +59,7 @@ def messages_endpoint(request, sid: str, sender: str):
     if not settings.KALEYRA_SANDBOX:
         raise Http404("The sandbox is off: real Kaleyra credentials are configured.")
     if request.headers.get("api-key") != SANDBOX_API_KEY:
-        return _rbc001()
+        return _answer(*documented.ERRORS["RBC001"])
     try:
         body = json.loads(request.body)
     except ValueError:
@@ -114,7 +74,7 @@ def messages_endpoint(request, sid: str, sender: str):
     message_id = f"SBX{uuid.uuid4().hex[:20]}"
     if settings.MPM_SANDBOX_CALLBACKS:
         _play_callbacks(request, body, sender, message_id)
-    return _answer(202, "WA202", "Request Accepted", {}, data={"message_id": message_id})
+    return _answer(202, documented.accepted(message_id))
 
 
 def _play_callbacks(request, body: dict, sender: str, message_id: str):

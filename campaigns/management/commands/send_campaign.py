@@ -12,10 +12,7 @@ from tqdm import tqdm
 from campaigns import recipients as recipient_lists
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.payload import pretty
-from campaigns.selectors import campaign_content, campaign_for_sending
-from campaigns.sending.recorder import Claimed
-from campaigns.sending.run import request_body
+from campaigns.selectors import campaign_for_sending
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -189,24 +186,15 @@ class Command(BaseCommand):
 
     def dry_run(self, campaign, inputs):
         """Check everything and print each request body; nothing is written or sent."""
-        content = campaign_content(campaign)
-        report = recipient_lists.QueueReport()
-        bodies = []
         try:
-            for number, overrides in recipient_lists.valid_recipients(
-                campaign, content, inputs, report
-            ):
-                reason = recipient_lists.skip_reason(campaign, number)
-                if reason:
-                    report.add_skipped(number, reason)
-                else:
-                    sample = Claimed("<message id>", number, overrides, 0)
-                    bodies.append(pretty(request_body(content, sample)))
+            result = services.campaign_dry_run(campaign, inputs)
         except recipient_lists.RecipientFileError as exc:
             raise invalid_input(str(exc)) from None
-        self.explain_report(report)
-        if report.invalid_count:
-            raise invalid_input(f"{report.invalid_count} invalid recipient(s).")
-        for body in bodies:
+        self.explain_report(result.report)
+        if result.report.invalid_count:
+            raise invalid_input(f"{result.report.invalid_count} invalid recipient(s).")
+        for body in result.bodies:
             self.stdout.write(body)
-        self.stdout.write(f"Dry run: {len(bodies)} request(s) would be sent; nothing was sent.")
+        self.stdout.write(
+            f"Dry run: {len(result.bodies)} request(s) would be sent; nothing was sent."
+        )
