@@ -113,7 +113,7 @@ class StandinThread:
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(make_app(self.latency, self.script), handle_signals=False)
+        self.runner = web.AppRunner(make_app(self.latency, self.script), handle_signals=False, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

@@ -2,6 +2,7 @@
 over HTTP (`sandbox`), and ready campaigns."""
 
 import pytest
+from django.core.signals import request_started
 
 from benchmarks.standin import Script, StandinThread
 from campaigns.selectors import campaign_for_sending
@@ -35,14 +36,30 @@ def provider(kaleyra_settings, tmp_path):
         yield Provider(server, script)
 
 
+class Sandbox:
+    """The app's own sandbox served over HTTP by the live test server; `requests` lists the
+    paths of the requests that reached it."""
+
+    def __init__(self, live_server):
+        self.live_server = live_server
+        self.requests: list[str] = []
+
+    def heard(self, sender, environ, **kwargs):
+        if environ.get("PATH_INFO", "").startswith("/sandbox/"):
+            self.requests.append(environ["PATH_INFO"])
+
+
 @pytest.fixture
 def sandbox(settings, live_server, tmp_path):
-    """Sandbox mode, the app's own sandbox served over HTTP by the live test server (so these
+    """Sandbox mode, sends going over HTTP to the sandbox of the live test server (so these
     tests commit: the server answers from its own thread and database connection)."""
     settings.KALEYRA_SANDBOX = True
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
     settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
-    return live_server
+    stand_in = Sandbox(live_server)
+    request_started.connect(stand_in.heard)
+    yield stand_in
+    request_started.disconnect(stand_in.heard)
 
 
 @pytest.fixture

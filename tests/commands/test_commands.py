@@ -45,7 +45,7 @@ def test_send_to_numbers_counts_each_outcome(sandbox, campaign):
         WA401_NUMBER: "failed",
         US_NUMBER: "skipped",
     }
-    assert len(sandbox.calls) == 3
+    assert len(sandbox.requests) == 3
 
 
 def test_rerun_sends_nothing_new(sandbox, campaign):
@@ -55,7 +55,7 @@ def test_rerun_sends_nothing_new(sandbox, campaign):
     assert code == 0
     assert out.strip() == "accepted 0, failed 0, skipped 2"
     assert "already accepted" in err
-    assert len(sandbox.calls) == 2
+    assert len(sandbox.requests) == 2
     assert SendAttempt.objects.count() == 2
 
 
@@ -90,7 +90,7 @@ def test_csv_with_bad_rows_sends_nothing_and_names_the_rows(sandbox, campaign, t
     assert "line 3" in err and "not-a-number" in err
     assert "line 4" in err and "there is no {{2}}" in err
     assert "nothing was sent" in err
-    assert not sandbox.calls
+    assert not sandbox.requests
     assert not Message.objects.exists()
 
 
@@ -99,7 +99,7 @@ def test_csv_with_unknown_column_is_refused(sandbox, campaign, tmp_path):
     csv_file.write_text(f"phone,colour\n{ACCEPTED_A},red\n")
     code, _, err = send(str(campaign.pk), "--recipients", str(csv_file))
     assert code == 2 and "colour" in err
-    assert not sandbox.calls
+    assert not sandbox.requests
 
 
 def test_dry_run_prints_payloads_and_sends_nothing(sandbox, campaign):
@@ -108,7 +108,7 @@ def test_dry_run_prints_payloads_and_sends_nothing(sandbox, campaign):
     assert code == 0
     assert '"to": "+919876543210"' in out
     assert "1 request(s) would be sent" in out
-    assert not sandbox.calls
+    assert not sandbox.requests
     assert not Message.objects.exists()
 
 
@@ -117,7 +117,7 @@ def test_invalid_campaign_exits_2_naming_the_problem(sandbox, db):
     code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
     assert code == 2
     assert "the limit is 24" in err
-    assert not sandbox.calls
+    assert not sandbox.requests
 
 
 def test_unknown_campaign_and_missing_file_exit_2(sandbox, db, tmp_path):
@@ -138,7 +138,6 @@ def test_unknown_campaign_and_missing_file_exit_2(sandbox, db, tmp_path):
 def test_bad_kaleyra_settings_exit_2_and_leave_the_campaign_unsent(
     kaleyra_settings, campaign, setting, value, words
 ):
-    kaleyra_settings.MPM_TRANSPORT = "async"
     setattr(kaleyra_settings, setting, value)
 
     code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)

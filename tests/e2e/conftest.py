@@ -47,7 +47,6 @@ def app(live_server, settings, transactional_db):
     """The live app in sandbox mode, sending to its own sandbox, with the demo catalog."""
     settings.KALEYRA_SANDBOX = True
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
-    settings.MPM_TRANSPORT = "requests"
     settings.KALEYRA_RATE_PER_SECOND = 0
     settings.SITE_URL = live_server.url  # the demo products' pictures come from the live server
     # The scenario checks what Kaleyra answered; delivery callbacks would move the states on.

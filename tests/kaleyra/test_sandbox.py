@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from campaigns.kaleyra import SANDBOX_API_KEY, KaleyraClient, KaleyraConfig, config_from_settings
+from campaigns.kaleyra import SANDBOX_API_KEY, KaleyraConfig, SendResult, config_from_settings
 from campaigns.kaleyra.sandbox.views import TEST_NUMBERS
 from campaigns.models import Message, MessageTemplate, SendAttempt
 from campaigns.payload import build_request, serialize
@@ -14,6 +14,7 @@ from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.services import campaign_send, campaign_send_test
 from campaigns.validation import normalise_phone
 from tests.support.factories import add_section_with, make_campaign, make_product, make_template
+from tests.support.provider import send_once
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +47,10 @@ def body_for(campaign, to=ASHA) -> dict:
     return build_request(campaign_content(campaign_for_sending(campaign.pk)), to)
 
 
-def sandbox_client(api_key=SANDBOX_API_KEY) -> KaleyraClient:
-    config = config_from_settings()
-    return KaleyraClient(
-        KaleyraConfig(base_url=config.base_url, sid="SANDBOX", api_key=api_key, sender="+91")
+def sandbox_send(body: bytes, api_key=SANDBOX_API_KEY) -> SendResult:
+    base_url = config_from_settings().base_url
+    return send_once(
+        KaleyraConfig(base_url=base_url, sid="SANDBOX", api_key=api_key, sender="+91"), body
     )
 
 
@@ -74,7 +75,7 @@ def test_a_valid_send_is_accepted_with_a_message_id(sandbox, campaign):
     assert message.state == Message.State.ACCEPTED
     assert message.last_code == "WA202"
     assert message.message_id.startswith("SBX")
-    assert len(sandbox.calls) == 1
+    assert len(sandbox.requests) == 1
 
 
 def test_message_ids_are_distinct(sandbox, campaign):
@@ -132,13 +133,13 @@ def test_test_send_goes_through_the_sandbox(sandbox, campaign):
 
 
 def test_a_wrong_api_key_gets_rbc001(sandbox, campaign):
-    result = sandbox_client(api_key="not-the-key").send(serialize(body_for(campaign)))
+    result = sandbox_send(serialize(body_for(campaign)), api_key="not-the-key")
     assert (result.http_status, result.code) == (401, "RBC001")
     assert result.message == "Incorrect SID or API key."
 
 
 def test_a_body_that_is_not_json_gets_wa400(sandbox):
-    result = sandbox_client().send(b"{not json")
+    result = sandbox_send(b"{not json")
     assert (result.http_status, result.code) == (400, "WA400")
     assert "not JSON" in result.error["payload"]
 
@@ -148,7 +149,7 @@ def test_a_malformed_body_gets_wa400_naming_the_problem(sandbox, campaign):
     button = body["messaging_object"]["template"]["components"][-1]
     button["index"] = 10
     button["parameters"][0]["action"]["sections"][0]["title"] = "x" * 25
-    result = sandbox_client().send(serialize(body))
+    result = sandbox_send(serialize(body))
     assert (result.http_status, result.code) == (400, "WA400")
     assert result.message == "Refer to correct payload format"
     assert "button_index" in result.error["payload"]
@@ -156,7 +157,7 @@ def test_a_malformed_body_gets_wa400_naming_the_problem(sandbox, campaign):
 
 
 def test_a_number_not_in_e164_gets_wa400(sandbox, campaign):
-    result = sandbox_client().send(serialize(body_for(campaign, to="919876543210")))
+    result = sandbox_send(serialize(body_for(campaign, to="919876543210")))
     assert result.code == "WA400"
     assert "messaging_object.to" in result.error["payload"]
 
@@ -217,7 +218,7 @@ def test_a_number_not_in_e164_gets_wa400(sandbox, campaign):
     ],
 )
 def test_wrongly_typed_bodies_get_wa400_not_a_crash(sandbox, body):
-    result = sandbox_client().send(json.dumps(body).encode())
+    result = sandbox_send(json.dumps(body).encode())
     assert (result.http_status, result.code) == (400, "WA400")
     assert result.error["payload"]
 
@@ -229,7 +230,7 @@ def test_wrongly_typed_values_in_a_valid_shape_get_wa400(sandbox, campaign):
     action["thumbnail_product_retailer_id"] = ["SKU"]
     action["sections"][0]["title"] = 5
     action["sections"][0]["product_items"][0]["product_retailer_id"] = {"id": "SKU"}
-    result = sandbox_client().send(serialize(body))
+    result = sandbox_send(serialize(body))
     assert (result.http_status, result.code) == (400, "WA400")
     for field in ("template.name", "thumbnail_product_retailer_id", "sections[1].title"):
         assert field in result.error["payload"]
@@ -241,7 +242,7 @@ def test_wrongly_typed_values_in_a_valid_shape_get_wa400(sandbox, campaign):
 )
 def test_an_unapproved_template_gets_wa400(sandbox, status):
     campaign = make_campaign(template=make_template(status=status))
-    result = sandbox_client().send(serialize(body_for(campaign)))
+    result = sandbox_send(serialize(body_for(campaign)))
     assert result.code == "WA400"
     assert f"template {campaign.template.name} is not approved" in result.error["payload"]
 
@@ -249,7 +250,7 @@ def test_an_unapproved_template_gets_wa400(sandbox, status):
 def test_a_template_in_another_language_gets_wa400(sandbox, campaign):
     body = body_for(campaign)
     body["messaging_object"]["template"]["language"]["code"] = "pt_BR"
-    result = sandbox_client().send(serialize(body))
+    result = sandbox_send(serialize(body))
     assert result.code == "WA400"
     assert "not approved" in result.error["payload"]
 
@@ -261,7 +262,7 @@ def test_an_unknown_product_gets_wa400(sandbox):
     action = body["messaging_object"]["template"]["components"][-1]["parameters"][0]["action"]
     action["sections"][0]["product_items"].append({"product_retailer_id": "GHOST-9"})
     action["thumbnail_product_retailer_id"] = "GHOST-1"
-    result = sandbox_client().send(serialize(body))
+    result = sandbox_send(serialize(body))
     assert result.code == "WA400"
     assert "product GHOST-1 is not in the catalog" in result.error["payload"]
     assert "product GHOST-9 is not in the catalog" in result.error["payload"]

@@ -26,26 +26,21 @@ from django.utils import timezone
 
 from benchmarks.standin import HANG_SUFFIX, STANDIN_ANSWERS, StandinThread
 from campaigns.callbacks import apply_pending_callbacks
-from campaigns.kaleyra import KaleyraClient, Outcome, SendResult, config_from_settings, parse_answer
-from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
+from campaigns.kaleyra import Outcome, SendResult, config_from_settings, parse_answer
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
 from campaigns.payload import serialize
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.sending.bodies import RequestEncoder, request_body
+from campaigns.sending.claims import Answer, Claimed
+from campaigns.sending.journal import Journal
 from campaigns.sending.pacing import slow_down
 from campaigns.sending.policy import RetryPolicy
 from campaigns.sending.ratelimit import RateLimiter
-from campaigns.sending.recorder import HOST, Answer, Claimed, Journal, record
-from campaigns.sending.run import (
-    AsyncSender,
-    CampaignRun,
-    RequestEncoder,
-    RunOptions,
-    SyncSender,
-    claim,
-    recover,
-    request_body,
-)
+from campaigns.sending.recorder import record
+from campaigns.sending.run import CampaignRun, RunOptions, Scope, claim, recover
+from campaigns.sending.sender import Sender
+from campaigns.sending.workers import HOST
 from campaigns.services import CampaignNotRunnable, campaign_pause, campaign_send, run_options
 from tests.callbacks.test_callbacks import v2_status
 from tests.sending.test_ratelimit import busiest_second
@@ -109,7 +104,6 @@ def use_kaleyra_at(settings, base_url: str):
 @pytest.fixture
 def engine_settings(settings, tmp_path):
     """The async engine, with its journals and rate-limit slots in this test's own folder."""
-    settings.MPM_TRANSPORT = "async"
     settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
     settings.MPM_RATE_LIMIT_DIR = str(tmp_path / "rate")
     settings.KALEYRA_RATE_PER_SECOND = 0
@@ -294,18 +288,18 @@ class AlwaysLate(RateLimiter):
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("transport", ["async", "requests"])
-def test_a_sender_that_always_wakes_late_still_sends_everything(start_standin, transport):
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_sender_that_always_wakes_late_still_sends_everything(start_standin, concurrency):
     server = start_standin()
-    config = config_from_settings()
-    answers, limiter = [], AlwaysLate()
-    common = {"limiter": limiter, "on_send": lambda m: None, "on_answer": answers.append}
-    if transport == "async":
-        sender = AsyncSender(
-            ConcurrentKaleyraClient(config), concurrency=4, should_stop=lambda: False, **common
-        )
-    else:
-        sender = SyncSender(KaleyraClient(config), should_stop=lambda: False, **common)
+    answers = []
+    sender = Sender(
+        config_from_settings(),
+        concurrency=concurrency,
+        limiter=AlwaysLate(),
+        on_send=lambda m: None,
+        on_answer=answers.append,
+        should_stop=lambda: False,
+    )
     items = [
         (
             Claimed(n, phone, {}, 0),
@@ -317,7 +311,7 @@ def test_a_sender_that_always_wakes_late_still_sends_everything(start_standin, t
     ]
 
     sender.submit(items)
-    sender.drain()
+    wait_until(lambda: not sender.pending, "every request answered")
     assert sender.stop() == []
 
     assert sorted(a.message.id for a in answers) == list(range(20))
@@ -437,8 +431,8 @@ def test_a_sender_whose_journal_fails_stops_the_run_instead_of_hanging(start_sta
     def journal_full(message):
         raise OSError(28, "No space left on device")
 
-    sender = AsyncSender(
-        ConcurrentKaleyraClient(config),
+    sender = Sender(
+        config,
         concurrency=2,
         limiter=RateLimiter(0),
         on_send=journal_full,
@@ -448,7 +442,8 @@ def test_a_sender_whose_journal_fails_stops_the_run_instead_of_hanging(start_sta
     sender.submit([(Claimed(n, phone, {}, 0), b"{}") for n, phone in enumerate(numbers(10))])
 
     with pytest.raises(RuntimeError, match="No space left on device"):
-        sender.drain()
+        while sender.pending:
+            time.sleep(0.01)
     unsent = sender.stop()
 
     assert refs_seen(server) == {}  # nothing left without its journal line
@@ -482,7 +477,6 @@ def command_env(settings, server) -> dict[str, str]:
         "KALEYRA_SENDER": SENDER,
         "KALEYRA_BASE_URL": server.base_url,
         "KALEYRA_RATE_PER_SECOND": "0",
-        "MPM_TRANSPORT": "async",
         "MPM_JOURNAL_DIR": settings.MPM_JOURNAL_DIR,
         "MPM_RATE_LIMIT_DIR": settings.MPM_RATE_LIMIT_DIR,
     }
@@ -680,9 +674,8 @@ def test_meta_throughput_errors_slow_the_engine_down(settings, tmp_path):
     campaign = campaign_for_sending(make_campaign().pk)
     config = config_from_settings()
     run = CampaignRun(
-        campaign.pk, campaign_content(campaign), config, RunOptions(rate=80, transport="requests"),
-        None, None,
-    )  # fmt: skip
+        Scope(campaign.pk), campaign_content(campaign), config, RunOptions(rate=80), None
+    )
     try:
         run._follow_meta_pacing()
         assert (run.pacing_factor, run.limiter.rate) == (1.0, 80)
@@ -696,15 +689,15 @@ def test_meta_throughput_errors_slow_the_engine_down(settings, tmp_path):
         run._follow_meta_pacing()
         assert (run.pacing_factor, run.limiter.rate) == (1.0, 80)
     finally:
-        run.journal.close(remove=True)
-        run.limiter.close()
+        run.sender.stop()
+        run._release(clean=True)
 
 
 @pytest.mark.django_db
 def test_an_overlong_code_or_id_in_an_answer_is_cut_and_the_group_still_commits():
     campaign = make_campaign()
     queue(campaign, numbers(2))
-    first, second = claim(campaign.pk, 2, "host:1:run")
+    first, second = claim(Scope(campaign.pk), 2, "host:1:run")
     odd = json.dumps({"code": "X" * 300, "data": {"message_id": "M" * 300}})
     answers = [
         Answer(first, "{}", SendResult(Outcome.ACCEPTED, 202, "X" * 300, "", {}, "M" * 300, odd)),
@@ -736,7 +729,7 @@ def test_a_claim_takes_ready_messages_in_id_order_and_marks_them_as_this_workers
     Message.objects.filter(pk=test_send.pk).update(is_test=True)
     Message.objects.filter(pk=rest[0].pk).update(state=Message.State.ACCEPTED)
 
-    claimed = claim(campaign.pk, 2, "host:1:run")
+    claimed = claim(Scope(campaign.pk), 2, "host:1:run")
 
     assert [c.id for c in claimed] == [first.pk, rest[1].pk]
     assert claimed[0] == Claimed(first.pk, first.to, {}, 0)
@@ -745,8 +738,8 @@ def test_a_claim_takes_ready_messages_in_id_order_and_marks_them_as_this_workers
         (first.pk, "host:1:run"),
         (rest[1].pk, "host:1:run"),
     }
-    assert [c.id for c in claim(campaign.pk, 10, "host:1:run")] == [rest[2].pk]
-    assert claim(campaign.pk, 10, "host:1:run") == []
+    assert [c.id for c in claim(Scope(campaign.pk), 10, "host:1:run")] == [rest[2].pk]
+    assert claim(Scope(campaign.pk), 10, "host:1:run") == []
 
 
 @pytest.mark.django_db

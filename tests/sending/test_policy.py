@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from campaigns.kaleyra import Outcome, SendResult, parse_answer
+from campaigns.kaleyra import Outcome, SendResult, documented, parse_answer
 from campaigns.sending.policy import SINGLE_EXCHANGE, RetryPolicy, decide, pauses_campaign
 from campaigns.sending.recorder import retry_policy
-from tests.kaleyra.test_kaleyra import ACCEPTED
+
+ACCEPTED = documented.accepted("AXXXXXXXXXXXXXXXXXXX")
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = RetryPolicy()  # Kaleyra's schedule: WA500 at 5, 10 and 15 minutes

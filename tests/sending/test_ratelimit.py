@@ -263,10 +263,11 @@ def test_rate_zero_never_waits():
     assert [limiter.next_slot() for _ in range(10_000)] == [START] * 10_000
 
 
-def test_machine_limiter_is_file_backed_per_sender(tmp_path):
-    first = machine_limiter("+91 90000 00001", 80, str(tmp_path))
-    again = machine_limiter("+919000000001", 80, str(tmp_path))
-    other = machine_limiter("+919000000002", 80, str(tmp_path))
+def test_machine_limiter_is_file_backed_per_sender(tmp_path, settings):
+    settings.MPM_RATE_LIMIT_DIR = str(tmp_path)
+    first = machine_limiter("+91 90000 00001", 80)
+    again = machine_limiter("+919000000001", 80)
+    other = machine_limiter("+919000000002", 80)
     try:
         assert isinstance(first.store, FileSlotStore)
         assert first.rate == 80
@@ -284,7 +285,8 @@ def test_machine_limiter_is_file_backed_per_sender(tmp_path):
             limiter.close()
 
 
-def test_machine_limiter_without_a_rate_is_unlimited(tmp_path):
-    limiter = machine_limiter("+919000000001", 0, str(tmp_path))
+def test_machine_limiter_without_a_rate_is_unlimited(tmp_path, settings):
+    settings.MPM_RATE_LIMIT_DIR = str(tmp_path)
+    limiter = machine_limiter("+919000000001", 0)
     assert limiter.rate == 0
     assert not (tmp_path / "mpm-rate").exists()

@@ -2,12 +2,10 @@
 
 import json
 import logging
-import time
 
 import pytest
-import requests
-import responses
 
+from campaigns.kaleyra import documented
 from campaigns.kaleyra.answers import explain
 from campaigns.models import Campaign, Message, MessageTemplate, SendAttempt
 from campaigns.recipients import RecipientInput, campaign_queue_recipients, recipients_from_numbers
@@ -18,12 +16,13 @@ from campaigns.services import (
     campaign_send_test,
     run_options,
 )
-from tests.conftest import MESSAGES_URL, TEST_API_KEY
-from tests.kaleyra.test_kaleyra import ACCEPTED, DOCUMENTED_FAILURES
+from tests.conftest import TEST_API_KEY
 from tests.support.factories import make_campaign, make_template
+from tests.support.provider import refused_url
 
 pytestmark = pytest.mark.django_db
 
+ACCEPTED = documented.accepted("AXXXXXXXXXXXXXXXXXXX")
 ASHA = "+919876543210"
 RAVI = "+919876543211"
 US_NUMBER = "+12015550123"
@@ -37,7 +36,7 @@ def queue(campaign, *numbers, **kwargs):
 
 
 def sent_bodies(provider) -> list[dict]:
-    return [json.loads(call.request.body) for call in provider.requests]
+    return [request.json() for request in provider.requests]
 
 
 def everything_stored() -> str:
@@ -57,11 +56,7 @@ def everything_stored() -> str:
 def test_accepted_message_is_recorded_with_its_attempt(provider, campaign, caplog):
     caplog.set_level(logging.DEBUG)
 
-    def slow_accept(request):
-        time.sleep(0.02)
-        return 202, {}, json.dumps(ACCEPTED)
-
-    provider.mock.add_callback(responses.POST, MESSAGES_URL, callback=slow_accept)
+    provider.answer(202, json=ACCEPTED, delay=0.02)
     assert queue(campaign, ASHA).queued == 1
 
     summary = campaign_send(campaign)
@@ -101,22 +96,18 @@ def test_campaign_send_sends_each_queued_recipient_once(provider, campaign):
 # --- failures -----------------------------------------------------------------------------------
 
 
-def answer_for(code: str):
-    """(status, body) of a documented failure, by its code."""
-    return next(p.values for p in DOCUMENTED_FAILURES if p.values[1]["code"] == code)
+def answer_for(name: str):
+    """(status, body) of one of Kaleyra's documented failures."""
+    return documented.ERRORS[name]
 
 
-FINAL_CODES = ["WA401", "WA400"]
+FINAL_ANSWERS = ["WA401", "WA400", "WA-401 account", "WA-401 version"]
 PAUSE_CODES = ["RBC001", "E110", "WAV2101"]
 
 
 @pytest.mark.parametrize(
     ("status", "answer"),
-    [
-        p
-        for p in DOCUMENTED_FAILURES
-        if p.values[1]["code"] in FINAL_CODES or p.id.startswith("401-WA-401")
-    ],
+    [pytest.param(*documented.ERRORS[name], id=name) for name in FINAL_ANSWERS],
 )
 def test_final_failure_is_recorded_in_plain_words(provider, campaign, caplog, status, answer):
     caplog.set_level(logging.DEBUG)
@@ -149,7 +140,8 @@ def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
     provider.answer(status, json=answer)
     queue(campaign, ASHA, RAVI)
 
-    summary = campaign_send(campaign)
+    # One request in flight at a time: after the account-wide answer nothing new leaves.
+    summary = campaign_send(campaign, options=run_options(concurrency=1))
 
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.PAUSED
@@ -161,7 +153,8 @@ def test_account_wide_answer_pauses_the_campaign(provider, campaign, code):
     with pytest.raises(CampaignNotRunnable, match="paused"):
         campaign_send(campaign)
 
-    provider.mock.replace(responses.POST, MESSAGES_URL, status=202, json=ACCEPTED)
+    provider.reset()
+    provider.answer(202, json=ACCEPTED)
     resumed = campaign_send(campaign, resume=True)
 
     assert resumed.accepted == 2
@@ -226,7 +219,7 @@ def test_html_502_is_a_failure_with_the_body_kept(provider, campaign):
 
 def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaign, settings):
     settings.MPM_CONNECT_MAX_RETRIES = 2
-    provider.answer(body=requests.ConnectionError("refused"))
+    settings.KALEYRA_BASE_URL = refused_url()
     queue(campaign, ASHA)
     campaign_send(campaign)
     message = Message.objects.get()
@@ -235,8 +228,9 @@ def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaig
     assert list(SendAttempt.objects.values_list("http_status", flat=True)) == [None] * 3
 
 
-def test_timeout_leaves_the_message_unknown(provider, campaign):
-    provider.answer(body=requests.ReadTimeout("read timed out"))
+def test_timeout_leaves_the_message_unknown(provider, campaign, settings):
+    settings.KALEYRA_READ_TIMEOUT = 0.2
+    provider.hang()
     queue(campaign, ASHA)
     summary = campaign_send(campaign)
     assert (summary.unknown, summary.failed) == (1, 0)
@@ -280,7 +274,8 @@ def test_failed_messages_are_requeued_on_rerun(provider, campaign):
     campaign_send(campaign)
     assert set(Message.objects.values_list("state", flat=True)) == {Message.State.FAILED}
 
-    provider.mock.replace(responses.POST, MESSAGES_URL, status=202, json=ACCEPTED)
+    provider.reset()
+    provider.answer(202, json=ACCEPTED)
     report = queue(campaign, ASHA, RAVI)
     assert report.queued == 2
     summary = campaign_send(campaign)
@@ -293,8 +288,9 @@ def test_failed_messages_are_requeued_on_rerun(provider, campaign):
     assert SendAttempt.objects.count() == 4
 
 
-def test_unknown_messages_are_kept_unless_resend_unknown(provider, campaign):
-    provider.answer(body=requests.ReadTimeout("read timed out"))
+def test_unknown_messages_are_kept_unless_resend_unknown(provider, campaign, settings):
+    settings.KALEYRA_READ_TIMEOUT = 0.2
+    provider.hang()
     queue(campaign, ASHA)
     campaign_send(campaign)
 
@@ -306,7 +302,8 @@ def test_unknown_messages_are_kept_unless_resend_unknown(provider, campaign):
 
     report = queue(campaign, ASHA, resend_unknown=True)
     assert (report.queued, report.unknown_kept) == (1, 0)
-    provider.mock.replace(responses.POST, MESSAGES_URL, status=202, json=ACCEPTED)
+    provider.reset()
+    provider.answer(202, json=ACCEPTED)
     campaign_send(campaign)
     assert len(provider.requests) == 2
     assert Message.objects.get().state == Message.State.ACCEPTED

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from benchmarks.common import free_port
 from benchmarks.standin import Script, StandinThread
-from campaigns.kaleyra import documented
+from campaigns.kaleyra import KaleyraClient, KaleyraConfig, SendResult, documented
+from campaigns.sending.sender import new_event_loop
 
 SID = "HXAP16TEST97IN"
 API_KEY = "test-secret-key-5f2b9c"
@@ -86,6 +88,10 @@ class Provider:
         status, payload = documented.ERRORS[name]
         self.answer(status, payload)
 
+    def reset(self):
+        """Forget the answers not given yet (requests received so far are kept)."""
+        self.script.answers.clear()
+
     def hang(self):
         """An answer that never comes in time: the client's read timeout fires."""
 
@@ -100,6 +106,25 @@ class Provider:
             Received(request.method, request.path, dict(request.headers), body)
             for request, body in list(self.script.requests)
         ]
+
+
+def send_once(config: KaleyraConfig, body: bytes) -> SendResult:
+    """One request through the real client, for tests that check a single exchange."""
+
+    async def send() -> SendResult:
+        client = KaleyraClient(config, concurrency=1)
+        try:
+            return await client.send(body)
+        finally:
+            await client.close()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(send())
+
+
+def refused_url() -> str:
+    """A base URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def use_kaleyra_at(settings, base_url: str):
