@@ -36,6 +36,7 @@ from campaigns.selectors import (
     campaign_timeline,
 )
 from campaigns.sending.pacing import current_pacing_factor
+from tests.support.callbacks import meta_error, order_message, text_reply, v2_status
 from tests.support.factories import make_campaign, make_message, make_product, make_template
 
 ASHA = "+919876543210"
@@ -55,58 +56,6 @@ def callback_settings(settings):
 @pytest.fixture
 def campaign(db):
     return make_campaign()
-
-
-# --- payloads, in the shapes of spec-notes ------------------------------------------------------
-
-
-def v2_status(
-    status, *, message_id="", meta_id="wamid.X", extra_id="", ref="", ts="1750857384", **fields
-):
-    event = {"id": meta_id, "status": status, "timestamp": ts, "recipient_id": "919876543210"}
-    event.update(fields)
-    return {
-        "meta_object": {
-            "field": "messages",
-            "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-                "statuses": [event],
-            },
-        },
-        "extra_info": {"trace_id": "t", "message_id": extra_id, "waba_id": "w", "ref": ref},
-        "status": status,
-        "message_id": message_id,
-    }
-
-
-def meta_error(code, title="An error"):
-    return [{"code": code, "title": title, "message": title, "error_data": {"details": "more"}}]
-
-
-def v2_incoming(phone, message, *, name="Asha"):
-    digits = phone.lstrip("+")
-    return {
-        "meta_object": {
-            "field": "messages",
-            "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-                "contacts": [{"profile": {"name": name}, "wa_id": digits}],
-                "messages": [{"from": digits, "timestamp": "1750857384", **message}],
-            },
-        },
-        "extra_info": {"ref": "", "ref1": "", "ref2": "", "reply_to": "", "media_url": ""},
-    }
-
-
-def text_reply(phone, text, ident="wamid.IN1"):
-    return v2_incoming(phone, {"id": ident, "type": "text", "text": {"body": text}})
-
-
-def order_message(phone, items, ident="wamid.ORDER1"):
-    order = {"catalog_id": "CAT1", "text": "Please deliver soon", "product_items": items}
-    return v2_incoming(phone, {"id": ident, "type": "order", "order": order})
 
 
 def post(client, body, url="/callbacks/kaleyra/"):
@@ -482,9 +431,8 @@ def test_an_order_is_recorded_and_attributed_to_the_latest_campaign_message(clie
         {"product_retailer_id": "SHOE-1", "quantity": 2, "item_price": 1499.5, "currency": "INR"},
         {"product_retailer_id": "GONE-9", "quantity": "1", "item_price": "99", "currency": "INR"},
     ]
-    body = order_message(ASHA, items)
     # The order's own time decides the window: "now" for this test.
-    body["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
+    body = order_message(ASHA, items, ts=str(int(time.time())))
     counts = deliver(client, body, body)
 
     assert counts["orders"] == 1 and counts["duplicates"] == 1
@@ -501,10 +449,8 @@ def test_an_order_is_recorded_and_attributed_to_the_latest_campaign_message(clie
 def test_an_order_outside_the_window_is_kept_unattributed(client, db, settings):
     settings.MPM_ORDER_ATTRIBUTION_DAYS = 7
     make_message(make_campaign(), ASHA, claimed_at=timezone.now() - timedelta(days=8))
-    body = order_message(
-        ASHA, [{"product_retailer_id": "X", "quantity": 1, "item_price": 5, "currency": "INR"}]
-    )
-    body["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
+    line = {"product_retailer_id": "X", "quantity": 1, "item_price": 5, "currency": "INR"}
+    body = order_message(ASHA, [line], ts=str(int(time.time())))
     deliver(client, body)
 
     order = Order.objects.get()
@@ -697,20 +643,17 @@ def test_the_dashboard_numbers_equal_the_stored_events(client, db):
     for n, (to, events) in enumerate(statuses.items()):
         make_message(campaign, to, message_id=f"KAL-{n}")
         for ts, status in enumerate(events, start=1):
-            errors = meta_error(131026) if status == "failed" else None
-            body = v2_status(status, message_id=f"KAL-{n}", ts=str(1750857000 + ts))
-            if errors:
-                body["meta_object"]["value"]["statuses"][0]["errors"] = errors
-            post(client, body)
+            errors = {"errors": meta_error(131026)} if status == "failed" else {}
+            post(
+                client, v2_status(status, message_id=f"KAL-{n}", ts=str(1750857000 + ts), **errors)
+            )
     make_message(campaign, "+919800000007", state=Message.State.SKIPPED, message_id="")
     make_message(campaign, "+919800000008", state=Message.State.FAILED, message_id="")
     make_message(campaign, "+919800000009", state=Message.State.QUEUED, message_id="")
     Message.objects.filter(to="+919800000008").update(last_code="WA400")
     make_product(retailer_id="SKU-A", name="A")
     line = {"product_retailer_id": "SKU-A", "quantity": 3, "item_price": 10, "currency": "INR"}
-    order = order_message("+919800000001", [line])
-    order["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
-    post(client, order)
+    post(client, order_message("+919800000001", [line], ts=str(int(time.time()))))
     apply_pending_callbacks()
 
     funnel = campaign_funnel(campaign.pk)
