@@ -190,10 +190,11 @@ def _requeue_131049(messages: list[MessageRow], now, counts: Counter):
 
 
 def _schedule_sends(campaign_ids, when):
-    """Wake a worker for the retried messages when they are due (if the backend can wait)."""
-    later = send_campaign_task.using(run_after=when)
-    if not later.get_backend().supports_defer:
+    """Wake a worker for the retried messages when they are due (if the backend can wait).
+    Asked first: a backend that cannot defer refuses even to build a task with `run_after`."""
+    if not send_campaign_task.get_backend().supports_defer:
         return
+    later = send_campaign_task.using(run_after=when)
     for campaign_id in campaign_ids:
         later.enqueue(campaign_id)
 

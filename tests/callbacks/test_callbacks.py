@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from campaigns.selectors import (
     campaign_timeline,
 )
 from campaigns.sending.pacing import current_pacing_factor
+from campaigns.tasks import send_campaign_task
 from tests.support.callbacks import meta_error, order_message, text_reply, v2_status
 from tests.support.factories import make_campaign, make_message, make_product, make_template
 
@@ -65,10 +67,12 @@ def post(client, body, url="/callbacks/kaleyra/"):
 
 
 def deliver(client, *bodies, url="/callbacks/kaleyra/"):
-    """Post callbacks through the real endpoint, then apply them as the applier would."""
+    """Post callbacks through the real endpoint, then apply them as the applier would, its
+    on-commit hooks included (the applier commits; a test's transaction never does)."""
     for body in bodies:
         post(client, body, url)
-    return apply_pending_callbacks()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return apply_pending_callbacks()
 
 
 def state(message) -> str:
@@ -532,6 +536,63 @@ def test_131049_is_retried_once_a_day_later_when_enabled(client, campaign, setti
     Message.objects.filter(pk=message.pk).update(state="accepted", message_id="KAL-2")
     deliver(client, v2_status("failed", message_id="KAL-2", errors=meta_error(131049)))
     assert state(message) == Message.State.FAILED
+
+
+@pytest.fixture
+def dummy_tasks(settings):
+    """A task backend that keeps what is enqueued (and, unlike the immediate one, can defer)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    backend = send_campaign_task.get_backend()
+    assert backend.supports_defer
+    return backend
+
+
+def test_131049_wakes_a_worker_for_the_campaign_at_the_retry_time(
+    client, campaign, settings, dummy_tasks, django_capture_on_commit_callbacks
+):
+    settings.MPM_RETRY_131049 = True
+    message = make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        counts = apply_pending_callbacks()
+
+    assert counts["requeued_131049"] == 1
+    assert len(hooks) == 1
+    message.refresh_from_db()
+    [result] = dummy_tasks.results
+    assert result.task.func is send_campaign_task.func
+    assert result.args == [campaign.pk]
+    assert result.task.run_after == message.next_attempt_at
+
+
+def test_131049_schedules_nothing_when_not_retried(
+    client, campaign, dummy_tasks, django_capture_on_commit_callbacks
+):
+    make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        apply_pending_callbacks()
+
+    assert hooks == []
+    assert dummy_tasks.results == []
+
+
+def test_131049_retry_with_a_backend_that_cannot_defer(
+    client, campaign, settings, provider, django_capture_on_commit_callbacks
+):
+    """The immediate backend (tests, development) cannot wait a day: nothing is enqueued, the
+    message stays queued for its time, and the applier does not fail."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.MPM_RETRY_131049 = True
+    message = make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        counts = apply_pending_callbacks()
+
+    assert len(hooks) == 1
+    assert counts["requeued_131049"] == 1 and counts["errors"] == 0
+    assert state(message) == Message.State.QUEUED
+    assert len(provider.calls) == 0  # nothing was sent early
 
 
 def test_131049_fails_for_good_by_default(client, campaign):
