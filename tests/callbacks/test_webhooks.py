@@ -12,6 +12,7 @@ import pytest
 from django.core import checks, signing
 from django.db import OperationalError
 from django.test import Client
+from django.utils.crypto import salted_hmac
 
 from campaigns.callbacks import auth as callback_auth
 from campaigns.callbacks import views as webhooks
@@ -195,6 +196,19 @@ def test_a_token_for_a_removed_client_id_is_refused(client, callback_url, settin
     settings.KALEYRA_CALLBACK_CLIENT_ID = ["another-client"]
 
     assert post(client, callback_url, {"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_secrets_derived_before_stay_valid(client, callback_url, settings):
+    """Tokens already issued and the sandbox's header secret hang on these salts: renaming a
+    module must not change them."""
+    BEARER.configure(settings, ["current-secret"])
+    settings.KALEYRA_SANDBOX = False
+    signer = signing.TimestampSigner(salt="campaigns.webhooks.callback-token")
+    token = signer.sign_object({"c": "kaleyra-client"})
+
+    assert post(client, callback_url, {"Authorization": f"Bearer {token}"}).status_code == 200
+    sandbox = salted_hmac("campaigns.webhooks.sandbox", "callback-token").hexdigest()
+    assert callback_auth.sandbox_token() == sandbox
 
 
 def test_nothing_configured_refuses_everything_and_a_check_warns(client, callback_url, settings):

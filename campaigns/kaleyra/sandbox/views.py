@@ -2,7 +2,7 @@
 
 It checks requests as strictly as `validation` does and answers exactly as Kaleyra documents.
 Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error. After accepting
-a message it plays Kaleyra's callbacks too (campaigns.sandbox_callbacks, MPM_SANDBOX_CALLBACKS).
+a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
 import json
