@@ -33,11 +33,15 @@ from pathlib import Path
 from common import free_port, fresh_database  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the app's packages, in the runner and in the client process
+from campaigns.kaleyra.sandbox.envelopes import metadata, status_callback  # noqa: E402
+
 PYTHON = sys.executable
 STATUSES = ("sent", "delivered", "read")
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 HEADER = "X-Bench-Callback-Secret"
 BASE_TS = 1_750_000_000
+SENDER = metadata("919000000001")
 
 
 def manage(env: dict, *args: str, code: str | None = None) -> str:
@@ -54,7 +58,7 @@ from django.utils import timezone
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.recipients.sql import insert_messages
 from campaigns.models import Campaign
-from tests.factories import make_campaign
+from tests.support.factories import make_campaign
 count = COUNT
 campaign = make_campaign(name="Callback benchmark")
 Campaign.objects.filter(pk=campaign.pk).update(state="completed")
@@ -118,37 +122,22 @@ def body(n: int, status: str) -> bytes:
     """A v2 status callback in the spec-notes shape, for message BENCH<n>."""
     message_id = f"BENCH{n:08d}"
     return json.dumps(
-        {
-            "meta_object": {
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-                    "statuses": [
-                        {
-                            "id": f"wamid.{message_id}",
-                            "status": status,
-                            "timestamp": str(BASE_TS + n % 1000 + RANK[status]),
-                            "recipient_id": f"9197{n:08d}",
-                            "conversation": {"id": f"c{n}", "origin": {"type": "marketing"}},
-                            "pricing": {
-                                "billable": True,
-                                "pricing_model": "CBP",
-                                "category": "marketing",
-                            },
-                        }
-                    ],
-                },
-            },
-            "extra_info": {
+        status_callback(
+            status,
+            event_id=f"wamid.{message_id}",
+            recipient=f"9197{n:08d}",
+            timestamp=str(BASE_TS + n % 1000 + RANK[status]),
+            sender_metadata=SENDER,
+            extra_info={
                 "trace_id": f"t{n}",
                 "message_id": message_id,
                 "waba_id": "WABA",
                 "ref": f"bench-{n}",
             },
-            "status": status,
-            "message_id": message_id,
-        }
+            message_id=message_id,
+            conversation={"id": f"c{n}", "origin": {"type": "marketing"}},
+            pricing={"billable": True, "pricing_model": "CBP", "category": "marketing"},
+        )
     ).encode()
 
 
@@ -452,5 +441,4 @@ def report(args, result, server_ms, check, lag, drained, cpu):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

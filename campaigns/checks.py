@@ -5,7 +5,7 @@ from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from campaigns import conf
-from campaigns.callbacks.views import configured_auth
+from campaigns.callbacks.auth import configured_auth
 from campaigns.kaleyra import config_from_settings
 from campaigns.kaleyra.client import check_config
 

@@ -1,5 +1,5 @@
 """What Kaleyra's callbacks mean, applied: delivery statuses, replies (STOP / START), orders and
-template status changes, read from the `CallbackInbox` the webhooks (campaigns.webhooks) fill.
+template status changes, read from the `CallbackInbox` the webhooks (`views`) fill.
 
 - `parsing`: a stored body → plain event values (pure);
 - `effects`: what each event does (forward-only state moves, opt-outs, pauses, orders, pacing);

@@ -12,10 +12,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import conf
 from campaigns.callbacks.parsing import IncomingMessage, StatusUpdate, TemplateStatusUpdate, digits
 from campaigns.kaleyra.answers import explain_meta
 from campaigns.models import (
@@ -30,6 +30,7 @@ from campaigns.models import (
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON
 from campaigns.sending.pacing import PACING_CODES, slow_down
+from campaigns.tasks import send_campaign_task
 
 # A status event → the Message state it moves to (`unknown` moves nothing).
 TARGET_STATE = {
@@ -54,9 +55,6 @@ RANK = {
     Message.State.READ: 4,
 }
 FINAL_STATES = frozenset({Message.State.FAILED, Message.State.NOT_SENT})
-# A Message not yet answered: moving it would hide the send answer from the engine's recorder
-# (it only records rows still `sending`). Its events wait and are applied once it is answered.
-WAITING_STATES = (Message.State.QUEUED, Message.State.SENDING)
 
 
 def states_below(target: str) -> list[str]:
@@ -136,7 +134,7 @@ def apply_to_messages(pairs: list[tuple[StatusUpdate, MessageRow]], now, counts:
         groups.setdefault((target, code), []).append(message.id)
         if target in FINAL_STATES:
             failures.append((update, message))
-    if settings.MPM_RETRY_131049:
+    if conf.MPM_RETRY_131049:
         _requeue_131049([m for u, m in failures if u.error_code == "131049"], now, counts)
     # In rank order, a final state last: `delivered` and `failed` in one batch leave delivered.
     ordered = sorted(
@@ -192,12 +190,11 @@ def _requeue_131049(messages: list[MessageRow], now, counts: Counter):
 
 
 def _schedule_sends(campaign_ids, when):
-    """Wake a worker for the retried messages when they are due (if the backend can wait)."""
-    from campaigns.callbacks.tasks import send_campaign_task
-
-    later = send_campaign_task.using(run_after=when)
-    if not later.get_backend().supports_defer:
+    """Wake a worker for the retried messages when they are due (if the backend can wait).
+    Asked first: a backend that cannot defer refuses even to build a task with `run_after`."""
+    if not send_campaign_task.get_backend().supports_defer:
         return
+    later = send_campaign_task.using(run_after=when)
     for campaign_id in campaign_ids:
         later.enqueue(campaign_id)
 
@@ -213,12 +210,8 @@ def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Coun
         ):
             counts["opt_outs"] += 1
     elif code in PAUSE_CAMPAIGN_CODES:
-        counts["paused"] += Campaign.objects.filter(
-            pk=message.campaign_id, state=Campaign.State.SENDING
-        ).update(
-            state=Campaign.State.PAUSED,
-            paused_reason=f"Meta {code}: {explain_meta(code)}"[:300],
-            updated_at=now,
+        counts["paused"] += Campaign.objects.filter(pk=message.campaign_id).pause(
+            f"Meta {code}: {explain_meta(code)}"
         )
     elif code in TEMPLATE_CODES:
         template_ids = list(
@@ -227,16 +220,12 @@ def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Coun
         MessageTemplate.objects.filter(pk__in=template_ids).update(
             status=TEMPLATE_CODES[code], updated_at=now
         )
-        counts["paused"] += stop_campaigns_using(
-            template_ids, f"Meta {code}: {explain_meta(code)}", now
-        )
+        counts["paused"] += stop_campaigns_using(template_ids, f"Meta {code}: {explain_meta(code)}")
 
 
-def stop_campaigns_using(template_ids, reason: str, now) -> int:
+def stop_campaigns_using(template_ids, reason: str) -> int:
     """Pause every sending campaign whose template can no longer be sent, saying why."""
-    return Campaign.objects.filter(
-        template_id__in=template_ids, state=Campaign.State.SENDING
-    ).update(state=Campaign.State.PAUSED, paused_reason=reason[:300], updated_at=now)
+    return Campaign.objects.filter(template_id__in=template_ids).pause(reason)
 
 
 # --- pacing --------------------------------------------------------------------------------------
@@ -245,14 +234,14 @@ def stop_campaigns_using(template_ids, reason: str, now) -> int:
 def pace(updates: list[StatusUpdate], now, counts: Counter):
     """130429 / 131056 slow the sender down: once per sender and code in a batch, and only for
     events recent enough to still matter (a replay from yesterday changes nothing)."""
-    window = timedelta(seconds=settings.MPM_PACING_SLOWDOWN_SECONDS)
+    window = timedelta(seconds=conf.MPM_PACING_SLOWDOWN_SECONDS)
     seen = set()
     for update in updates:
         if update.error_code not in PACING_CODES:
             continue
         if update.timestamp and update.timestamp < now - window:
             continue
-        sender = update.sender or digits(settings.KALEYRA_SENDER) or "default"
+        sender = update.sender or digits(conf.KALEYRA_SENDER) or "default"
         if (sender, update.error_code) in seen:
             continue
         seen.add((sender, update.error_code))
@@ -268,11 +257,11 @@ def _reply_word(value: str) -> str:
 
 
 def stop_words() -> set[str]:
-    return {_reply_word(w) for w in (*STOP_WORDS, *settings.MPM_STOP_WORDS)} - {""}
+    return {_reply_word(w) for w in (*STOP_WORDS, *conf.MPM_STOP_WORDS)} - {""}
 
 
 def start_words() -> set[str]:
-    return {_reply_word(w) for w in (*START_WORDS, *settings.MPM_START_WORDS)} - {""}
+    return {_reply_word(w) for w in (*START_WORDS, *conf.MPM_START_WORDS)} - {""}
 
 
 def apply_incoming(message: IncomingMessage, now, counts: Counter):
@@ -305,7 +294,7 @@ def optout_add(
     _, created = OptOut.objects.get_or_create(
         phone=phone, defaults={"reason": reason, "keyword": keyword, "source_id": source_id}
     )
-    Message.objects.filter(to=phone, state=Message.State.QUEUED, is_test=False).update(
+    Message.objects.real().filter(to=phone, state=Message.State.QUEUED).update(
         state=Message.State.SKIPPED, detail=OPT_OUT_SKIP_REASON, updated_at=now
     )
     return created
@@ -326,11 +315,11 @@ def attributed_message(phone: str, *, context_id: str = "", when=None) -> Messag
         if row:
             return MessageRow(*row)
     when = when or timezone.now()
-    since = when - timedelta(days=settings.MPM_ORDER_ATTRIBUTION_DAYS)
+    since = when - timedelta(days=conf.MPM_ORDER_ATTRIBUTION_DAYS)
     row = (
-        Message.objects.filter(
+        Message.objects.real()
+        .filter(
             to=phone,
-            is_test=False,
             state__in=Message.ACCEPTED_OR_LATER,
             claimed_at__gte=since,
             claimed_at__lte=when + CLOCK_SKEW,
@@ -401,4 +390,4 @@ def apply_template(update: TemplateStatusUpdate, now, counts: Counter):
         label = f"{update.name} ({update.language})" if update.language else update.name
         reason = f"Template {label} is now {update.status} in WhatsApp"
         reason += f": {update.reason}." if update.reason else "."
-        counts["paused"] += stop_campaigns_using(ids, reason + " Sending stopped.", now)
+        counts["paused"] += stop_campaigns_using(ids, reason + " Sending stopped.")

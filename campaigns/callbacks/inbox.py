@@ -11,13 +11,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from campaigns import conf
 from campaigns.callbacks.effects import (
-    WAITING_STATES,
     MessageRow,
     apply_incoming,
     apply_template,
@@ -153,7 +152,9 @@ def _prepare_statuses(updates: list[StatusUpdate], counts: Counter) -> _Prepared
 def _write_statuses(prepared: _Prepared, now, counts: Counter):
     rows, to_apply = [], []
     for update, message in zip(prepared.new, prepared.matches, strict=True):
-        applied = message is not None and message.state not in WAITING_STATES
+        # A Message not yet answered: moving it would hide the send answer from the engine's
+        # recorder (it only records rows still `sending`). Its events wait until it is answered.
+        applied = message is not None and message.state not in Message.WAITING_STATES
         rows.append(
             (
                 message.id if message else None,
@@ -194,13 +195,13 @@ def retry_waiting_events(*, limit: int = 1000) -> Counter:
     `queued`/`sending`. Cheap when there are none (a partial index holds only these)."""
     counts = Counter()
     now = timezone.now()
-    cutoff = now - timedelta(hours=settings.MPM_CALLBACK_MATCH_HOURS)
+    cutoff = now - timedelta(hours=conf.MPM_CALLBACK_MATCH_HOURS)
     by_provider = Message.objects.filter(message_id=OuterRef("provider_message_id"))
     by_alt = Message.objects.filter(message_id=OuterRef("alt_message_id"))
     events = list(
         StatusEvent.objects.filter(applied=False, received_at__gte=cutoff)
         .filter(
-            (Q(message__isnull=False) & ~Q(message__state__in=WAITING_STATES))
+            (Q(message__isnull=False) & ~Q(message__state__in=Message.WAITING_STATES))
             | (
                 Q(message__isnull=True)
                 & (
@@ -220,7 +221,7 @@ def retry_waiting_events(*, limit: int = 1000) -> Counter:
         for event, update, message in zip(events, updates, matches, strict=True):
             if message is None:
                 continue
-            applied = message.state not in WAITING_STATES
+            applied = message.state not in Message.WAITING_STATES
             taken = StatusEvent.objects.filter(pk=event.pk, applied=False).update(
                 message_id=message.id, applied=applied
             )

@@ -1,4 +1,4 @@
-"""Kaleyra's callbacks, included at /callbacks/kaleyra/ (see campaigns.webhooks)."""
+"""Kaleyra's callbacks, included at /callbacks/kaleyra/ (the views; `auth` says who may post)."""
 
 from django.urls import path
 

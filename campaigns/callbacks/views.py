@@ -1,172 +1,39 @@
 """Kaleyra's callbacks come in here: authenticated, checked to be JSON, stored, answered.
 
-The views do nothing slow: every credential is checked before the body is read, a malformed body
-is refused with 400, and a good one becomes one `CallbackInbox` row, committed before the 200.
-`campaigns.callbacks` applies the rows in batches (`manage.py apply_callbacks`).
-
-Authentication, each way a Kaleyra callback profile offers (settings from the environment;
-secrets may be comma-separated lists so an old and a new one both work while rotating):
-- Basic auth (KALEYRA_CALLBACK_USERNAME / KALEYRA_CALLBACK_PASSWORD);
-- a static secret in an extra header (KALEYRA_CALLBACK_HEADER / KALEYRA_CALLBACK_TOKEN), which
-  every callback must then carry;
-- "Advanced" auth: Kaleyra posts KALEYRA_CALLBACK_CLIENT_ID / _SECRET to `token/` and sends the
-  bearer token it gets back (signed, short-lived; no database row) until it expires.
-With nothing configured every callback is refused (system check campaigns.W001), except in
-sandbox mode, where the sandbox uses a header secret derived from DJANGO_SECRET_KEY.
+The views do nothing slow: every credential is checked (`campaigns.callbacks.auth`) before the
+body is read, a malformed body is refused with 400, and a good one becomes one `CallbackInbox`
+row, committed before the 200. `campaigns.callbacks` applies the rows in batches
+(`manage.py apply_callbacks`).
 """
 
-import base64
-import binascii
 import json
 import logging
-from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core import signing
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from campaigns.callbacks.auth import (
+    CallbackAuth,
+    authenticated,
+    basic_credentials,
+    callback_auth,
+    configured_auth,
+    issue_token,
+    matches_any,
+)
 from campaigns.callbacks.sql import insert_callback
 from campaigns.callbacks.writelock import sqlite_write_lock
 from campaigns.models import CallbackInbox
 
 logger = logging.getLogger(__name__)
 
-TOKEN_SALT = "campaigns.webhooks.callback-token"
-SANDBOX_HEADER = "X-MPM-Sandbox-Callback"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_BODY_BYTES = 1_000_000  # a status callback is about 1 kB; an order with 30 items a few kB
-
-
-@dataclass(frozen=True)
-class CallbackAuth:
-    """The callback credentials this app accepts, as configured."""
-
-    usernames: tuple[str, ...] = ()
-    passwords: tuple[str, ...] = ()
-    header: str = ""
-    tokens: tuple[str, ...] = ()
-    client_ids: tuple[str, ...] = ()
-    client_secrets: tuple[str, ...] = ()
-    token_ttl: int = 3600
-
-    @property
-    def basic(self) -> bool:
-        return bool(self.usernames and self.passwords)
-
-    @property
-    def static_header(self) -> bool:
-        return bool(self.header and self.tokens)
-
-    @property
-    def bearer(self) -> bool:
-        return bool(self.client_ids and self.client_secrets)
-
-    @property
-    def configured(self) -> bool:
-        return self.basic or self.static_header or self.bearer
-
-
-def _secrets(value) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(s.strip() for s in value or () if s and s.strip())
-
-
-def configured_auth() -> CallbackAuth:
-    """What the environment configured, ignoring the sandbox's own secret."""
-    return CallbackAuth(
-        usernames=_secrets(settings.KALEYRA_CALLBACK_USERNAME),
-        passwords=_secrets(settings.KALEYRA_CALLBACK_PASSWORD),
-        header=settings.KALEYRA_CALLBACK_HEADER.strip(),
-        tokens=_secrets(settings.KALEYRA_CALLBACK_TOKEN),
-        client_ids=_secrets(settings.KALEYRA_CALLBACK_CLIENT_ID),
-        client_secrets=_secrets(settings.KALEYRA_CALLBACK_CLIENT_SECRET),
-        token_ttl=settings.KALEYRA_CALLBACK_TOKEN_TTL,
-    )
-
-
-def sandbox_token() -> str:
-    """The sandbox's header secret: the same in every process that shares DJANGO_SECRET_KEY
-    (web workers, the sandbox's poster thread), unknown to anyone without it."""
-    return salted_hmac("campaigns.webhooks.sandbox", "callback-token").hexdigest()
-
-
-def callback_auth() -> CallbackAuth:
-    """The credentials in force: the configured ones, or the sandbox's secret in sandbox mode."""
-    auth = configured_auth()
-    if not auth.configured and settings.KALEYRA_SANDBOX:
-        return CallbackAuth(header=SANDBOX_HEADER, tokens=(sandbox_token(),))
-    return auth
-
-
-def matches_any(given: str, secrets: tuple[str, ...]) -> bool:
-    """Constant-time comparison against every secret (no early exit on a match)."""
-    found = False
-    for secret in secrets:
-        found |= constant_time_compare(given, secret)
-    return found and bool(given)
-
-
-def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
-
-
-def bearer_token(request: HttpRequest) -> str:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
-
-
-def issue_token(client_id: str) -> str:
-    return signing.TimestampSigner(salt=TOKEN_SALT).sign_object({"c": client_id})
-
-
-def token_client(token: str, auth: CallbackAuth) -> str | None:
-    """The client id a valid, unexpired token was issued to (and still configured), or None."""
-    try:
-        data = signing.TimestampSigner(salt=TOKEN_SALT).unsign_object(token, max_age=auth.token_ttl)
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    client_id = data.get("c") if isinstance(data, dict) else None
-    if not isinstance(client_id, str) or not matches_any(client_id, auth.client_ids):
-        return None
-    return client_id
-
-
-def authenticated(request: HttpRequest, auth: CallbackAuth) -> bool:
-    """Every configured requirement, from headers only (the body is not read yet).
-
-    The static header, when configured, is required on every callback. Basic and bearer both
-    use `Authorization`, so either one that is configured is enough.
-    """
-    if not auth.configured:
-        return False
-    if auth.static_header and not matches_any(request.headers.get(auth.header, ""), auth.tokens):
-        return False
-    if not (auth.basic or auth.bearer):
-        return True
-    credentials = basic_credentials(request) if auth.basic else None
-    if credentials is not None:
-        username_ok = matches_any(credentials[0], auth.usernames)
-        password_ok = matches_any(credentials[1], auth.passwords)
-        if username_ok and password_ok:
-            return True
-    token = bearer_token(request) if auth.bearer else ""
-    return bool(token) and token_client(token, auth) is not None
 
 
 class Malformed(Exception):

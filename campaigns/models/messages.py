@@ -19,7 +19,7 @@ class MessageQuerySet(models.QuerySet):
 
     def waiting(self):
         """Not answered yet: queued (perhaps for a retry later) or claimed by a sender."""
-        return self.filter(state__in=(Message.State.QUEUED, Message.State.SENDING))
+        return self.filter(state__in=Message.WAITING_STATES)
 
     def requeue_unsent(self, ids) -> int:
         """Claimed Messages that never left go back in the queue."""
@@ -59,6 +59,8 @@ class Message(models.Model):
 
     # Kaleyra took the request; callbacks may have moved it further along since.
     ACCEPTED_OR_LATER = (State.ACCEPTED, State.SENT, State.DELIVERED, State.READ)
+    # Not answered yet: queued (perhaps for a retry later) or claimed by a sender.
+    WAITING_STATES = (State.QUEUED, State.SENDING)
     # Messages that count towards the frequency cap: on their way to the customer, or there.
     CAP_STATES = (*ACCEPTED_OR_LATER, State.SENDING, State.UNKNOWN)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +37,8 @@ from campaigns.selectors import (
     campaign_timeline,
 )
 from campaigns.sending.pacing import current_pacing_factor
+from campaigns.tasks import send_campaign_task
+from tests.support.callbacks import meta_error, order_message, text_reply, v2_status
 from tests.support.factories import make_campaign, make_message, make_product, make_template
 
 ASHA = "+919876543210"
@@ -57,58 +60,6 @@ def campaign(db):
     return make_campaign()
 
 
-# --- payloads, in the shapes of spec-notes ------------------------------------------------------
-
-
-def v2_status(
-    status, *, message_id="", meta_id="wamid.X", extra_id="", ref="", ts="1750857384", **fields
-):
-    event = {"id": meta_id, "status": status, "timestamp": ts, "recipient_id": "919876543210"}
-    event.update(fields)
-    return {
-        "meta_object": {
-            "field": "messages",
-            "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-                "statuses": [event],
-            },
-        },
-        "extra_info": {"trace_id": "t", "message_id": extra_id, "waba_id": "w", "ref": ref},
-        "status": status,
-        "message_id": message_id,
-    }
-
-
-def meta_error(code, title="An error"):
-    return [{"code": code, "title": title, "message": title, "error_data": {"details": "more"}}]
-
-
-def v2_incoming(phone, message, *, name="Asha"):
-    digits = phone.lstrip("+")
-    return {
-        "meta_object": {
-            "field": "messages",
-            "value": {
-                "messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-                "contacts": [{"profile": {"name": name}, "wa_id": digits}],
-                "messages": [{"from": digits, "timestamp": "1750857384", **message}],
-            },
-        },
-        "extra_info": {"ref": "", "ref1": "", "ref2": "", "reply_to": "", "media_url": ""},
-    }
-
-
-def text_reply(phone, text, ident="wamid.IN1"):
-    return v2_incoming(phone, {"id": ident, "type": "text", "text": {"body": text}})
-
-
-def order_message(phone, items, ident="wamid.ORDER1"):
-    order = {"catalog_id": "CAT1", "text": "Please deliver soon", "product_items": items}
-    return v2_incoming(phone, {"id": ident, "type": "order", "order": order})
-
-
 def post(client, body, url="/callbacks/kaleyra/"):
     response = client.post(url, json.dumps(body), content_type="application/json", headers=SECRET)
     assert response.status_code == 200, response.content
@@ -116,10 +67,12 @@ def post(client, body, url="/callbacks/kaleyra/"):
 
 
 def deliver(client, *bodies, url="/callbacks/kaleyra/"):
-    """Post callbacks through the real endpoint, then apply them as the applier would."""
+    """Post callbacks through the real endpoint, then apply them as the applier would, its
+    on-commit hooks included (the applier commits; a test's transaction never does)."""
     for body in bodies:
         post(client, body, url)
-    return apply_pending_callbacks()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return apply_pending_callbacks()
 
 
 def state(message) -> str:
@@ -407,7 +360,7 @@ def test_the_command_honours_opt_outs(client, db, sandbox):
 
     assert out.getvalue().strip().splitlines()[-1] == "accepted 1, failed 0, skipped 1"
     assert f"skipped {ASHA}: {OPT_OUT_SKIP_REASON}" in err.getvalue()
-    assert len(sandbox.calls) == 1
+    assert len(sandbox.requests) == 1
 
 
 def test_the_admin_and_the_worker_honour_opt_outs(
@@ -416,7 +369,7 @@ def test_the_admin_and_the_worker_honour_opt_outs(
     make_message(make_campaign(), ASHA, message_id="KAL-OLD")
     deliver(client, v2_status("failed", message_id="KAL-OLD", errors=meta_error(131050)))
     assert OptOut.objects.filter(phone=ASHA).exists()
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
 
     url = reverse("admin:campaigns_campaign_send", args=[campaign.pk])
@@ -424,8 +377,8 @@ def test_the_admin_and_the_worker_honour_opt_outs(
         response = admin_client.post(url, {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"})
     assert response.status_code == 302
 
-    assert len(provider.calls) == 1
-    assert json.loads(provider.calls[0].request.body)["messaging_object"]["to"] == RAVI
+    assert len(provider.requests) == 1
+    assert json.loads(provider.requests[0].body)["messaging_object"]["to"] == RAVI
     assert Message.objects.get(campaign=campaign, to=ASHA).detail == OPT_OUT_SKIP_REASON
 
 
@@ -482,9 +435,8 @@ def test_an_order_is_recorded_and_attributed_to_the_latest_campaign_message(clie
         {"product_retailer_id": "SHOE-1", "quantity": 2, "item_price": 1499.5, "currency": "INR"},
         {"product_retailer_id": "GONE-9", "quantity": "1", "item_price": "99", "currency": "INR"},
     ]
-    body = order_message(ASHA, items)
     # The order's own time decides the window: "now" for this test.
-    body["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
+    body = order_message(ASHA, items, ts=str(int(time.time())))
     counts = deliver(client, body, body)
 
     assert counts["orders"] == 1 and counts["duplicates"] == 1
@@ -501,10 +453,8 @@ def test_an_order_is_recorded_and_attributed_to_the_latest_campaign_message(clie
 def test_an_order_outside_the_window_is_kept_unattributed(client, db, settings):
     settings.MPM_ORDER_ATTRIBUTION_DAYS = 7
     make_message(make_campaign(), ASHA, claimed_at=timezone.now() - timedelta(days=8))
-    body = order_message(
-        ASHA, [{"product_retailer_id": "X", "quantity": 1, "item_price": 5, "currency": "INR"}]
-    )
-    body["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
+    line = {"product_retailer_id": "X", "quantity": 1, "item_price": 5, "currency": "INR"}
+    body = order_message(ASHA, [line], ts=str(int(time.time())))
     deliver(client, body)
 
     order = Order.objects.get()
@@ -586,6 +536,63 @@ def test_131049_is_retried_once_a_day_later_when_enabled(client, campaign, setti
     Message.objects.filter(pk=message.pk).update(state="accepted", message_id="KAL-2")
     deliver(client, v2_status("failed", message_id="KAL-2", errors=meta_error(131049)))
     assert state(message) == Message.State.FAILED
+
+
+@pytest.fixture
+def dummy_tasks(settings):
+    """A task backend that keeps what is enqueued (and, unlike the immediate one, can defer)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    backend = send_campaign_task.get_backend()
+    assert backend.supports_defer
+    return backend
+
+
+def test_131049_wakes_a_worker_for_the_campaign_at_the_retry_time(
+    client, campaign, settings, dummy_tasks, django_capture_on_commit_callbacks
+):
+    settings.MPM_RETRY_131049 = True
+    message = make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        counts = apply_pending_callbacks()
+
+    assert counts["requeued_131049"] == 1
+    assert len(hooks) == 1
+    message.refresh_from_db()
+    [result] = dummy_tasks.results
+    assert result.task.func is send_campaign_task.func
+    assert result.args == [campaign.pk]
+    assert result.task.run_after == message.next_attempt_at
+
+
+def test_131049_schedules_nothing_when_not_retried(
+    client, campaign, dummy_tasks, django_capture_on_commit_callbacks
+):
+    make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        apply_pending_callbacks()
+
+    assert hooks == []
+    assert dummy_tasks.results == []
+
+
+def test_131049_retry_with_a_backend_that_cannot_defer(
+    client, campaign, settings, provider, django_capture_on_commit_callbacks
+):
+    """The immediate backend (tests, development) cannot wait a day: nothing is enqueued, the
+    message stays queued for its time, and the applier does not fail."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.MPM_RETRY_131049 = True
+    message = make_message(campaign, ASHA, message_id="KAL-1")
+    post(client, v2_status("failed", message_id="KAL-1", errors=meta_error(131049)))
+    with django_capture_on_commit_callbacks(execute=True) as hooks:
+        counts = apply_pending_callbacks()
+
+    assert len(hooks) == 1
+    assert counts["requeued_131049"] == 1 and counts["errors"] == 0
+    assert state(message) == Message.State.QUEUED
+    assert len(provider.requests) == 0  # nothing was sent early
 
 
 def test_131049_fails_for_good_by_default(client, campaign):
@@ -697,20 +704,17 @@ def test_the_dashboard_numbers_equal_the_stored_events(client, db):
     for n, (to, events) in enumerate(statuses.items()):
         make_message(campaign, to, message_id=f"KAL-{n}")
         for ts, status in enumerate(events, start=1):
-            errors = meta_error(131026) if status == "failed" else None
-            body = v2_status(status, message_id=f"KAL-{n}", ts=str(1750857000 + ts))
-            if errors:
-                body["meta_object"]["value"]["statuses"][0]["errors"] = errors
-            post(client, body)
+            errors = {"errors": meta_error(131026)} if status == "failed" else {}
+            post(
+                client, v2_status(status, message_id=f"KAL-{n}", ts=str(1750857000 + ts), **errors)
+            )
     make_message(campaign, "+919800000007", state=Message.State.SKIPPED, message_id="")
     make_message(campaign, "+919800000008", state=Message.State.FAILED, message_id="")
     make_message(campaign, "+919800000009", state=Message.State.QUEUED, message_id="")
     Message.objects.filter(to="+919800000008").update(last_code="WA400")
     make_product(retailer_id="SKU-A", name="A")
     line = {"product_retailer_id": "SKU-A", "quantity": 3, "item_price": 10, "currency": "INR"}
-    order = order_message("+919800000001", [line])
-    order["meta_object"]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
-    post(client, order)
+    post(client, order_message("+919800000001", [line], ts=str(int(time.time()))))
     apply_pending_callbacks()
 
     funnel = campaign_funnel(campaign.pk)

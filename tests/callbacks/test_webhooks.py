@@ -5,35 +5,21 @@ bearer), plus the answers for malformed bodies, wrong methods and our own failur
 import base64
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from django.core import checks, signing
 from django.db import OperationalError
 from django.test import Client
+from django.utils.crypto import salted_hmac
 
+from campaigns.callbacks import auth as callback_auth
 from campaigns.callbacks import views as webhooks
 from campaigns.models import CallbackInbox
+from tests.support.callbacks import v2_status
 
-STATUS_BODY = {
-    "meta_object": {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "919000000001", "phone_number_id": "1"},
-            "statuses": [
-                {
-                    "id": "wamid.A1",
-                    "status": "sent",
-                    "timestamp": "1750857384",
-                    "recipient_id": "919876543210",
-                }
-            ],
-        },
-    },
-    "extra_info": {"message_id": "KAL1", "ref": "mpm-1"},
-    "status": "sent",
-    "message_id": "KAL1",
-}
+STATUS_BODY = v2_status("sent", message_id="KAL1", meta_id="wamid.A1", extra_id="KAL1", ref="mpm-1")
 TEMPLATE_BODY = {
     "event": "PAUSED",
     "message_template_name": "abandoned_cart",
@@ -55,44 +41,52 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-class BasicAuth:
-    name = "basic"
-
-    def configure(self, settings, secrets: list[str]):
-        settings.KALEYRA_CALLBACK_USERNAME = ["kaleyra"]
-        settings.KALEYRA_CALLBACK_PASSWORD = secrets
-
-    def headers(self, client, secret: str) -> dict:
-        return {"Authorization": basic("kaleyra", secret)}
-
-
-class HeaderAuth:
-    name = "header"
-
-    def configure(self, settings, secrets: list[str]):
-        settings.KALEYRA_CALLBACK_HEADER = "X-Callback-Secret"
-        settings.KALEYRA_CALLBACK_TOKEN = secrets
-
-    def headers(self, client, secret: str) -> dict:
-        return {"X-Callback-Secret": secret}
-
-
-class BearerAuth:
+def bearer_headers(client, secret: str) -> dict:
     """Kaleyra's "Advanced" auth: a token from the token endpoint, then `Bearer <token>`."""
+    response = client.post(TOKEN_URL, {"client_id": "kaleyra-client", "client_secret": secret})
+    token = response.json().get("access_token", "not-a-token")
+    return {"Authorization": f"Bearer {token}"}
 
-    name = "bearer"
+
+@dataclass(frozen=True)
+class AuthMethod:
+    """One way a Kaleyra callback profile authenticates: the settings that turn it on (given
+    the secrets in force) and the headers a callback carries (given the secret it knows)."""
+
+    name: str
+    settings: Callable[[list[str]], dict]
+    headers: Callable[[Client, str], dict]
 
     def configure(self, settings, secrets: list[str]):
-        settings.KALEYRA_CALLBACK_CLIENT_ID = ["kaleyra-client"]
-        settings.KALEYRA_CALLBACK_CLIENT_SECRET = secrets
-
-    def headers(self, client, secret: str) -> dict:
-        response = client.post(TOKEN_URL, {"client_id": "kaleyra-client", "client_secret": secret})
-        token = response.json().get("access_token", "not-a-token")
-        return {"Authorization": f"Bearer {token}"}
+        for name, value in self.settings(secrets).items():
+            setattr(settings, name, value)
 
 
-AUTH_METHODS = [BasicAuth(), HeaderAuth(), BearerAuth()]
+BASIC = AuthMethod(
+    "basic",
+    lambda secrets: {
+        "KALEYRA_CALLBACK_USERNAME": ["kaleyra"],
+        "KALEYRA_CALLBACK_PASSWORD": secrets,
+    },
+    lambda client, secret: {"Authorization": basic("kaleyra", secret)},
+)
+HEADER = AuthMethod(
+    "header",
+    lambda secrets: {
+        "KALEYRA_CALLBACK_HEADER": "X-Callback-Secret",
+        "KALEYRA_CALLBACK_TOKEN": secrets,
+    },
+    lambda client, secret: {"X-Callback-Secret": secret},
+)
+BEARER = AuthMethod(
+    "bearer",
+    lambda secrets: {
+        "KALEYRA_CALLBACK_CLIENT_ID": ["kaleyra-client"],
+        "KALEYRA_CALLBACK_CLIENT_SECRET": secrets,
+    },
+    bearer_headers,
+)
+AUTH_METHODS = [BASIC, HEADER, BEARER]
 
 
 @pytest.fixture(params=AUTH_METHODS, ids=lambda method: method.name)
@@ -178,14 +172,14 @@ def test_credentials_are_checked_before_the_body_is_read(client, auth, callback_
 
 
 def test_an_expired_bearer_token_gets_401(client, callback_url, settings, monkeypatch):
-    BearerAuth().configure(settings, ["current-secret"])
+    BEARER.configure(settings, ["current-secret"])
     settings.KALEYRA_SANDBOX = False
     settings.KALEYRA_CALLBACK_TOKEN_TTL = 60
     issued_at = time.time() - 61
     monkeypatch.setattr(signing.time, "time", lambda: issued_at)
-    old_token = webhooks.issue_token("kaleyra-client")
+    old_token = callback_auth.issue_token("kaleyra-client")
     monkeypatch.undo()
-    fresh_token = webhooks.issue_token("kaleyra-client")
+    fresh_token = callback_auth.issue_token("kaleyra-client")
 
     expired = post(client, callback_url, {"Authorization": f"Bearer {old_token}"})
     fresh = post(client, callback_url, {"Authorization": f"Bearer {fresh_token}"})
@@ -196,12 +190,25 @@ def test_an_expired_bearer_token_gets_401(client, callback_url, settings, monkey
 
 
 def test_a_token_for_a_removed_client_id_is_refused(client, callback_url, settings):
-    BearerAuth().configure(settings, ["current-secret"])
+    BEARER.configure(settings, ["current-secret"])
     settings.KALEYRA_SANDBOX = False
-    token = webhooks.issue_token("kaleyra-client")
+    token = callback_auth.issue_token("kaleyra-client")
     settings.KALEYRA_CALLBACK_CLIENT_ID = ["another-client"]
 
     assert post(client, callback_url, {"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_secrets_derived_before_stay_valid(client, callback_url, settings):
+    """Tokens already issued and the sandbox's header secret hang on these salts: renaming a
+    module must not change them."""
+    BEARER.configure(settings, ["current-secret"])
+    settings.KALEYRA_SANDBOX = False
+    signer = signing.TimestampSigner(salt="campaigns.webhooks.callback-token")
+    token = signer.sign_object({"c": "kaleyra-client"})
+
+    assert post(client, callback_url, {"Authorization": f"Bearer {token}"}).status_code == 200
+    sandbox = salted_hmac("campaigns.webhooks.sandbox", "callback-token").hexdigest()
+    assert callback_auth.sandbox_token() == sandbox
 
 
 def test_nothing_configured_refuses_everything_and_a_check_warns(client, callback_url, settings):
@@ -215,10 +222,10 @@ def test_nothing_configured_refuses_everything_and_a_check_warns(client, callbac
 
 def test_in_sandbox_mode_only_the_sandbox_secret_is_accepted(client, callback_url, settings):
     settings.KALEYRA_SANDBOX = True
-    secret = webhooks.sandbox_token()
+    secret = callback_auth.sandbox_token()
 
-    assert post(client, callback_url, {webhooks.SANDBOX_HEADER: secret}).status_code == 200
-    assert post(client, callback_url, {webhooks.SANDBOX_HEADER: "guess"}).status_code == 401
+    assert post(client, callback_url, {callback_auth.SANDBOX_HEADER: secret}).status_code == 200
+    assert post(client, callback_url, {callback_auth.SANDBOX_HEADER: "guess"}).status_code == 401
     assert post(client, callback_url).status_code == 401
     assert "campaigns.W001" not in [message.id for message in checks.run_checks()]
 
@@ -229,7 +236,7 @@ def test_in_sandbox_mode_only_the_sandbox_secret_is_accepted(client, callback_ur
 @pytest.fixture
 def header_auth(settings):
     settings.KALEYRA_SANDBOX = False
-    HeaderAuth().configure(settings, ["current-secret"])
+    HEADER.configure(settings, ["current-secret"])
     return {"X-Callback-Secret": "current-secret"}
 
 
@@ -276,8 +283,8 @@ def test_dynamic_variable_forms_come_as_get_or_form_posts(client, header_auth, u
 
 def test_a_header_secret_is_required_even_beside_basic_auth(client, settings):
     settings.KALEYRA_SANDBOX = False
-    HeaderAuth().configure(settings, ["header-secret"])
-    BasicAuth().configure(settings, ["basic-secret"])
+    HEADER.configure(settings, ["header-secret"])
+    BASIC.configure(settings, ["basic-secret"])
     both = {"X-Callback-Secret": "header-secret", "Authorization": basic("kaleyra", "basic-secret")}
 
     assert post(client, "/callbacks/kaleyra/", both).status_code == 200
@@ -289,7 +296,7 @@ def test_a_header_secret_is_required_even_beside_basic_auth(client, settings):
 
 def test_the_wrong_basic_username_is_refused(client, settings):
     settings.KALEYRA_SANDBOX = False
-    BasicAuth().configure(settings, ["secret"])
+    BASIC.configure(settings, ["secret"])
     headers = {"Authorization": basic("someone", "secret")}
     assert post(client, "/callbacks/kaleyra/", headers).status_code == 401
 
@@ -300,7 +307,7 @@ def test_the_wrong_basic_username_is_refused(client, settings):
 @pytest.fixture
 def token_settings(settings):
     settings.KALEYRA_SANDBOX = False
-    BearerAuth().configure(settings, ["old-secret", "new-secret"])
+    BEARER.configure(settings, ["old-secret", "new-secret"])
     settings.KALEYRA_CALLBACK_TOKEN_TTL = 900
     return settings
 

@@ -42,8 +42,8 @@ from campaigns.sending.run import CampaignRun, RunOptions, Scope, claim, recover
 from campaigns.sending.sender import Sender
 from campaigns.sending.workers import HOST
 from campaigns.services import CampaignNotRunnable, campaign_pause, campaign_send, run_options
-from tests.callbacks.test_callbacks import v2_status
 from tests.sending.test_ratelimit import busiest_second
+from tests.support.callbacks import v2_status
 from tests.support.factories import make_campaign
 
 ROOT = Path(__file__).resolve().parents[2]

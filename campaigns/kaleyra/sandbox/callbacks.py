@@ -29,9 +29,15 @@ from hashlib import sha256
 from urllib.parse import urljoin
 
 import requests
-from django.conf import settings
 
-from campaigns.callbacks.views import callback_auth
+from campaigns import conf
+from campaigns.callbacks.auth import callback_auth
+from campaigns.kaleyra.sandbox.envelopes import (
+    incoming_callback,
+    meta_error,
+    metadata,
+    status_callback,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,55 +83,33 @@ def callback_plan(
         "waba_id": "SANDBOX-WABA",
         **{k: extra_info.get(k, "") for k in ("ref", "ref1", "ref2")},
     }
-    metadata = {"display_phone_number": sender_digits, "phone_number_id": "100000000000000"}
+    sender_metadata = metadata(sender_digits, "100000000000000")
 
     def status_body(status: str, when: float, **fields) -> dict:
-        event = {
-            "id": wamid,
-            "status": status,
-            "timestamp": str(int(when)),
-            "recipient_id": recipient,
+        return status_callback(
+            status,
+            event_id=wamid,
+            recipient=recipient,
+            timestamp=str(int(when)),
+            sender_metadata=sender_metadata,
+            extra_info=extra,
+            message_id=message_id,
             **fields,
-        }
-        return {
-            "meta_object": {
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": metadata,
-                    "statuses": [event],
-                },
-            },
-            "extra_info": extra,
-            "status": status,
-            "message_id": message_id,
-        }
+        )
 
     def incoming_body(when: float, message: dict) -> dict:
         ident = "wamid.SBXIN" + sha256(f"{message_id}{message['type']}".encode()).hexdigest()[:28]
-        return {
-            "meta_object": {
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": metadata,
-                    "contacts": [{"profile": {"name": "Sandbox customer"}, "wa_id": recipient}],
-                    "messages": [
-                        {"from": recipient, "id": ident, "timestamp": str(int(when)), **message}
-                    ],
-                },
-            },
-            "extra_info": {"ref": "", "ref1": "", "ref2": "", "reply_to": "", "media_url": ""},
-        }
+        return incoming_callback(
+            {"id": ident, **message},
+            sender=recipient,
+            name="Sandbox customer",
+            timestamp=str(int(when)),
+            sender_metadata=sender_metadata,
+        )
 
     for suffix, (code, title) in FAILING_SUFFIXES.items():
         if recipient.endswith(suffix):
-            error = {
-                "code": code,
-                "title": title,
-                "message": title,
-                "error_data": {"details": title},
-            }
+            error = meta_error(code, title, details=title)
             return [(start + step, status_body("failed", start + step, errors=[error]))]
 
     conversation = {
@@ -291,6 +275,6 @@ def schedule_callbacks(
         sender=sender,
         products=products,
         start=time.time(),
-        step=settings.MPM_SANDBOX_CALLBACK_DELAY,
+        step=conf.MPM_SANDBOX_CALLBACK_DELAY,
     )
     poster().schedule(url, plan)

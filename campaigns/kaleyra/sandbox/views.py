@@ -2,19 +2,19 @@
 
 It checks requests as strictly as `validation` does and answers exactly as Kaleyra documents.
 Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error. After accepting
-a message it plays Kaleyra's callbacks too (campaigns.sandbox_callbacks, MPM_SANDBOX_CALLBACKS).
+a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
 import json
 import uuid
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from campaigns import conf
 from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
 from campaigns.models import MessageTemplate, Product
@@ -56,7 +56,7 @@ TEST_NUMBERS = {
 @require_POST
 def messages_endpoint(request, sid: str, sender: str):
     """POST /sandbox/v2/<sid>/whatsapp/<sender>/messages, answering as Kaleyra would."""
-    if not settings.KALEYRA_SANDBOX:
+    if not conf.KALEYRA_SANDBOX:
         raise Http404("The sandbox is off: real Kaleyra credentials are configured.")
     if request.headers.get("api-key") != SANDBOX_API_KEY:
         return _answer(*documented.ERRORS["RBC001"])
@@ -72,16 +72,14 @@ def messages_endpoint(request, sid: str, sender: str):
         if to.endswith(suffix):
             return answer()
     message_id = f"SBX{uuid.uuid4().hex[:20]}"
-    if settings.MPM_SANDBOX_CALLBACKS:
+    if conf.MPM_SANDBOX_CALLBACKS:
         _play_callbacks(request, body, sender, message_id)
     return _answer(202, documented.accepted(message_id))
 
 
 def _play_callbacks(request, body: dict, sender: str, message_id: str):
     """Have the poster thread send this message's callbacks to the app, as Kaleyra would."""
-    url = settings.MPM_SANDBOX_CALLBACK_URL or request.build_absolute_uri(
-        reverse("kaleyra-callback")
-    )
+    url = conf.MPM_SANDBOX_CALLBACK_URL or request.build_absolute_uri(reverse("kaleyra-callback"))
 
     def products():
         wanted = [
