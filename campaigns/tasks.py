@@ -20,8 +20,7 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
     except (services.CampaignNotRunnable, services.CampaignNotSendable) as exc:
         return f"Not sent: {exc}"
     next_at = services.campaign_next_retry(campaign)
-    if next_at is not None:
-        later = send_campaign_task.using(run_after=next_at)
-        if later.get_backend().supports_defer:
-            later.enqueue(campaign_id)
+    # A backend that cannot defer refuses a task with `run_after`: ask it first.
+    if next_at is not None and send_campaign_task.get_backend().supports_defer:
+        send_campaign_task.using(run_after=next_at).enqueue(campaign_id)
     return summary.line()

@@ -14,8 +14,10 @@ from campaigns.services import (
     CampaignNotSendable,
     campaign_send,
     campaign_send_test,
+    campaign_start,
     run_options,
 )
+from campaigns.tasks import send_campaign_task
 from tests.conftest import TEST_API_KEY
 from tests.support.factories import make_campaign, make_template
 from tests.support.provider import refused_url
@@ -535,3 +537,36 @@ def test_the_system_check_warns_when_kaleyra_settings_cannot_send(kaleyra_settin
         kaleyra_settings.KALEYRA_BASE_URL = ""
     warnings = [m for m in checks.run_checks() if m.id == "campaigns.W003"]
     assert len(warnings) == 1 and warnings[0].msg.startswith("Nothing can be sent:")
+
+
+# --- the background task ------------------------------------------------------------------------
+
+
+def test_the_send_task_comes_back_for_a_wa500_retry_when_its_backend_can_wait(
+    provider, campaign, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.KALEYRA_WA500_RETRY_DELAYS = [600]
+    provider.answer(*answer_for("WA500"))
+    queue(campaign, ASHA)
+    campaign_start(campaign)
+
+    line = send_campaign_task.call(campaign.pk)
+
+    assert line == "accepted 0, failed 0, skipped 0"
+    [later] = send_campaign_task.get_backend().results
+    assert later.args == [campaign.pk]
+    assert later.task.run_after == Message.objects.get().next_attempt_at
+
+
+def test_the_send_task_with_a_backend_that_cannot_wait_leaves_the_retry_queued(
+    provider, campaign, settings
+):
+    settings.KALEYRA_WA500_RETRY_DELAYS = [600]  # the tests' immediate backend cannot defer
+    provider.answer(*answer_for("WA500"))
+    queue(campaign, ASHA)
+    campaign_start(campaign)
+
+    assert send_campaign_task.call(campaign.pk) == "accepted 0, failed 0, skipped 0"
+    assert Message.objects.get().state == Message.State.QUEUED
+    assert len(provider.requests) == 1
