@@ -11,14 +11,7 @@ from campaigns.admin.display import pre, pretty_json
 from campaigns.admin.records import ReadOnlyMixin
 from campaigns.forms import OptOutForm
 from campaigns.kaleyra.answers import explain_meta
-from campaigns.models import (
-    CallbackInbox,
-    OptOut,
-    Order,
-    OrderItem,
-    SenderPacing,
-    StatusEvent,
-)
+from campaigns.models import CallbackInbox, OptOut, Order, OrderItem, SenderPacing, StatusEvent
 
 
 @admin.register(CallbackInbox)

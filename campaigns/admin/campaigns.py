@@ -235,31 +235,21 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
+        views = [
+            ("send-test/", "send_test", self.send_test_view),
+            ("send/", "send", self.send_numbers_view),
+            ("progress/", "progress", self.progress_view),
+            ("control/<str:action>/", "control", self.control_view),
+            ("clone/", "clone", self.clone_view),
+        ]
         return [
-            path(
-                "<path:object_id>/send-test/",
-                self.admin_site.admin_view(self.send_test_view),
-                name="{}_{}_send_test".format(*info),
-            ),
-            path(
-                "<path:object_id>/send/",
-                self.admin_site.admin_view(self.send_numbers_view),
-                name="{}_{}_send".format(*info),
-            ),
-            path(
-                "<path:object_id>/progress/",
-                self.admin_site.admin_view(self.progress_view),
-                name="{}_{}_progress".format(*info),
-            ),
-            path(
-                "<path:object_id>/control/<str:action>/",
-                self.admin_site.admin_view(self.control_view),
-                name="{}_{}_control".format(*info),
-            ),
-            path(
-                "<path:object_id>/clone/",
-                self.admin_site.admin_view(self.clone_view),
-                name="{}_{}_clone".format(*info),
+            *(
+                path(
+                    f"<path:object_id>/{route}",
+                    self.admin_site.admin_view(view),
+                    name="{}_{}_{}".format(*info, name),
+                )
+                for route, name, view in views
             ),
             *super().get_urls(),
         ]
