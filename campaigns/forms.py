@@ -1,4 +1,4 @@
-"""Forms: the admin's campaign form and send forms, and the composer's forms.
+"""Forms: the admin's campaign, opt-out and send forms, and the composer's forms.
 
 The composer's forms only parse what was posted into a `composer.ComposerState`; the rules a
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
@@ -10,7 +10,7 @@ import re
 from django import forms
 
 from campaigns import limits, validation
-from campaigns.models import Campaign, Message, MessageTemplate
+from campaigns.models import Campaign, Message, MessageTemplate, OptOut
 from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
     MAX_DRAFT_SECTIONS,
@@ -45,11 +45,43 @@ class LinesField(forms.CharField):
         return text.split("\n") if text else []
 
 
+def too_long(what: str) -> str:
+    """A max_length message naming the field and its limit."""
+    return f"{what} is %(show_value)d characters; the limit is %(limit_value)d."
+
+
+def ref_field(name: str) -> forms.CharField:
+    """One extra_info field (ref, ref1, ref2), the same in the admin and the composer."""
+    help_text = f"extra_info.{name}: Kaleyra keeps the first {limits.MAX_REF_LENGTH} characters."
+    if name == "ref":
+        help_text += " Left empty, each message carries its own ID here."
+    return forms.CharField(
+        label=name,
+        required=False,
+        max_length=Campaign._meta.get_field(name).max_length,
+        help_text=help_text,
+        error_messages={"max_length": too_long(name)},
+    )
+
+
+class PhoneField(forms.CharField):
+    """A phone number, cleaned to E.164; the reason it is refused in plain words."""
+
+    def clean(self, value):
+        number, reason = validation.normalise_phone(super().clean(value))
+        if number is None:
+            raise forms.ValidationError(reason)
+        return number
+
+
 class CampaignAdminForm(forms.ModelForm):
     body_values = LinesField(
         label="Body values",
         help_text="One per line, in order: {{1}}, {{2}} …",
     )
+    ref = ref_field("ref")
+    ref1 = ref_field("ref1")
+    ref2 = ref_field("ref2")
 
     class Meta:
         model = Campaign
@@ -66,18 +98,19 @@ class CampaignAdminForm(forms.ModelForm):
         ]
 
 
+class OptOutForm(forms.ModelForm):
+    class Meta:
+        model = OptOut
+        fields = ["phone", "reason", "keyword"]
+        field_classes = {"phone": PhoneField}
+
+
 class SendTestForm(forms.Form):
-    to = forms.CharField(
+    to = PhoneField(
         label="Phone number",
         max_length=32,
         help_text="With its country code, e.g. +919876543210.",
     )
-
-    def clean_to(self):
-        number, reason = validation.normalise_phone(self.cleaned_data["to"])
-        if number is None:
-            raise forms.ValidationError(reason)
-        return number
 
 
 class SendToNumbersForm(forms.Form):
@@ -89,11 +122,6 @@ class SendToNumbersForm(forms.Form):
 
 
 # --- the composer -------------------------------------------------------------------------------
-
-
-def too_long(what: str) -> str:
-    """A max_length message naming the field and its limit."""
-    return f"{what} is %(show_value)d characters; the limit is %(limit_value)d."
 
 
 def lenient_sections(raw: str) -> list[SectionDraft]:
@@ -154,24 +182,9 @@ class ComposerForm(forms.Form):
         widget=forms.HiddenInput,
     )
     sections = forms.CharField(required=False, widget=forms.HiddenInput)
-    ref = forms.CharField(
-        label="ref",
-        required=False,
-        max_length=1000,
-        error_messages={"max_length": too_long("ref")},
-    )
-    ref1 = forms.CharField(
-        label="ref1",
-        required=False,
-        max_length=1000,
-        error_messages={"max_length": too_long("ref1")},
-    )
-    ref2 = forms.CharField(
-        label="ref2",
-        required=False,
-        max_length=1000,
-        error_messages={"max_length": too_long("ref2")},
-    )
+    ref = ref_field("ref")
+    ref1 = ref_field("ref1")
+    ref2 = ref_field("ref2")
     wa_source = forms.ChoiceField(
         label="WA source",
         choices=[(s, s) for s in limits.WA_SOURCES],
@@ -184,13 +197,6 @@ class ComposerForm(forms.Form):
         self.fields["template"].queryset = (
             templates if templates is not None else MessageTemplate.objects.all()
         )
-        for name in limits.REF_FIELDS:
-            self.fields[
-                name
-            ].help_text = (
-                f"extra_info.{name}: Kaleyra keeps the first {limits.MAX_REF_LENGTH} characters."
-            )
-        self.fields["ref"].help_text += " Left empty, each message carries its own ID here."
         for name in ("name", "template", "wa_source"):
             widget = self.fields[name].widget
             widget.attrs["class"] = "form-select" if name != "name" else "form-control"

@@ -1,125 +1,26 @@
-"""The admin: every page renders, the campaign page checks and previews, and sending needs a
-permission, a POST and (for real recipients) a confirmation."""
+"""The campaign page: it checks and previews, and sending needs a permission, a POST and (for
+real recipients) a confirmation."""
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from campaigns import services
 from campaigns.forms import CampaignAdminForm
-from campaigns.models import Campaign, Message, SendAttempt
+from campaigns.models import Campaign, Message
+from tests.admin.helpers import (
+    ASHA,
+    RAVI,
+    US_NUMBER,
+    change_url,
+    page_messages,
+    send_test_url,
+    send_url,
+    staff_user,
+)
 from tests.conftest import TEST_API_KEY
-from tests.support.factories import add_section, make_campaign, make_product, make_template
+from tests.support.factories import make_campaign, make_product, make_template
 
 pytestmark = pytest.mark.django_db
-
-ASHA = "+919876543210"
-RAVI = "+919876543211"
-US_NUMBER = "+12015550123"
-SANDBOX_BANNER = "Sandbox mode: messages go to the built-in Kaleyra sandbox"
-
-
-def send_test_url(campaign):
-    return reverse("admin:campaigns_campaign_send_test", args=[campaign.pk])
-
-
-def send_url(campaign):
-    return reverse("admin:campaigns_campaign_send", args=[campaign.pk])
-
-
-def change_url(campaign):
-    return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-
-
-def page_messages(response) -> str:
-    return " ".join(str(m) for m in response.context["messages"])
-
-
-@pytest.fixture
-def records(provider, campaign):
-    """One test send: a Message with its SendAttempt, as the provider answered it."""
-    provider.set_response()
-    services.campaign_send_test(campaign, to=ASHA)
-    return Message.objects.get(), SendAttempt.objects.get()
-
-
-@pytest.fixture
-def admin_urls(records, campaign):
-    message, attempt = records
-    section = campaign.sections.first()
-    objects = {
-        "product": campaign.thumbnail_product,
-        "messagetemplate": campaign.template,
-        "campaign": campaign,
-        "section": section,
-        "message": message,
-        "sendattempt": attempt,
-    }
-    urls = []
-    for model, obj in objects.items():
-        urls.append(reverse(f"admin:campaigns_{model}_changelist"))
-        urls.append(reverse(f"admin:campaigns_{model}_change", args=[obj.pk]))
-    urls += [reverse("admin:campaigns_campaign_add"), send_test_url(campaign), send_url(campaign)]
-    return urls
-
-
-def staff_user(*codenames) -> User:
-    user = User.objects.create_user("marketer", password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
-# --- every page ---------------------------------------------------------------------------------
-
-
-def test_every_admin_page_renders_for_a_superuser(admin_client, admin_urls):
-    for url in admin_urls:
-        assert admin_client.get(url).status_code == 200, url
-
-
-def test_every_admin_page_sends_an_anonymous_user_to_the_login(client, admin_urls):
-    for url in admin_urls:
-        response = client.get(url)
-        assert response.status_code == 302, url
-        # The site's login (LOGIN_URL); staff may also use the admin's own login page.
-        assert response["Location"].startswith(reverse("login")), url
-
-
-def test_sandbox_banner_shows_on_every_page_in_sandbox_mode(admin_client, client, settings):
-    settings.KALEYRA_SANDBOX = True
-    assert SANDBOX_BANNER in admin_client.get(reverse("admin:index")).content.decode()
-    assert SANDBOX_BANNER in client.get(reverse("admin:login")).content.decode()
-
-
-def test_no_sandbox_banner_with_real_kaleyra_settings(admin_client, provider):
-    page = admin_client.get(reverse("admin:index")).content.decode()
-    assert SANDBOX_BANNER not in page
-    assert "WhatsApp MPM campaigns" in page
-
-
-def test_product_list_does_not_query_per_row(admin_client, django_assert_max_num_queries):
-    for _ in range(40):
-        make_product()
-    with django_assert_max_num_queries(10):
-        response = admin_client.get(reverse("admin:campaigns_product_changelist"))
-    assert response.status_code == 200
-    assert "499.00 INR" in response.content.decode()
-
-
-def test_campaign_list_counts_messages_without_a_query_per_row(
-    admin_client, django_assert_max_num_queries
-):
-    campaigns = [make_campaign(name=f"Campaign {n}") for n in range(10)]
-    Message.objects.create(campaign=campaigns[0], to=ASHA, state=Message.State.ACCEPTED)
-    Message.objects.create(campaign=campaigns[0], to=RAVI, state=Message.State.FAILED)
-    with django_assert_max_num_queries(12):
-        response = admin_client.get(reverse("admin:campaigns_campaign_changelist"))
-    row = next(r for r in response.context["cl"].result_list if r.pk == campaigns[0].pk)
-    assert (row.accepted_count, row.failed_count, row.queued_count) == (1, 1, 0)
-
-
-# --- the campaign page --------------------------------------------------------------------------
 
 
 def test_campaign_page_reports_problems_in_plain_words(admin_client, provider):
@@ -447,52 +348,3 @@ def test_sending_is_csrf_protected(admin_user, provider, campaign):
 def test_an_unknown_campaign_is_a_404(admin_client):
     assert admin_client.get("/admin/campaigns/campaign/999999/send-test/").status_code == 404
     assert admin_client.get("/admin/campaigns/campaign/nope/send/").status_code == 404
-
-
-# --- records ------------------------------------------------------------------------------------
-
-
-def test_messages_and_attempts_are_read_only(admin_client, records):
-    message, _ = records
-    assert admin_client.get(reverse("admin:campaigns_message_add")).status_code == 403
-    assert admin_client.get(reverse("admin:campaigns_sendattempt_add")).status_code == 403
-    delete = reverse("admin:campaigns_message_delete", args=[message.pk])
-    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
-    page = admin_client.get(reverse("admin:campaigns_message_change", args=[message.pk]))
-    assert 'name="to"' not in page.content.decode()
-    assert Message.objects.filter(pk=message.pk).exists()
-
-
-def test_message_page_explains_the_code_and_shows_its_attempts(admin_client, provider, campaign):
-    provider.set_response(
-        status=401,
-        json={"code": "WA401", "message": "Phone number is not present", "data": {}, "error": {}},
-    )
-    services.campaign_send_test(campaign, to=ASHA)
-    message = Message.objects.get()
-    text = admin_client.get(
-        reverse("admin:campaigns_message_change", args=[message.pk])
-    ).content.decode()
-    assert "Check KALEYRA_SENDER" in text
-    assert "&quot;messaging_object&quot;: {" in text  # the request body, pretty-printed
-    assert TEST_API_KEY not in text
-
-
-def test_attempt_page_shows_the_exchange_and_what_to_do(admin_client, records):
-    _, attempt = records
-    text = admin_client.get(
-        reverse("admin:campaigns_sendattempt_change", args=[attempt.pk])
-    ).content.decode()
-    assert "Kaleyra accepted the message." in text
-    assert "AXXXXXXXXXXXXXXXXXXX" in text
-    assert "&quot;to&quot;: &quot;+919876543210&quot;" in text  # the request, pretty-printed
-
-
-def test_message_list_filters_by_campaign(admin_client, records, campaign):
-    other = make_campaign(name="Other")
-    add_section(other, "More", 1)
-    response = admin_client.get(
-        reverse("admin:campaigns_message_changelist"), {"campaign__id__exact": campaign.pk}
-    )
-    assert response.status_code == 200
-    assert [m.pk for m in response.context["cl"].result_list] == [records[0].pk]
