@@ -13,7 +13,7 @@ from tests.support.factories import make_campaign, make_message
 @pytest.fixture
 def records(provider, campaign):
     """One test send: a Message with its SendAttempt, as the provider answered it."""
-    provider.set_response()
+    provider.answer()
     services.campaign_send_test(campaign, to=ASHA)
     return Message.objects.get(), SendAttempt.objects.get()
 

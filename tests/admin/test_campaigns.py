@@ -108,9 +108,9 @@ def test_section_page_edits_its_products(admin_client, campaign):
 
 
 def test_send_test_sends_one_request_and_says_so(admin_client, provider, campaign):
-    provider.set_response()
+    provider.answer()
     response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
     assert "Test sent to +919876543210" in page_messages(response)
     assert "AXXXXXXXXXXXXXXXXXXX" in page_messages(response)
     assert Message.objects.get().is_test
@@ -119,7 +119,7 @@ def test_send_test_sends_one_request_and_says_so(admin_client, provider, campaig
 
 
 def test_send_test_failure_names_the_code_and_what_to_do(admin_client, provider, campaign):
-    provider.set_response(
+    provider.answer(
         status=400,
         json={
             "code": "E110",
@@ -143,14 +143,14 @@ def test_send_test_of_a_broken_campaign_sends_nothing_and_lists_the_problems(
     response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
     assert "Nothing was sent" in page_messages(response)
     assert "the limit is 24" in page_messages(response)
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_send_test_with_a_bad_number_shows_the_form_again(admin_client, provider, campaign):
     response = admin_client.post(send_test_url(campaign), {"to": "98765"})
     assert response.status_code == 200
     assert "has no country code" in response.content.decode()
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 # --- send to numbers ----------------------------------------------------------------------------
@@ -167,21 +167,21 @@ def test_an_invalid_number_is_reported_by_entry_and_nothing_is_sent(
     assert "has no country code" in text
     assert 'name="confirm"' not in text
     assert response.context["form"]["numbers"].value() == typed  # nothing lost
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
 
 def test_numbers_are_confirmed_before_they_are_sent(
     admin_client, provider, campaign, django_capture_on_commit_callbacks
 ):
-    provider.set_response()
+    provider.answer()
     typed = f"{ASHA}, {RAVI}\n{ASHA}\n{US_NUMBER}"
     first = admin_client.post(send_url(campaign), {"numbers": typed})
     text = first.content.decode()
     assert 'name="confirm"' in text
     assert "1 duplicate removed" in text
     assert US_NUMBER in text
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -189,7 +189,7 @@ def test_numbers_are_confirmed_before_they_are_sent(
             send_url(campaign), {"numbers": typed, "confirm": "Yes"}, follow=True
         )
     # The request only queues and enqueues: nothing went out while the user waited.
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     text = page_messages(response)
     assert "to 2 recipient(s) in the background" in text
     assert "1 number(s) skipped: Meta has not delivered marketing templates" in text
@@ -200,7 +200,7 @@ def test_numbers_are_confirmed_before_they_are_sent(
 
     for callback in callbacks:  # the worker's turn (the tests' task backend runs it at once)
         callback()
-    assert len(provider.calls) == 2
+    assert len(provider.requests) == 2
     assert set(Message.objects.values_list("to", "state")) == {
         (ASHA, Message.State.ACCEPTED),
         (RAVI, Message.State.ACCEPTED),
@@ -213,7 +213,7 @@ def test_numbers_are_confirmed_before_they_are_sent(
 def test_a_rerun_does_not_resend_to_accepted_numbers(
     admin_client, provider, campaign, django_capture_on_commit_callbacks
 ):
-    provider.set_response()
+    provider.answer()
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
     page = admin_client.post(send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}"}).content.decode()
@@ -222,14 +222,14 @@ def test_a_rerun_does_not_resend_to_accepted_numbers(
         response = admin_client.post(
             send_url(campaign), {"numbers": f"{ASHA}\n{RAVI}", "confirm": "Yes"}, follow=True
         )
-    assert len(provider.calls) == 2
+    assert len(provider.requests) == 2
     assert "1 number(s) had already received this campaign" in page_messages(response)
 
 
 def test_progress_and_failures_show_on_the_campaign_page(
     admin_client, provider, campaign, django_capture_on_commit_callbacks
 ):
-    provider.set_response(
+    provider.answer(
         status=400,
         json={
             "code": "WA400",
@@ -254,7 +254,7 @@ def test_progress_and_failures_show_on_the_campaign_page(
 def test_pause_resume_and_cancel_are_post_only_and_need_the_send_permission(
     admin_client, client, provider, campaign, django_capture_on_commit_callbacks
 ):
-    provider.set_response()
+    provider.answer()
     queue_and_start = admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
     assert queue_and_start.status_code == 302
     control = lambda action: reverse(  # noqa: E731
@@ -284,7 +284,7 @@ def test_a_broken_campaign_cannot_be_sent_to_numbers(admin_client, provider):
     response = admin_client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
     assert response.status_code == 200
     assert "Choose a thumbnail product" in response.content.decode()
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
 
@@ -298,16 +298,16 @@ def test_empty_numbers_show_the_form_again(admin_client, provider, campaign):
 
 
 def test_a_get_never_sends(admin_client, provider, campaign):
-    provider.set_response()
+    provider.answer()
     assert admin_client.get(send_test_url(campaign), {"to": ASHA}).status_code == 200
     response = admin_client.get(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"})
     assert response.status_code == 200
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
 
 def test_staff_without_the_send_permission_get_403_and_nothing_is_sent(client, provider, campaign):
-    provider.set_response()
+    provider.answer()
     client.force_login(staff_user("view_campaign", "change_campaign"))
     change_page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert change_page.status_code == 200
@@ -315,18 +315,18 @@ def test_staff_without_the_send_permission_get_403_and_nothing_is_sent(client, p
     assert client.get(send_test_url(campaign)).status_code == 403
     assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
     assert client.post(send_url(campaign), {"numbers": ASHA, "confirm": "Yes"}).status_code == 403
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
     assert not Message.objects.exists()
 
 
 def test_the_send_permission_alone_is_not_enough(client, provider, campaign):
     client.force_login(staff_user("view_campaign", "send_campaign"))
     assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_staff_with_both_permissions_can_send(client, provider, campaign):
-    provider.set_response()
+    provider.answer()
     client.force_login(staff_user("view_campaign", "change_campaign", "send_campaign"))
     assert (
         send_test_url(campaign)
@@ -335,14 +335,14 @@ def test_staff_with_both_permissions_can_send(client, provider, campaign):
         ).content.decode()
     )
     client.post(send_test_url(campaign), {"to": ASHA})
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
 
 
 def test_sending_is_csrf_protected(admin_user, provider, campaign):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     assert client.post(send_test_url(campaign), {"to": ASHA}).status_code == 403
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_an_unknown_campaign_is_a_404(admin_client):

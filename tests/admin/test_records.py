@@ -24,7 +24,7 @@ def test_messages_and_attempts_are_read_only(admin_client, records):
 
 
 def test_message_page_explains_the_code_and_shows_its_attempts(admin_client, provider, campaign):
-    provider.set_response(
+    provider.answer(
         status=401,
         json={"code": "WA401", "message": "Phone number is not present", "data": {}, "error": {}},
     )

@@ -11,7 +11,6 @@ real client sent is kept in `provider.requests`, headers and bytes as they arriv
 """
 
 import asyncio
-import itertools
 import json
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from campaigns.sending.sender import new_event_loop
 SID = "HXAP16TEST97IN"
 API_KEY = "test-secret-key-5f2b9c"
 SENDER = "+919000000001"
+ACCEPTED_ID = "AXXXXXXXXXXXXXXXXXXX"  # Kaleyra's own example id
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,6 @@ class Provider:
     def __init__(self, server: StandinThread, script: Script):
         self.server = server
         self.script = script
-        self.ids = itertools.count(1)
 
     @property
     def base_url(self) -> str:
@@ -64,13 +63,13 @@ class Provider:
         headers: dict | None = None,
         delay: float = 0.0,
     ):
-        """Add one answer; with neither `json` nor `body`, Kaleyra's 202 with a fresh id."""
+        """Add one answer; with neither `json` nor `body`, Kaleyra's 202 (with ACCEPTED_ID)."""
 
         async def respond(request) -> web.Response:
             if delay:
                 await asyncio.sleep(delay)
             if json is None and body is None:
-                payload = documented.accepted(f"AXXXXXXXXXXXXXXX{next(self.ids):04d}")
+                payload = documented.accepted(ACCEPTED_ID)
                 return web.json_response(payload, status=status, headers=headers)
             if json is not None:
                 return web.json_response(json, status=status, headers=headers)
