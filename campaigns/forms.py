@@ -74,6 +74,33 @@ class PhoneField(forms.CharField):
         return number
 
 
+class MessageTemplateForm(forms.ModelForm):
+    """A template definition as staff type it, checked by the rules sends are checked by."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "name",
+            "language",
+            "category",
+            "header_text",
+            "body_text",
+            "footer_text",
+            "button_index",
+            "button_text",
+            "status",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        # Fields that failed their own checks keep the model's defaults here.
+        definition = MessageTemplate(**{k: v for k, v in cleaned.items() if k in self.Meta.fields})
+        for problem in validation.template_definition_errors(definition):
+            if problem.field in self.fields and problem.field not in self.errors:
+                self.add_error(problem.field, problem.message)
+        return cleaned
+
+
 class CampaignAdminForm(forms.ModelForm):
     body_values = LinesField(
         label="Body values",

@@ -236,12 +236,23 @@ def test_header_may_hold_only_variable_1():
     assert fields(template_definition_errors(template(header_text="Your {{2}}"))) == {"header_text"}
 
 
-def test_template_model_clean_uses_the_same_rules():
-    from django.core.exceptions import ValidationError
+@pytest.mark.django_db
+def test_the_admins_template_form_uses_the_same_rules():
+    from campaigns.forms import MessageTemplateForm
 
-    with pytest.raises(ValidationError) as caught:
-        template(body_text="{{1}} {{3}}", button_index=10).clean()
-    assert set(caught.value.message_dict) == {"body_text", "button_index"}
+    data = {
+        "name": "t",
+        "language": "en-US",
+        "category": MessageTemplate.Category.MARKETING,
+        "body_text": "{{1}} {{3}}",
+        "button_index": 0,
+        "button_text": "View items",
+        "status": MessageTemplate.Status.APPROVED,
+    }
+    form = MessageTemplateForm(data=data)
+    assert not form.is_valid()
+    assert set(form.errors) == {"body_text", "language"}
+    assert "without gaps" in form.errors["body_text"][0]
 
 
 @pytest.mark.django_db
@@ -563,3 +574,14 @@ def test_request_body_problems_name_the_field(mutate, field):
     body = copy.deepcopy(valid_body())
     mutate(body["messaging_object"])
     assert field in fields(request_body_problems(body))
+
+
+@pytest.mark.django_db
+def test_the_template_form_with_a_field_that_is_not_a_number_says_so_without_a_crash():
+    from campaigns.forms import MessageTemplateForm
+
+    form = MessageTemplateForm(
+        data={"name": "t", "language": "en", "body_text": "{{2}}", "button_index": "x"}
+    )
+    assert not form.is_valid()
+    assert {"button_index", "body_text"} <= set(form.errors)

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db import models
 
+from campaigns.forms import MessageTemplateForm
 from campaigns.models import MessageTemplate, Product
 
 
@@ -24,6 +25,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
     list_display = [
         "name",
         "language",

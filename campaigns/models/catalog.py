@@ -2,7 +2,6 @@
 
 import re
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -125,10 +124,3 @@ class MessageTemplate(models.Model):
     @property
     def body_variable_count(self) -> int:
         return len(template_variables(self.body_text))
-
-    def clean(self):
-        from campaigns.validation import template_definition_errors
-
-        errors = template_definition_errors(self)
-        if errors:
-            raise ValidationError({problem.field: problem.message for problem in errors})
