@@ -1,6 +1,5 @@
 """System checks for unsafe or useless configuration (`manage.py check`), with stable ids."""
 
-from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,7 +40,7 @@ def callback_auth_check(app_configs, **kwargs):
     """Kaleyra's callbacks need credentials; half-configured ones are a likely mistake."""
     auth = configured_auth()
     problems = []
-    if not auth.configured and not settings.KALEYRA_SANDBOX:
+    if not auth.configured and not conf.KALEYRA_SANDBOX:
         problems.append(
             Warning(
                 "Kaleyra callbacks are refused: no callback authentication is configured, so "

@@ -86,7 +86,7 @@ def test_relative_imports_are_not_used():
     assert relative == []
 
 
-SETTING_READ = re.compile(r"\bsettings\.(?:KALEYRA|MPM)_[A-Z0-9_]+")
+SETTING_READ = re.compile(r"\bsettings\.(?:KALEYRA_|MPM_|SITE_URL)[A-Z0-9_]*")
 
 
 def test_settings_are_read_through_conf_only():

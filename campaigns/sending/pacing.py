@@ -4,10 +4,10 @@ applier writes it (`slow_down`); the engine reads it every half second (`current
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import conf
 from campaigns.kaleyra.answers import explain_meta
 from campaigns.models import SenderPacing
 
@@ -26,7 +26,7 @@ def slow_down(*, sender: str, code: str, now=None) -> float:
     now = now or timezone.now()
     sender = sender_key(sender)
     step = PACING_CODES.get(code, 0.5)
-    until = now + timedelta(seconds=settings.MPM_PACING_SLOWDOWN_SECONDS)
+    until = now + timedelta(seconds=conf.MPM_PACING_SLOWDOWN_SECONDS)
     reason = f"Meta {code}: {explain_meta(code).meaning}"[:300]
     with transaction.atomic():
         pacing = SenderPacing.objects.select_for_update().filter(sender=sender).first()

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from campaigns import conf
 from campaigns import demo_catalog as demo
 from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
 
@@ -63,8 +64,8 @@ class Command(BaseCommand):
                     "description": f"{name}, from the demo catalog.",
                     "price": demo.price(price),
                     "currency": "INR",
-                    "image_url": f"{settings.SITE_URL}/static/demo/products/{retailer_id}.svg",
-                    "link": f"{settings.SITE_URL}/demo/{retailer_id}",
+                    "image_url": f"{conf.SITE_URL}/static/demo/products/{retailer_id}.svg",
+                    "link": f"{conf.SITE_URL}/demo/{retailer_id}",
                     "availability": Product.Availability.OUT_OF_STOCK
                     if retailer_id in demo.OUT_OF_STOCK
                     else Product.Availability.IN_STOCK,
