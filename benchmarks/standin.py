@@ -104,6 +104,9 @@ class StandinThread:
         return self
 
     def __exit__(self, *exc):
+        """Close every connection and handler (a hanging one too), then stop the loop."""
+        done = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
+        done.result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -113,7 +116,12 @@ class StandinThread:
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(make_app(self.latency, self.script), handle_signals=False, access_log=None)
+        self.runner = web.AppRunner(
+            make_app(self.latency, self.script),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.1,  # a request the test left hanging is not waited for
+        )
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

@@ -114,9 +114,16 @@ class Sender:
     async def _main(self):
         client = KaleyraClient(self.config, concurrency=self.concurrency)
         self.ready.set()
+        workers = [asyncio.create_task(self._worker(client)) for _ in range(self.concurrency)]
         try:
-            workers = [asyncio.create_task(self._worker(client)) for _ in range(self.concurrency)]
             await asyncio.gather(*workers)
+        except BaseException:
+            # One worker failed (say the journal cannot be written): the others stop too, and
+            # what is still queued never left (`stop` hands it back).
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
         finally:
             await client.close()
 
