@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # Seconds an idle connection is kept for reuse: under a busy send a connection is never idle for
 # more than milliseconds, so a short limit costs nothing and stays below common server limits.
 KEEPALIVE_IDLE = 4.0
-# A server's `Keep-Alive: timeout=N` is honoured with this margin: a connection it is about to
+# A server's `Keep-Alive: timeout=N` is honoured with this margin (at most half of N, so a short
+# hint such as timeout=1 still lets a busy connection be reused): a connection it is about to
 # close is not reused (the request would go out and its outcome become unknown).
 KEEPALIVE_MARGIN = 1.0
 DNS_TTL = 300.0  # seconds a resolved address is reused
@@ -97,7 +98,10 @@ class KaleyraClient:
         self.session = aiohttp.ClientSession(
             connector=self.connector,
             headers={**request_headers(config.api_key), "User-Agent": user_agent()},
+            # We ask for no compression, so an answer is read as it came: a proxy's error page
+            # claiming an encoding we cannot decode stays an answer, not a broken exchange.
             skip_auto_headers=("Accept-Encoding",),
+            auto_decompress=False,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
             ),
@@ -114,7 +118,11 @@ class KaleyraClient:
         progress = SimpleNamespace(written=False, on_write=on_write)
         try:
             async with self.session.post(
-                self.url, data=body, trace_request_ctx=progress
+                # A followed 307/308 would post the body a second time.
+                self.url,
+                data=body,
+                allow_redirects=False,
+                trace_request_ctx=progress,
             ) as response:
                 content = await response.read()
                 self._follow_keepalive_hint(response.headers.get("Keep-Alive", ""))
@@ -133,7 +141,8 @@ class KaleyraClient:
         takes the idle limit from `_keepalive_timeout` on every reuse (tests/kaleyra pin this)."""
         match = KEEPALIVE_TIMEOUT.search(header) if header else None
         if match:
-            limit = max(0.0, float(match.group(1)) - KEEPALIVE_MARGIN)
+            server_limit = float(match.group(1))
+            limit = server_limit - min(KEEPALIVE_MARGIN, server_limit / 2)
             if limit < self.idle_limit:
                 self.idle_limit = limit
                 self.connector._keepalive_timeout = limit
