@@ -1,8 +1,8 @@
 """The only code that talks HTTP to Kaleyra: aiohttp, configured for this one endpoint.
 
 Many requests in flight from one event loop over a pooled keep-alive connector that honours the
-server's `Connection: close` and `Keep-Alive: timeout=` hints; `trust_env` so `HTTPS_PROXY` /
-`NO_PROXY` apply to every send; TLS verified against the CA bundle `requests` uses; a versioned
+server's `Connection: close` and `Keep-Alive: timeout=` hints; `HTTPS_PROXY` / `HTTP_PROXY` /
+`NO_PROXY` from the environment (read when the client is made) apply to every send; TLS verified against the CA bundle `requests` uses; a versioned
 `User-Agent`. It never retries a POST (a retried request that reached Kaleyra is a second message):
 retries are the engine's decision. Every failure becomes a `SendResult`; it knows nothing of the ORM.
 """
@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import requests.certs
+from aiohttp.helpers import get_env_proxy_for_url
 from django.core.exceptions import ImproperlyConfigured
+from yarl import URL
 
 from campaigns.kaleyra.config import KaleyraConfig, request_headers
 from campaigns.kaleyra.results import Outcome, SendResult, elapsed_ms, parse_answer
@@ -71,6 +73,15 @@ def check_config(config: KaleyraConfig):
         raise ImproperlyConfigured("Kaleyra's API key and SID must be plain ASCII.")
 
 
+def env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` name for `url` (aiohttp's own reading
+    of them, as `trust_env` would do), looked up once per client rather than once per send."""
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
+
+
 async def _on_connection_ready(session, context, params):
     """The request is about to be written on a connection: it may reach Kaleyra from now on."""
     context.trace_request_ctx.written = True
@@ -105,9 +116,12 @@ class KaleyraClient:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
             ),
-            trust_env=True,
+            # Not `trust_env`: it does the same proxy lookup per request in a thread, plus a
+            # ~/.netrc read (which could add a Basic Authorization header), ~0.5 ms CPU a send.
+            trust_env=False,
             trace_configs=[trace],
         )
+        self.proxy, self.proxy_auth = env_proxy(self.url)
         self.idle_limit = KEEPALIVE_IDLE
 
     async def send(self, body: bytes, on_write: Callable[[], None] | None = None) -> SendResult:
@@ -122,6 +136,8 @@ class KaleyraClient:
                 self.url,
                 data=body,
                 allow_redirects=False,
+                proxy=self.proxy,
+                proxy_auth=self.proxy_auth,
                 trace_request_ctx=progress,
             ) as response:
                 content = await response.read()
