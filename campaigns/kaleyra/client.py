@@ -8,8 +8,11 @@ server's `Connection: close` and `Keep-Alive: timeout=` hints; `HTTPS_PROXY` / `
 Why not aiohttp's `trust_env=True`: it looks the proxy up again for every request, reading the
 whole environment and `~/.netrc` in a worker thread, and on the send benchmark that was over a
 third of the sender's CPU. The endpoint is one URL, so its proxy is looked up once per client with
-the same rules (the standard library's `getproxies` and `proxy_bypass`, as `requests` does). It never retries a POST (a retried request that reached Kaleyra is a second message):
-retries are the engine's decision. Every failure becomes a `SendResult`; it knows nothing of the ORM.
+aiohttp's own rules; `~/.netrc` is never read (it could add a Basic Authorization header).
+
+It never follows a redirect and never retries a POST (a request sent twice that reached Kaleyra is
+a second message): retries are the engine's decision. Every failure becomes a `SendResult`; it
+knows nothing of the ORM.
 """
 
 import asyncio
@@ -17,7 +20,6 @@ import logging
 import re
 import ssl
 import time
-import urllib.request
 from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import metadata
@@ -26,7 +28,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import requests.certs
+from aiohttp.helpers import get_env_proxy_for_url
 from django.core.exceptions import ImproperlyConfigured
+from yarl import URL
 
 from campaigns.kaleyra.config import KaleyraConfig, request_headers
 from campaigns.kaleyra.results import Outcome, SendResult, elapsed_ms, parse_answer
@@ -36,7 +40,8 @@ logger = logging.getLogger(__name__)
 # Seconds an idle connection is kept for reuse: under a busy send a connection is never idle for
 # more than milliseconds, so a short limit costs nothing and stays below common server limits.
 KEEPALIVE_IDLE = 4.0
-# A server's `Keep-Alive: timeout=N` is honoured with this margin: a connection it is about to
+# A server's `Keep-Alive: timeout=N` is honoured with this margin (at most half of N, so a short
+# hint such as timeout=1 still lets a busy connection be reused): a connection it is about to
 # close is not reused (the request would go out and its outcome become unknown).
 KEEPALIVE_MARGIN = 1.0
 DNS_TTL = 300.0  # seconds a resolved address is reused
@@ -56,15 +61,13 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=requests.certs.where())
 
 
-def proxy_for(url: str) -> str | None:
-    """The proxy `HTTPS_PROXY` / `HTTP_PROXY` name for `url`, unless `NO_PROXY` exempts its host."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    if urllib.request.proxy_bypass(host):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
+def env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` name for `url` (aiohttp's own reading
+    of them, as `trust_env` would do), looked up once per client rather than once per send."""
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
 
 
 def check_config(config: KaleyraConfig):
@@ -127,15 +130,17 @@ class KaleyraClient:
             keepalive_timeout=KEEPALIVE_IDLE,
             ssl=tls_context() if self.url.startswith("https:") else False,
         )
-        proxy = proxy_for(self.url)
+        self.proxy, self.proxy_auth = env_proxy(self.url)
         self.session = aiohttp.ClientSession(
             connector=self.connector,
             headers={**request_headers(config.api_key), "User-Agent": user_agent()},
             skip_auto_headers=("Accept-Encoding",),
+            # We ask for no compression, so an answer is read as it came: a proxy's error page
+            # claiming an encoding we cannot decode stays an answer, not a broken exchange.
+            auto_decompress=False,
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
             ),
-            proxy=proxy,
         )
         self.idle_limit = KEEPALIVE_IDLE
 
@@ -147,7 +152,13 @@ class KaleyraClient:
         progress = SimpleNamespace(written=False, on_write=on_write, write_error=None)
         _sending.set(progress)
         try:
-            async with self.session.post(self.url, data=body) as response:
+            async with self.session.post(
+                self.url,
+                data=body,
+                allow_redirects=False,  # a followed 307/308 would post the body a second time
+                proxy=self.proxy,
+                proxy_auth=self.proxy_auth,
+            ) as response:
                 content = await response.read()
                 self._follow_keepalive_hint(response.headers.get("Keep-Alive", ""))
                 status = response.status
@@ -167,7 +178,8 @@ class KaleyraClient:
         takes the idle limit from `_keepalive_timeout` on every reuse (tests/kaleyra pin this)."""
         match = KEEPALIVE_TIMEOUT.search(header) if header else None
         if match:
-            limit = max(0.0, float(match.group(1)) - KEEPALIVE_MARGIN)
+            server_limit = float(match.group(1))
+            limit = server_limit - min(KEEPALIVE_MARGIN, server_limit / 2)
             if limit < self.idle_limit:
                 self.idle_limit = limit
                 self.connector._keepalive_timeout = limit
