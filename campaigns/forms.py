@@ -11,6 +11,7 @@ from django import forms
 
 from campaigns import limits, validation
 from campaigns.models import Campaign, Message, MessageTemplate
+from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
     MAX_DRAFT_SECTIONS,
@@ -74,7 +75,7 @@ class SendTestForm(forms.Form):
     )
 
     def clean_to(self):
-        number, reason = validation.normalise_phone(self.cleaned_data["to"])
+        number, reason = normalise_phone(self.cleaned_data["to"])
         if number is None:
             raise forms.ValidationError(reason)
         return number

@@ -662,7 +662,7 @@ class OptOutForm(django_forms.ModelForm):
         fields = ["phone", "reason", "keyword"]
 
     def clean_phone(self):
-        number, problem = validation.normalise_phone(self.cleaned_data["phone"])
+        number, problem = recipients.normalise_phone(self.cleaned_data["phone"])
         if number is None:
             raise django_forms.ValidationError(problem)
         return number

@@ -16,6 +16,7 @@ from campaigns.kaleyra import KaleyraClient, KaleyraConfig, config_from_settings
 from campaigns.kaleyra.concurrent import ConcurrentKaleyraClient
 from campaigns.models import Campaign, Message
 from campaigns.payload import MpmContent, pretty, serialize
+from campaigns.recipients import normalise_phone
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.sending import run as engine
 from campaigns.sending.policy import SINGLE_EXCHANGE
@@ -156,7 +157,7 @@ def campaign_cancel(campaign: Campaign) -> int:
 
 def campaign_send_test(campaign: Campaign, *, to: str, client: KaleyraClient | None = None):
     """Send the campaign to one number as a test: recorded, but never counted as the real send."""
-    number, reason = validation.normalise_phone(to)
+    number, reason = normalise_phone(to)
     if number is None:
         raise CampaignNotSendable([validation.Problem("to", reason)])
     campaign = campaign_for_sending(campaign.pk)
