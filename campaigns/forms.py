@@ -11,6 +11,7 @@ from django import forms
 
 from campaigns import limits, validation
 from campaigns.models import Campaign, Message, MessageTemplate, OptOut
+from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
     MAX_DRAFT_SECTIONS,
@@ -68,7 +69,7 @@ class PhoneField(forms.CharField):
     """A phone number, cleaned to E.164; the reason it is refused in plain words."""
 
     def clean(self, value):
-        number, reason = validation.normalise_phone(super().clean(value))
+        number, reason = normalise_phone(super().clean(value))
         if number is None:
             raise forms.ValidationError(reason)
         return number

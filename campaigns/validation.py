@@ -1,4 +1,4 @@
-"""Every rule a template, campaign, recipient or request must meet, in one place.
+"""Every rule a template, campaign, recipient's values or request must meet, in one place.
 
 Each check returns `Problem`s that name the field and the limit in plain words, so a user sees
 all of them at once before anything is sent. Rules come from Kaleyra's send page and Meta's
@@ -7,7 +7,7 @@ template rules; their numbers live in `limits`.
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import phonenumbers
 
@@ -296,60 +296,7 @@ def section_problems(sections) -> list[Problem]:
     return problems
 
 
-# --- recipients ---------------------------------------------------------------------------------
-
-
-def normalise_phone(raw: str) -> tuple[str | None, str]:
-    """(E.164 number, "") for a valid number, else (None, the reason in plain words)."""
-    value = (raw or "").strip()
-    if not value:
-        return None, "The number is empty."
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    if not value.startswith("+"):
-        return None, f"“{raw}” has no country code: write it as +<country code><number>."
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return None, f"“{raw}” is not a phone number."
-    if not phonenumbers.is_valid_number(number):
-        return None, f"“{raw}” is not a valid number for its country code."
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
-
-
-def is_marketing_blocked(e164: str) -> bool:
-    """True for numbers where Meta no longer delivers marketing templates (US, since 2025-04-01)."""
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
-    return region in limits.MARKETING_BLOCKED_REGIONS
-
-
-@dataclass
-class RecipientList:
-    """Numbers as typed or pasted, sorted into valid (deduplicated) and invalid, with line numbers."""
-
-    valid: list[str] = field(default_factory=list)
-    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
-    duplicates: list[str] = field(default_factory=list)
-
-
-def split_numbers(text: str) -> list[str]:
-    """Numbers typed or pasted, separated by commas, semicolons or new lines."""
-    return [part.strip() for part in re.split(r"[,;\n\r]+", text or "") if part.strip()]
-
-
-def parse_recipients(values: Iterable[str]) -> RecipientList:
-    result = RecipientList()
-    seen = set()
-    for line, raw in enumerate(values, start=1):
-        number, reason = normalise_phone(raw)
-        if number is None:
-            result.invalid.append((line, raw, reason))
-        elif number in seen:
-            result.duplicates.append(number)
-        else:
-            seen.add(number)
-            result.valid.append(number)
-    return result
+# --- a recipient's own values ------------------------------------------------------------------
 
 
 def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> list[Problem]:
@@ -398,9 +345,10 @@ def request_body_problems(body) -> list[Problem]:
             problems.append(Problem(f"messaging_object.{key}", f"Must be “{expected}”."))
     if obj.get("recipient_type", "individual") != "individual":
         problems.append(Problem("messaging_object.recipient_type", "Must be “individual”."))
-    number, reason = normalise_phone(str(obj.get("to", "")))
-    if number is None or number != obj.get("to"):
-        problems.append(Problem("messaging_object.to", reason or "Must be written in E.164."))
+    if not _is_e164(obj.get("to")):
+        problems.append(
+            Problem("messaging_object.to", "Must be a valid number written in E.164 (+<digits>).")
+        )
     template = obj.get("template")
     if not isinstance(template, dict):
         return [*problems, Problem("messaging_object.template", "Missing.")]
@@ -485,6 +433,17 @@ def _list(value) -> list:
 
 def _text(value) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _is_e164(value) -> bool:
+    """A valid number written exactly as E.164; recipients' own numbers are read by
+    `campaigns.recipients.phones`, which validation does not import."""
+    try:
+        number = phonenumbers.parse(_text(value), None)
+    except phonenumbers.NumberParseException:
+        return False
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.is_valid_number(number) and e164 == value
 
 
 @dataclass(frozen=True)

@@ -34,23 +34,26 @@ def campaign_for_sending(campaign_id: int) -> Campaign:
     )
 
 
-def campaign_content(campaign: Campaign) -> MpmContent:
-    return mpm_content(
-        template=campaign.template,
-        header_value=campaign.header_value,
-        body_values=campaign.body_values or (),
-        thumbnail_retailer_id=campaign.thumbnail_product.retailer_id
-        if campaign.thumbnail_product
-        else "",
-        sections=[
+def campaign_parts(campaign: Campaign) -> dict:
+    """A saved campaign's content as `mpm_content` takes it, products by retailer ID (expects
+    `campaign_for_sending`); the composer reads a campaign into its state from it too."""
+    thumbnail = campaign.thumbnail_product
+    return {
+        "template": campaign.template,
+        "header_value": campaign.header_value,
+        "body_values": list(campaign.body_values or ()),
+        "thumbnail_retailer_id": thumbnail.retailer_id if thumbnail else "",
+        "sections": [
             (s.title, [i.product.retailer_id for i in s.items.all()])
             for s in campaign.sections.all()
         ],
-        extra_info={
-            **{name: getattr(campaign, name) for name in limits.REF_FIELDS},
-            "wa_source": campaign.wa_source,
-        },
-    )
+        "refs": {name: getattr(campaign, name) for name in limits.REF_FIELDS},
+        "wa_source": campaign.wa_source,
+    }
+
+
+def campaign_content(campaign: Campaign) -> MpmContent:
+    return mpm_content(**campaign_parts(campaign))
 
 
 def mpm_content(
@@ -60,9 +63,11 @@ def mpm_content(
     body_values,
     thumbnail_retailer_id: str,
     sections,
-    extra_info: dict[str, str],
+    refs: dict[str, str],
+    wa_source: str,
 ) -> MpmContent:
-    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id])."""
+    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id]).
+    Every Campaign and composer state becomes the provider's content here, and only here."""
     return MpmContent(
         template_name=template.name,
         language=template.language,
@@ -73,14 +78,15 @@ def mpm_content(
         body_variable_count=template.body_variable_count,
         header_value=header_value,
         body_values=tuple(body_values),
-        extra_info=dict(extra_info),
+        extra_info={**refs, "wa_source": wa_source},
     )
 
 
 def campaign_progress(campaign_id: int) -> dict:
     """Where a campaign's real messages stand, by state, in one query."""
     counts = dict(
-        Message.objects.filter(campaign_id=campaign_id, is_test=False)
+        Message.objects.real()
+        .filter(campaign_id=campaign_id)
         .values_list("state")
         .annotate(n=Count("id"))
         .order_by()
@@ -132,7 +138,7 @@ def campaigns_with_counts(campaign_ids: list[int]) -> list[Campaign]:
 
 def campaign_messages(campaign_id: int, *, state: str = "", code: str = ""):
     """A campaign's real messages in send order, optionally of one state and provider code."""
-    messages = Message.objects.filter(campaign_id=campaign_id, is_test=False).order_by("id")
+    messages = Message.objects.real().filter(campaign_id=campaign_id).order_by("id")
     if state:
         messages = messages.filter(state=state)
     if code:
@@ -277,9 +283,9 @@ def campaign_failures(campaign_id: int) -> list[dict]:
     """Failed and not-sent messages grouped by code, most frequent first, each with what it
     means and what to do in plain words. One query."""
     rows = (
-        Message.objects.filter(
+        Message.objects.real()
+        .filter(
             campaign_id=campaign_id,
-            is_test=False,
             state__in=[Message.State.FAILED, Message.State.NOT_SENT],
         )
         .values("state", "meta_code", "last_code")
@@ -313,7 +319,8 @@ def campaign_failures(campaign_id: int) -> list[dict]:
 def campaign_skip_reasons(campaign_id: int) -> list[dict]:
     """Why messages were skipped (opted out, frequency cap, US number…), with counts."""
     return list(
-        Message.objects.filter(campaign_id=campaign_id, is_test=False, state=Message.State.SKIPPED)
+        Message.objects.real()
+        .filter(campaign_id=campaign_id, state=Message.State.SKIPPED)
         .values("detail")
         .annotate(count=Count("id"))
         .order_by("-count", "detail")
@@ -329,7 +336,8 @@ def campaign_timeline(campaign_id: int, *, bucket: str = "minute") -> list[dict]
     if bucket not in TIMELINE_BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(TIMELINE_BUCKETS)}")
     sends = (
-        Message.objects.filter(campaign_id=campaign_id, is_test=False, claimed_at__isnull=False)
+        Message.objects.real()
+        .filter(campaign_id=campaign_id, claimed_at__isnull=False)
         .exclude(message_id="")
         .annotate(at=Trunc("claimed_at", bucket))
         .values("at")
@@ -455,7 +463,7 @@ def campaign_recipients(campaign_id: int, *, state: str = "", code: str = "", se
     """The per-recipient table (and its CSV): a campaign's real messages, filtered by state,
     by failure code (Meta's or Kaleyra's) and by number, in id order; lazy, so pages and CSV
     exports stream it."""
-    messages = Message.objects.filter(campaign_id=campaign_id, is_test=False).order_by("id")
+    messages = Message.objects.real().filter(campaign_id=campaign_id).order_by("id")
     if state:
         messages = messages.filter(state=state)
     if code:

@@ -48,8 +48,10 @@ def result_sort(value: str | None) -> str:
 def timeline_bucket(campaign_id: int) -> tuple[str, object, object]:
     """(bucket, first, last) for the chart: the span from the first send to the latest change
     of any message (callbacks move `updated_at`). One query."""
-    span = Message.objects.filter(campaign_id=campaign_id, is_test=False).aggregate(
-        first=Min("claimed_at"), last=Max("updated_at")
+    span = (
+        Message.objects.real()
+        .filter(campaign_id=campaign_id)
+        .aggregate(first=Min("claimed_at"), last=Max("updated_at"))
     )
     first, last = span["first"], span["last"]
     if first is None or last is None or last - first <= MINUTE_SPAN:

@@ -17,6 +17,7 @@ from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
 from campaigns.kaleyra.client import check_config
 from campaigns.models import Campaign, Message
 from campaigns.payload import MpmContent, pretty
+from campaigns.recipients import normalise_phone, refusal_for_test_send
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.sending import run as engine
 from campaigns.sending.bodies import request_body
@@ -139,14 +140,14 @@ def campaign_send_test(campaign: Campaign, *, to: str) -> SendResult:
     """Send the campaign to one number as a test, through the same pipeline as every send:
     recorded, never counted as the real send. Opt-outs and the US rule apply (the frequency cap
     does not: a test is not marketing to a customer); a refusal says why in plain words."""
-    number, reason = validation.normalise_phone(to)
+    number, reason = normalise_phone(to)
     if number is None:
         raise CampaignNotSendable([validation.Problem("to", reason)])
     campaign = campaign_for_sending(campaign.pk)
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
         raise CampaignNotSendable(errors)
-    refusal = ""  # TEMP until recipients.test_send_refusal lands
+    refusal = refusal_for_test_send(number)
     if refusal:
         raise CampaignNotSendable([validation.Problem("to", refusal)])
     try:

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
-from campaigns import limits, services, validation
+from campaigns import conf, limits, services, validation
 from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
 from campaigns.payload import MpmContent
-from campaigns.selectors import mpm_content
+from campaigns.selectors import campaign_parts, mpm_content
 from campaigns.validation import Problem
 
 # A draft may break the provider's limits (the check says so), but not without bound.
@@ -73,20 +72,16 @@ def campaign_is_editable(campaign: Campaign) -> bool:
 
 def state_from_campaign(campaign: Campaign) -> ComposerState:
     """A saved campaign as composer state (expects `selectors.campaign_for_sending`)."""
+    parts = campaign_parts(campaign)
     return ComposerState(
-        template=campaign.template,
+        template=parts["template"],
         name=campaign.name,
-        header_value=campaign.header_value,
-        body_values=[str(v) for v in campaign.body_values or []],
-        thumbnail=campaign.thumbnail_product.retailer_id if campaign.thumbnail_product else "",
-        sections=[
-            SectionDraft(s.title, [i.product.retailer_id for i in s.items.all()])
-            for s in campaign.sections.all()
-        ],
-        ref=campaign.ref,
-        ref1=campaign.ref1,
-        ref2=campaign.ref2,
-        wa_source=campaign.wa_source,
+        header_value=parts["header_value"],
+        body_values=[str(v) for v in parts["body_values"]],
+        thumbnail=parts["thumbnail_retailer_id"],
+        sections=[SectionDraft(title, ids) for title, ids in parts["sections"]],
+        wa_source=parts["wa_source"],
+        **parts["refs"],
     )
 
 
@@ -169,7 +164,8 @@ def composer_content(state: ComposerState) -> MpmContent | None:
         body_values=state.body_values,
         thumbnail_retailer_id=state.thumbnail,
         sections=[(s.title, s.retailer_ids) for s in state.sections],
-        extra_info={**state.refs, "wa_source": state.wa_source},
+        refs=state.refs,
+        wa_source=state.wa_source,
     )
 
 
@@ -324,7 +320,7 @@ def campaign_clone(*, campaign: Campaign, user=None) -> Campaign:
 
 
 def upload_dir() -> Path:
-    return Path(settings.MPM_UPLOAD_DIR)
+    return Path(conf.MPM_UPLOAD_DIR)
 
 
 UPLOAD_LIFETIME = 24 * 3600  # seconds an unconfirmed upload is kept

@@ -9,10 +9,9 @@ from campaigns.kaleyra import SANDBOX_API_KEY, KaleyraConfig, SendResult, config
 from campaigns.kaleyra.sandbox.views import TEST_NUMBERS
 from campaigns.models import Message, MessageTemplate, SendAttempt
 from campaigns.payload import build_request, serialize
-from campaigns.recipients import RecipientInput, campaign_queue_recipients
+from campaigns.recipients import RecipientInput, campaign_queue_recipients, normalise_phone
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.services import campaign_send, campaign_send_test
-from campaigns.validation import normalise_phone
 from tests.support.factories import add_section_with, make_campaign, make_product, make_template
 from tests.support.provider import send_once
 

@@ -1,0 +1,130 @@
+"""Who is sent to and who is not, and why: a row's number and own values, opt-outs, Meta's US
+rule and the frequency cap across campaigns. Reasons are plain words, stored on the Message."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+
+from campaigns import conf, validation
+from campaigns.models import Campaign, Message, MessageTemplate, OptOut
+from campaigns.payload import MpmContent, recipient_values
+from campaigns.recipients.inputs import RecipientInput
+from campaigns.recipients.phones import is_marketing_blocked, normalise_phone
+
+MAX_REPORTED = 1000  # rows listed per kind of problem; the counts cover them all
+OPT_OUT_SKIP_REASON = "skipped (opted out)"
+US_SKIP_REASON = "Meta has not delivered marketing templates to US numbers since 2025-04-01."
+
+
+@dataclass
+class RowProblems:
+    """Rows that cannot be sent to (invalid, duplicates) and warnings, found by a check or a
+    send; lists stop at MAX_REPORTED entries, the counts cover every row."""
+
+    invalid_count: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
+    duplicate_count: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add_invalid(self, line: int, value: str, reason: str):
+        self.invalid_count += 1
+        if len(self.invalid) < MAX_REPORTED:
+            self.invalid.append((line, value, reason))
+
+    def add_duplicate(self, number: str):
+        self.duplicate_count += 1
+        if len(self.duplicates) < MAX_REPORTED:
+            self.duplicates.append(number)
+
+
+def check_recipient(
+    template: MessageTemplate, content: MpmContent, recipient: RecipientInput, report: RowProblems
+) -> str | None:
+    """The E.164 number of a valid recipient; otherwise None, with the reason in the report."""
+    number, reason = normalise_phone(recipient.phone)
+    if number is None:
+        report.add_invalid(recipient.line, recipient.phone, reason)
+        return None
+    overrides = recipient.overrides
+    problems = []
+    if overrides:  # without them the campaign's own (already checked) values are sent
+        header, body = recipient_values(content, overrides)
+        problems = validation.override_problems(template, overrides)
+        problems += validation.value_problems(template, header, body)
+    errors = validation.errors_only(problems)
+    if errors:
+        report.add_invalid(recipient.line, recipient.phone, "; ".join(str(p) for p in errors))
+        return None
+    if len(report.warnings) < MAX_REPORTED:
+        report.warnings += [f"line {recipient.line}: {p.message}" for p in problems]
+    return number
+
+
+def frequency_cap_reason(hours: float) -> str:
+    return (
+        f"skipped (frequency cap): another campaign's marketing message went to this number "
+        f"in the last {hours:g} hours"
+    )
+
+
+def _marketing_blocked(number: str) -> bool:
+    """`is_marketing_blocked` without parsing the numbers it cannot be (only +1 is blocked)."""
+    return number.startswith("+1") and is_marketing_blocked(number)
+
+
+def skip_reason(campaign: Campaign, number: str) -> str:
+    """Why this recipient is not sent to at all, or "" when it may be: a US number (marketing),
+    an opted-out number, or one within the frequency cap. For many numbers use `skip_reasons`."""
+    return skip_reasons(campaign, [number]).get(number, "")
+
+
+def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
+    """`skip_reason` for many numbers at once (a queueing chunk): two indexed queries."""
+    reasons = {}
+    marketing = campaign.template.category == MessageTemplate.Category.MARKETING
+    if marketing and conf.MPM_SKIP_US_RECIPIENTS:
+        reasons.update(dict.fromkeys(filter(_marketing_blocked, numbers), US_SKIP_REASON))
+    rest = [n for n in numbers if n not in reasons]
+    if rest:
+        for phone in OptOut.objects.filter(phone__in=rest).values_list("phone", flat=True):
+            reasons[phone] = OPT_OUT_SKIP_REASON
+    hours = conf.MPM_FREQUENCY_CAP_HOURS
+    rest = [n for n in rest if n not in reasons]
+    if hours and marketing and rest:
+        # Meta's guidance and the issue: at most one marketing message per recipient per
+        # `hours`, across campaigns. `claimed_at` is when a message left (or is leaving).
+        recent = (
+            Message.objects.real()
+            .filter(
+                to__in=rest,
+                state__in=Message.CAP_STATES,
+                claimed_at__gte=timezone.now() - timedelta(hours=hours),
+                campaign__template__category=MessageTemplate.Category.MARKETING,
+            )
+            .exclude(campaign=campaign)
+            .values_list("to", flat=True)
+            .distinct()
+        )
+        reason = frequency_cap_reason(hours)
+        reasons.update(dict.fromkeys(recent, reason))
+    return reasons
+
+
+def refusal_for_test_send(number: str) -> str:
+    """Why a test send to `number` may not go, in plain words, or "" when it may.
+
+    A test is the marketer looking at their own message, not marketing to a customer, so the
+    frequency cap does not apply; an opt-out and Meta's US rule still do (one query).
+    """
+    e164, problem = normalise_phone(number)
+    if e164 is None:
+        return f"not sent: {problem}"
+    if conf.MPM_SKIP_US_RECIPIENTS and _marketing_blocked(e164):
+        return f"not sent: {US_SKIP_REASON}"
+    opt_out = OptOut.objects.filter(phone=e164).only("created_at", "reason").first()
+    if opt_out is not None:
+        day = timezone.localdate(opt_out.created_at).isoformat()
+        return f"not sent: this number opted out on {day} ({opt_out.get_reason_display()})"
+    return ""

@@ -1,0 +1,278 @@
+"""Queueing: what a send to these recipients would do, then one Message each, all or nothing.
+
+Lists may hold a million rows, so nothing here keeps the whole list: rows are checked in one
+pass (valid ones spooled to a temporary file) and queued in chunks, each with a few queries.
+"""
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from campaigns.models import Campaign, Message
+from campaigns.models.rawsql import adapt_datetime
+from campaigns.payload import MpmContent
+from campaigns.recipients.eligibility import (
+    MAX_REPORTED,
+    RowProblems,
+    check_recipient,
+    skip_reasons,
+)
+from campaigns.recipients.inputs import RecipientInput
+from campaigns.recipients.sql import insert_messages
+from campaigns.selectors import campaign_content
+
+CHUNK = 2000
+
+
+def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
+    """`items` in lists of `size`: a list of any length is worked through in bounded memory."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+@dataclass
+class QueueReport(RowProblems):
+    """What checking and queueing recipients found; nothing is queued when any row is invalid."""
+
+    queued: int = 0
+    already_accepted: int = 0
+    unknown_kept: int = 0
+    skipped_count_blocked: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+
+    @property
+    def skipped_count(self) -> int:
+        """Recipients this send leaves out: blocked ones, already accepted, outcome unknown."""
+        return self.skipped_count_blocked + self.already_accepted + self.unknown_kept
+
+    def add_skipped(self, number: str, reason: str):
+        self.skipped_count_blocked += 1
+        if len(self.skipped) < MAX_REPORTED:
+            self.skipped.append((number, reason))
+
+    def notes(self) -> list[str]:
+        """What the user should know about a send beyond the queued count, in plain words."""
+        notes = []
+        if self.already_accepted:
+            notes.append(
+                f"{self.already_accepted} number(s) had already received this campaign and "
+                "were not sent it again."
+            )
+        if self.unknown_kept:
+            notes.append(
+                f"{self.unknown_kept} number(s) have an unknown earlier outcome and were not "
+                "resent: check Kaleyra's reports."
+            )
+        for reason, count in Counter(reason for _, reason in self.skipped).items():
+            notes.append(f"{count} number(s) skipped: {reason}")
+        if self.duplicate_count:
+            notes.append(f"{self.duplicate_count} duplicate number(s) were removed.")
+        return notes
+
+
+def valid_recipients(
+    campaign: Campaign,
+    content: MpmContent,
+    recipients: Iterable[RecipientInput],
+    report: RowProblems,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The valid, distinct recipients as (number, overrides), for a dry run; problems go to
+    `report`. Keeps the numbers seen, so it is meant for lists a person will read."""
+    seen = set()
+    for recipient in recipients:
+        number = check_recipient(campaign.template, content, recipient, report)
+        if number is None:
+            continue
+        if number in seen:
+            report.add_duplicate(number)
+            continue
+        seen.add(number)
+        yield number, recipient.overrides
+
+
+@dataclass
+class SendPlan(RowProblems):
+    """What sending to these recipients would do, shown before anything is queued or sent.
+
+    Mirrors `campaign_queue_recipients`, which decides again when the user confirms. Lists are
+    capped at MAX_REPORTED entries; the counts cover every recipient.
+    """
+
+    valid_count: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+    skipped_count: int = 0
+    already_sent: int = 0
+    unknown: int = 0
+    to_send: int = 0
+    others_queued: int = 0
+
+    @property
+    def skipped_by_reason(self) -> list[tuple[str, list[str]]]:
+        """(reason, numbers) for the listed skipped recipients, one entry per reason."""
+        grouped: dict[str, list[str]] = {}
+        for number, reason in self.skipped:
+            grouped.setdefault(reason, []).append(number)
+        return list(grouped.items())
+
+    @property
+    def sends_anything(self) -> bool:
+        return bool(self.to_send or self.others_queued)
+
+    @property
+    def total_to_send(self) -> int:
+        """These recipients plus the ones queued earlier for this campaign."""
+        return self.to_send + self.others_queued
+
+
+def recipients_plan(campaign: Campaign, recipients: Iterable[RecipientInput]) -> SendPlan:
+    """Check every recipient and say what a send would do, without queueing anything.
+
+    Expects the campaign from `selectors.campaign_for_sending`; a few queries per CHUNK rows.
+    """
+    plan = SendPlan()
+    content = campaign_content(campaign)
+    real = Message.objects.real().filter(campaign=campaign)
+    queued_among_these = 0
+
+    def classify(numbers: list[str]):
+        nonlocal queued_among_these
+        states = dict(real.filter(to__in=numbers).values_list("to", "state"))
+        reasons = skip_reasons(campaign, numbers)
+        for number in numbers:
+            state = states.get(number)
+            if state in (*Message.ACCEPTED_OR_LATER, Message.State.SENDING):
+                plan.already_sent += 1
+                continue
+            if state == Message.State.UNKNOWN:
+                plan.unknown += 1
+                continue
+            queued_among_these += state == Message.State.QUEUED
+            if reason := reasons.get(number):
+                plan.skipped_count += 1
+                if len(plan.skipped) < MAX_REPORTED:
+                    plan.skipped.append((number, reason))
+            else:
+                plan.to_send += 1
+
+    numbers = (number for number, _ in valid_recipients(campaign, content, recipients, plan))
+    for chunk in chunks(numbers):
+        plan.valid_count += len(chunk)
+        classify(chunk)
+    plan.others_queued = real.filter(state=Message.State.QUEUED).count() - queued_among_these
+    return plan
+
+
+def campaign_queue_recipients(
+    campaign: Campaign,
+    recipients: Iterable[RecipientInput],
+    *,
+    resend_unknown: bool = False,
+) -> QueueReport:
+    """Check every recipient, then create (or requeue) one Message each: all or nothing.
+
+    Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
+    whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
+    """
+    report = QueueReport()
+    content = campaign_content(campaign)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for recipient in recipients:
+            number = check_recipient(campaign.template, content, recipient, report)
+            if number is not None and not report.invalid_count:
+                overrides = {k: v for k, v in recipient.overrides.items() if v}
+                spool.write(f"{number}\t{json.dumps(overrides) if overrides else ''}\n")
+        if report.invalid_count:
+            return report
+        spool.seek(0)
+        started = timezone.now()
+        first_new_id = (Message.objects.aggregate(last=Max("id"))["last"] or 0) + 1
+        rows = (line.rstrip("\n").split("\t", 1) for line in spool)
+        for chunk in chunks(rows):
+            _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
+    return report
+
+
+def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started):
+    """One chunk in one short transaction: new rows inserted, earlier ones requeued or kept.
+
+    A number met in an earlier chunk of this same list has a row created (id from
+    `first_new_id`) or requeued (updated since `started`) by this run: it is a duplicate.
+    """
+    wanted: dict[str, str] = {}
+    for number, overrides in chunk:
+        if number in wanted:
+            report.add_duplicate(number)
+        else:
+            wanted[number] = overrides
+    now = timezone.now()
+    stamp = adapt_datetime(now)
+    with transaction.atomic():
+        existing = {
+            to: (pk, state, updated_at)
+            for pk, to, state, updated_at in Message.objects.real()
+            .select_for_update()
+            .filter(campaign=campaign, to__in=list(wanted))
+            # Unordered, so that SQLite looks the numbers up in the (campaign, to) index instead
+            # of reading the whole campaign in id order (1,000,000 recipients: quadratic).
+            .order_by()
+            .values_list("id", "to", "state", "updated_at")
+        }
+        new = []
+        requeue: dict[tuple[str, str, str], list[int]] = {}
+        reasons = skip_reasons(campaign, list(wanted))
+        for number, overrides in wanted.items():
+            reason = reasons.get(number, "")
+            state = Message.State.SKIPPED if reason else Message.State.QUEUED
+            if number not in existing:
+                new.append(
+                    (
+                        campaign.pk,
+                        number,
+                        overrides or "{}",
+                        state,
+                        "",
+                        "",
+                        reason,
+                        0,
+                        False,
+                        "",
+                        stamp,
+                        stamp,
+                    )
+                )
+            else:
+                pk, current, updated_at = existing[number]
+                if pk >= first_new_id or updated_at >= started:
+                    report.add_duplicate(number)
+                    continue
+                if current in Message.ACCEPTED_OR_LATER:  # callbacks may have moved it on
+                    report.already_accepted += 1
+                    continue
+                if current == Message.State.SENDING or (
+                    current == Message.State.UNKNOWN and not resend_unknown
+                ):
+                    report.unknown_kept += current == Message.State.UNKNOWN
+                    continue
+                requeue.setdefault((state, reason, overrides), []).append(pk)
+            if reason:
+                report.add_skipped(number, reason)
+            else:
+                report.queued += 1
+        with connection.cursor() as cursor:
+            insert_messages(cursor, new)
+        for (state, reason, overrides), pks in requeue.items():
+            Message.objects.filter(pk__in=pks).update(
+                state=state,
+                detail=reason,
+                overrides=json.loads(overrides) if overrides else {},
+                next_attempt_at=None,
+                updated_at=now,
+            )

@@ -1,0 +1,52 @@
+"""What every page at /campaigns/ shares: permissions, loading a campaign, JSON answers.
+
+Looking needs campaigns.view_campaign, editing add_ or change_campaign, sending (tests, pause,
+resume and cancel included) send_campaign; every write is a POST with CSRF.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from campaigns import selectors, validation
+from campaigns.models import Campaign
+
+VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
+LIST_PER_PAGE = 25
+
+
+def need(request, *perms):
+    """403 unless the user has every one of `perms`."""
+    if not request.user.has_perms(perms):
+        raise PermissionDenied
+
+
+def need_any(request, *perms):
+    if not any(request.user.has_perm(perm) for perm in perms):
+        raise PermissionDenied
+
+
+def load_campaign(pk: int) -> Campaign:
+    try:
+        return selectors.campaign_for_sending(pk)
+    except Campaign.DoesNotExist:
+        raise Http404("There is no campaign with this ID.") from None
+
+
+def wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def problems_data(problems: list[validation.Problem]) -> list[dict]:
+    return [{"field": p.field, "message": p.message, "level": p.level} for p in problems]
+
+
+def without_page(query) -> str:
+    """The query string of a filtered list, without its page number."""
+    query = query.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def unique(problems: list[validation.Problem]) -> list[validation.Problem]:
+    """Problems without repeats (the form and the rules may say the same thing)."""
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,112 @@
+"""Results: every campaign's rates and orders side by side, and one campaign's per-recipient
+results as a CSV."""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from campaigns import selectors
+from campaigns.forms import ResultsFilterForm
+from campaigns.models import Campaign
+from campaigns.selectors import dashboard
+from campaigns.views.common import LIST_PER_PAGE, VIEW, need, without_page
+
+# The results table's columns, by sort key; texts align left, numbers right.
+RESULT_COLUMNS = {
+    "name": "Campaign",
+    "created_at": "Created",
+    "delivery_rate": "Delivery rate",
+    "read_rate": "Read rate",
+    "orders": "Orders",
+}
+TEXT_COLUMNS = frozenset({"name", "created_at"})
+
+
+@require_GET
+def campaign_results(request):
+    """Every campaign's funnel rates and orders, sortable; an unknown sort falls back to the
+    newest first. Two queries, whatever the number of campaigns or messages."""
+    need(request, VIEW)
+    sort = dashboard.result_sort(request.GET.get("sort"))
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for name, label in RESULT_COLUMNS.items():
+        current = name == key
+        # A click on the current column flips it; on another, rates and orders start highest first.
+        if current:
+            next_sort = name if descending else f"-{name}"
+        else:
+            next_sort = name if name == "name" else f"-{name}"
+        columns.append(
+            {
+                "label": label,
+                "align": "text-start" if name in TEXT_COLUMNS else "text-end",
+                "sort": next_sort,
+                "aria_sort": ("descending" if descending else "ascending") if current else "",
+            }
+        )
+    page = Paginator(selectors.campaign_results(order_by=sort), LIST_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "results": page.object_list,
+        "page": page,
+        "filter_query": without_page(request.GET),
+        "columns": columns,
+        "sort": sort,
+    }
+    return render(request, "campaigns/results.html", context)
+
+
+class Echo:
+    """A file-like object whose write returns the line: csv.writer output for streaming."""
+
+    def write(self, value):
+        return value
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Provider text could start a formula in a spreadsheet: such a cell starts with a quote."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@require_GET
+def campaign_results_csv(request, pk: int):
+    """Every result (or the filtered ones), streamed: rows are read in chunks, never all at once."""
+    need(request, VIEW)
+    if not Campaign.objects.filter(pk=pk).exists():
+        raise Http404("There is no campaign with this ID.")
+    filters = ResultsFilterForm(request.GET)
+    state = code = ""
+    if filters.is_valid():
+        state, code = filters.cleaned_data["state"], filters.cleaned_data["code"]
+    rows = (
+        selectors.campaign_recipients(pk, state=state, code=code)
+        .values_list("to", "state", "last_code", "message_id", "detail", "attempts", "updated_at")
+        .iterator(chunk_size=2000)
+    )
+    writer = csv.writer(Echo())
+
+    def lines():
+        yield writer.writerow(
+            ["phone", "state", "code", "message_id", "reason", "attempts", "updated_at"]
+        )
+        for to, state_, code_, message_id, detail, attempts, updated_at in rows:
+            yield writer.writerow(
+                [
+                    to,
+                    state_,
+                    spreadsheet_safe(code_),
+                    spreadsheet_safe(message_id),
+                    spreadsheet_safe(detail),
+                    attempts,
+                    updated_at.isoformat(),
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{pk}-results.csv"'
+    return response
