@@ -27,12 +27,12 @@ def kaleyra_settings(settings):
 
 
 @pytest.fixture
-def provider(kaleyra_settings, tmp_path):
+def provider(kaleyra_settings, tmp_path_factory):
     """Kaleyra played by the stand-in on 127.0.0.1; the real client and engine talk to it."""
     script = Script()
     with StandinThread(script=script) as server:
         use_kaleyra_at(kaleyra_settings, server.base_url)
-        kaleyra_settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
+        kaleyra_settings.MPM_JOURNAL_DIR = str(tmp_path_factory.mktemp("journal"))
         yield Provider(server, script)
 
 
@@ -50,12 +50,12 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(settings, live_server, tmp_path):
+def sandbox(settings, live_server, tmp_path_factory):
     """Sandbox mode, sends going over HTTP to the sandbox of the live test server (so these
     tests commit: the server answers from its own thread and database connection)."""
     settings.KALEYRA_SANDBOX = True
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
-    settings.MPM_JOURNAL_DIR = str(tmp_path / "journal")
+    settings.MPM_JOURNAL_DIR = str(tmp_path_factory.mktemp("journal"))
     stand_in = Sandbox(live_server)
     request_started.connect(stand_in.heard)
     yield stand_in

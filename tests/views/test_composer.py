@@ -210,7 +210,7 @@ def test_viewing_does_not_allow_editing_cloning_or_sending(client, provider, sen
     )
     assert client.post(url("control", sent_campaign.pk, "cancel")).status_code == 403
     assert Campaign.objects.count() == 2
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_editing_without_the_send_permission_cannot_test_or_send(client, provider):
@@ -225,7 +225,7 @@ def test_editing_without_the_send_permission_cannot_test_or_send(client, provide
     saved = client.post(url("edit", campaign.pk), composer_data(campaign, name="Renamed"))
     assert saved.status_code == 302
     assert Campaign.objects.get(pk=campaign.pk).name == "Renamed"
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_every_write_is_a_post(marketer, sent_campaign):
@@ -247,7 +247,7 @@ def test_writes_need_the_csrf_token(provider):
     )
     assert client.post(url("edit", campaign.pk), composer_data(campaign)).status_code == 403
     assert Campaign.objects.count() == 1
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_an_unknown_campaign_is_a_404(marketer):
@@ -505,14 +505,14 @@ def test_product_search_returns_at_most_20_in_two_queries(marketer, django_asser
 
 
 def test_a_test_send_saves_the_draft_sends_and_says_so_inline(marketer, provider):
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     data = composer_data(campaign, name="Renamed", action="test", to=ASHA)
     response = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json")
     result = response.json()
     assert result["accepted"] is True
     assert "Test sent to +919876543210: Kaleyra accepted it" in result["html"]
-    assert len(provider.calls) == 1
+    assert len(provider.requests) == 1
     assert Campaign.objects.get(pk=campaign.pk).name == "Renamed"
     message = Message.objects.get()
     assert message.is_test and message.state == Message.State.ACCEPTED
@@ -521,7 +521,7 @@ def test_a_test_send_saves_the_draft_sends_and_says_so_inline(marketer, provider
 
 
 def test_a_test_send_of_a_new_campaign_returns_its_new_address(marketer, provider):
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     data = composer_data(campaign, action="test", to=ASHA)
     result = marketer.post(url("create"), data, HTTP_ACCEPT="application/json").json()
@@ -530,7 +530,7 @@ def test_a_test_send_of_a_new_campaign_returns_its_new_address(marketer, provide
 
 
 def test_a_failed_test_explains_the_code(marketer, provider):
-    provider.set_response(
+    provider.answer(
         status=400,
         json={"code": "E110", "message": "Please check your balance", "data": {}, "error": {}},
     )
@@ -547,7 +547,7 @@ def test_a_test_of_a_broken_draft_sends_nothing_and_lists_why(marketer, provider
     result = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json").json()
     assert "Nothing was sent" in result["html"]
     assert "Choose a thumbnail product" in result["html"]
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_a_test_to_a_bad_number_names_the_number_field(marketer, provider):
@@ -557,11 +557,11 @@ def test_a_test_to_a_bad_number_names_the_number_field(marketer, provider):
     assert response.status_code == 400
     problems = response.json()["problems"]
     assert problems[0]["field"] == "to" and "has no country code" in problems[0]["message"]
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
 
 
 def test_without_javascript_a_test_send_redirects_with_the_outcome(marketer, provider):
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     data = composer_data(campaign, action="test", to=ASHA)
     response = marketer.post(url("edit", campaign.pk), data, follow=True)
@@ -577,7 +577,7 @@ def test_a_test_send_without_a_sender_setting_explains_instead_of_failing(
     response = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["accepted"] is False
     assert "KALEYRA_SENDER" in response.content.decode()
-    assert len(provider.calls) == 0 and not Message.objects.exists()
+    assert len(provider.requests) == 0 and not Message.objects.exists()
 
 
 # --- sending ----------------------------------------------------------------------------------------
@@ -587,7 +587,7 @@ def test_pasted_numbers_are_confirmed_then_queued_and_sent(
     marketer, provider, django_capture_on_commit_callbacks, settings
 ):
     settings.KALEYRA_RATE_PER_SECOND = 2
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     typed = f"{ASHA}, {RAVI}\n{ASHA}\n{US_NUMBER}\n{MEERA}"
     confirm = marketer.post(url("send", campaign.pk), {"numbers": typed})
@@ -603,7 +603,7 @@ def test_pasted_numbers_are_confirmed_then_queued_and_sent(
     assert US_NUMBER in page
     assert "takes about 2 seconds at 2 messages a second" in page
     assert 'name="confirm"' in page
-    assert not Message.objects.exists() and len(provider.calls) == 0
+    assert not Message.objects.exists() and len(provider.requests) == 0
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = marketer.post(
@@ -613,7 +613,7 @@ def test_pasted_numbers_are_confirmed_then_queued_and_sent(
     assert response.redirect_chain[-1][0] == url("detail", campaign.pk)
     assert "to 3 recipient(s) in the background" in messages_text(response)
     assert "1 duplicate number(s) were removed." in messages_text(response)
-    assert len(provider.calls) == 3
+    assert len(provider.requests) == 3
     assert dict(Message.objects.values_list("to", "state")) == {
         ASHA: Message.State.ACCEPTED,
         RAVI: Message.State.ACCEPTED,
@@ -633,7 +633,7 @@ def test_invalid_numbers_are_listed_by_line_and_nothing_can_be_confirmed(markete
         url("send", campaign.pk), {"numbers": f"{ASHA}\nnot a number", "confirm": "yes"}
     )
     assert response.status_code == 400
-    assert not Message.objects.exists() and len(provider.calls) == 0
+    assert not Message.objects.exists() and len(provider.requests) == 0
 
 
 def test_a_csv_with_a_bad_row_shows_the_row_and_sends_nothing(
@@ -648,14 +648,14 @@ def test_a_csv_with_a_bad_row_shows_the_row_and_sends_nothing(
     assert "customers.csv" in page
     assert "<td>3</td>" in page and "12345" in page and "has no country code" in page
     assert 'name="confirm"' not in page
-    assert not Message.objects.exists() and len(provider.calls) == 0
+    assert not Message.objects.exists() and len(provider.requests) == 0
 
 
 def test_a_csv_is_confirmed_then_sent_with_its_own_values(
     marketer, provider, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     settings.MPM_UPLOAD_DIR = str(tmp_path)
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     upload = io.BytesIO(f"phone,body_1,ref\n{ASHA},Asha,a-1\n{RAVI},Ravi,r-1\n".encode())
     upload.name = "customers.csv"
@@ -664,7 +664,7 @@ def test_a_csv_is_confirmed_then_sent_with_its_own_values(
     assert confirm.context["plan"].to_send == 2
     with django_capture_on_commit_callbacks(execute=True):
         marketer.post(url("send", campaign.pk), {"upload": token, "confirm": "yes"})
-    bodies = [json.loads(call.request.body) for call in provider.calls]
+    bodies = [request.json() for request in provider.requests]
     assert sorted(b["extra_info"]["ref"] for b in bodies) == ["a-1", "r-1"]
     assert not list(tmp_path.iterdir())  # the upload is gone once queued
 
@@ -699,7 +699,7 @@ def test_a_broken_campaign_cannot_reach_the_confirmation(marketer, provider):
 
 
 def test_pause_resume_and_cancel(marketer, provider, django_capture_on_commit_callbacks):
-    provider.set_response()
+    provider.answer()
     campaign = make_campaign()
     Message.objects.create(campaign=campaign, to=ASHA)
     Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
@@ -877,4 +877,4 @@ def test_a_send_without_a_sender_setting_says_so_and_leaves_the_campaign_a_draft
     assert "Nothing was sent: Sending is not configured" in messages_text(response)
     assert "KALEYRA_SENDER" in messages_text(response)
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.DRAFT
-    assert len(provider.calls) == 0
+    assert len(provider.requests) == 0
