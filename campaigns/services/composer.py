@@ -66,10 +66,6 @@ class ComposerState:
         return [{"title": s.title, "products": list(s.retailer_ids)} for s in self.sections]
 
 
-def campaign_is_editable(campaign: Campaign) -> bool:
-    return campaign.state == Campaign.State.DRAFT
-
-
 def state_from_campaign(campaign: Campaign) -> ComposerState:
     """A saved campaign as composer state (expects `selectors.campaign_for_sending`)."""
     parts = campaign_parts(campaign)
@@ -270,7 +266,7 @@ def draft_save(
             campaign = Campaign(created_by=user if user and user.is_authenticated else None)
         else:
             campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-            if not campaign_is_editable(campaign):
+            if not campaign.is_editable:
                 raise CampaignNotEditable(
                     f"“{campaign}” is {campaign.get_state_display().lower()}: clone it to make "
                     "changes."

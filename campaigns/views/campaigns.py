@@ -69,7 +69,7 @@ def campaign_detail(request, pk: int):
             "error_count": len(validation.errors_only(problems)),
             "preview": composer.message_preview(composer.state_from_campaign(campaign), catalog),
             "json": services.campaign_preview(campaign),
-            "editable": composer.campaign_is_editable(campaign),
+            "editable": campaign.is_editable,
             "can_send": request.user.has_perm(SEND),
             "sendable": campaign.state
             in (Campaign.State.DRAFT, Campaign.State.SENDING, Campaign.State.COMPLETED),

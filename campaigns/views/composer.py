@@ -48,7 +48,7 @@ def campaign_create(request):
 def campaign_edit(request, pk: int):
     need(request, VIEW, CHANGE)
     campaign = load_campaign(pk)
-    if not composer.campaign_is_editable(campaign):
+    if not campaign.is_editable:
         messages.info(
             request,
             f"“{campaign}” is {campaign.get_state_display().lower()}, so its content is kept as "

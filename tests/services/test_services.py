@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.kaleyra import documented
 from campaigns.kaleyra.answers import explain
-from campaigns.models import Campaign, Message, MessageTemplate, SendAttempt
+from campaigns.models import Campaign, Message, MessageTemplate, OptOut, SendAttempt
 from campaigns.recipients import RecipientInput, campaign_queue_recipients, recipients_from_numbers
 from campaigns.services import (
     CampaignNotRunnable,
@@ -19,7 +19,7 @@ from campaigns.services import (
 )
 from campaigns.tasks import send_campaign_task
 from tests.conftest import TEST_API_KEY
-from tests.support.factories import make_campaign, make_template
+from tests.support.factories import make_campaign, make_message, make_template
 from tests.support.provider import refused_url
 
 pytestmark = pytest.mark.django_db
@@ -460,6 +460,48 @@ def test_test_send_to_an_invalid_number_sends_nothing(provider, campaign):
     assert [p.field for p in caught.value.problems] == ["to"]
     assert len(provider.requests) == 0
     assert not Message.objects.exists()
+
+
+def test_test_send_to_an_opted_out_number_is_refused_in_plain_words(provider, campaign):
+    OptOut.objects.create(phone=ASHA, reason=OptOut.Reason.META_131050)
+    with pytest.raises(CampaignNotSendable) as caught:
+        campaign_send_test(campaign, to="+91 98765 43210")
+    [problem] = caught.value.problems
+    assert problem.field == "to"
+    assert problem.message.startswith("not sent: this number opted out on ")
+    assert "131050" in problem.message
+    assert len(provider.requests) == 0 and not Message.objects.exists()
+
+
+def test_test_send_honours_the_us_rule(provider, campaign, settings):
+    settings.MPM_SKIP_US_RECIPIENTS = True
+    with pytest.raises(CampaignNotSendable, match="US"):
+        campaign_send_test(campaign, to=US_NUMBER)
+    assert len(provider.requests) == 0
+    settings.MPM_SKIP_US_RECIPIENTS = False
+    provider.answer()
+    assert campaign_send_test(campaign, to=US_NUMBER).accepted
+
+
+def test_test_send_is_not_held_back_by_the_frequency_cap(provider, campaign, settings):
+    settings.MPM_FREQUENCY_CAP_HOURS = 24
+    provider.answer()
+    other = make_campaign()
+    make_message(other, ASHA)  # a marketing message an hour ago would cap a real send
+    assert queue(campaign, ASHA).skipped_count == 1
+    assert campaign_send_test(campaign, to=ASHA).accepted
+    assert len(provider.requests) == 1
+
+
+def test_test_send_never_pauses_the_campaign_nor_retries(provider, campaign):
+    provider.answer(*answer_for("E110"))
+    result = campaign_send_test(campaign, to=ASHA)
+    assert not result.accepted and result.code == "E110"
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DRAFT
+    message = Message.objects.get()
+    assert (message.is_test, message.state, message.attempts) == (True, Message.State.FAILED, 1)
+    assert len(provider.requests) == 1
 
 
 def test_test_send_of_an_invalid_campaign_sends_nothing(provider):

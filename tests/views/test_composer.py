@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns import limits, services
-from campaigns.models import Campaign, Message, Product
+from campaigns.models import Campaign, Message, OptOut, Product
 from campaigns.selectors import campaign_for_sending
 from campaigns.services import composer
 from campaigns.services.composer import estimated_duration
@@ -539,6 +539,17 @@ def test_a_failed_test_explains_the_code(marketer, provider):
     result = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json").json()
     assert result["accepted"] is False
     assert "(E110)" in result["html"] and "Top up the balance" in result["html"]
+
+
+def test_a_test_to_an_opted_out_number_is_not_sent_and_says_why(marketer, provider):
+    OptOut.objects.create(phone=ASHA, reason=OptOut.Reason.STOP_KEYWORD, keyword="STOP")
+    campaign = make_campaign()
+    data = composer_data(campaign, action="test", to=ASHA)
+    result = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json").json()
+    assert result["accepted"] is False
+    assert "not sent: this number opted out on " in result["html"]
+    assert "Replied with a stop word" in result["html"]
+    assert len(provider.requests) == 0 and not Message.objects.exists()
 
 
 def test_a_test_of_a_broken_draft_sends_nothing_and_lists_why(marketer, provider):
