@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from campaigns.models import Campaign, Message, Order, OrderItem, Product, StatusEvent
+from tests.support.factories import make_status_event as event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -29,18 +30,6 @@ def marketer(app):
     user = User.objects.create_user("meera", password=PASSWORD)
     user.user_permissions.set(Permission.objects.filter(codename="view_campaign"))
     return user
-
-
-def event(message, status, at):
-    StatusEvent.objects.create(
-        message=message,
-        event_key=f"{message.message_id}|{status}|{at.timestamp()}",
-        provider_message_id=message.message_id,
-        status=status,
-        status_raw=status.upper(),
-        timestamp=at,
-        applied=True,
-    )
 
 
 def sent_demo_campaign() -> Campaign:

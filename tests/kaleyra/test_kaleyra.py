@@ -18,8 +18,8 @@ from campaigns.kaleyra import (
     parse_answer,
 )
 from campaigns.kaleyra.client import user_agent
-from campaigns.sending.sender import new_event_loop
 from tests.conftest import TEST_API_KEY
+from tests.support.provider import send_once
 
 BODY = b'{"messaging_object":{}}'
 
@@ -33,17 +33,8 @@ DOCUMENTED_FAILURES = [
 
 
 def send(body: bytes = BODY):
-    """One send with a client made from the settings, on the loop the engine uses."""
-
-    async def main():
-        client = KaleyraClient(config_from_settings())
-        try:
-            return await client.send(body)
-        finally:
-            await client.close()
-
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(main())
+    """One send with a client made from the settings."""
+    return send_once(config_from_settings(), body)
 
 
 # --- Kaleyra's own words ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from campaigns.kaleyra.answers import explain, explain_meta
 from campaigns.models import Message, Order, OrderItem, StatusEvent
 from campaigns.selectors import dashboard
 from tests.support.factories import make_campaign, make_message, make_product
+from tests.support.factories import make_status_event as event
 
 pytestmark = pytest.mark.django_db
 
@@ -37,19 +38,6 @@ def viewer(client):
 
 def dashboard_url(campaign) -> str:
     return reverse("campaigns:dashboard", args=[campaign.pk])
-
-
-def event(message, status, *, at=None):
-    at = at or timezone.now()
-    return StatusEvent.objects.create(
-        message=message,
-        event_key=f"{message.message_id}|{status}|{at.timestamp()}",
-        provider_message_id=message.message_id,
-        status=status,
-        status_raw=status.upper(),
-        timestamp=at,
-        applied=True,
-    )
 
 
 def deliver(campaign, to, state, *, events=(), at=None, **fields):

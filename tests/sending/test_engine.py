@@ -45,11 +45,9 @@ from campaigns.services import CampaignNotRunnable, campaign_pause, campaign_sen
 from tests.sending.test_ratelimit import busiest_second
 from tests.support.callbacks import v2_status
 from tests.support.factories import make_campaign
+from tests.support.provider import API_KEY, SENDER, SID, use_kaleyra_at
 
 ROOT = Path(__file__).resolve().parents[2]
-SID = "HXAP16TEST97IN"
-API_KEY = "standin-test-key"
-SENDER = "+919000000001"
 RESERVED_SUFFIXES = {*STANDIN_ANSWERS, HANG_SUFFIX}
 WAIT = 60  # seconds: the most any one wait on a subprocess or a condition may take
 
@@ -91,14 +89,6 @@ def states(campaign) -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
-
-
-def use_kaleyra_at(settings, base_url: str):
-    settings.KALEYRA_SANDBOX = False
-    settings.KALEYRA_SID = SID
-    settings.KALEYRA_API_KEY = API_KEY
-    settings.KALEYRA_SENDER = SENDER
-    settings.KALEYRA_BASE_URL = base_url
 
 
 @pytest.fixture

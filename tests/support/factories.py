@@ -5,7 +5,15 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message, MessageTemplate, Product, Section, SectionItem
+from campaigns.models import (
+    Campaign,
+    Message,
+    MessageTemplate,
+    Product,
+    Section,
+    SectionItem,
+    StatusEvent,
+)
 
 _sequence = itertools.count(1)
 
@@ -75,3 +83,17 @@ def make_message(campaign: Campaign, to: str, **fields) -> Message:
         "attempts": 1,
     }
     return Message.objects.create(campaign=campaign, to=to, **{**defaults, **fields})
+
+
+def make_status_event(message: Message, status: str, at=None) -> StatusEvent:
+    """A delivery status already applied to its Message, as the callback applier leaves it."""
+    at = at or timezone.now()
+    return StatusEvent.objects.create(
+        message=message,
+        event_key=f"{message.message_id}|{status}|{at.timestamp()}",
+        provider_message_id=message.message_id,
+        status=status,
+        status_raw=status.upper(),
+        timestamp=at,
+        applied=True,
+    )
