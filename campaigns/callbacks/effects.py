@@ -294,9 +294,7 @@ def optout_add(
     _, created = OptOut.objects.get_or_create(
         phone=phone, defaults={"reason": reason, "keyword": keyword, "source_id": source_id}
     )
-    Message.objects.real().filter(to=phone, state=Message.State.QUEUED).update(
-        state=Message.State.SKIPPED, detail=OPT_OUT_SKIP_REASON, updated_at=now
-    )
+    Message.objects.real().filter(to=phone).skip_queued(OPT_OUT_SKIP_REASON)
     return created
 
 

@@ -34,7 +34,7 @@ class MessageQuerySet(models.QuerySet):
         )
 
     def skip_queued(self, detail: str) -> int:
-        """What is still queued is skipped, never sent (a cancelled campaign)."""
+        """What is still queued is skipped, never sent (a cancelled campaign, an opt-out)."""
         return self.filter(state=Message.State.QUEUED).update(
             state=Message.State.SKIPPED, detail=detail, updated_at=timezone.now()
         )
