@@ -273,15 +273,16 @@ class CampaignRun:
         self.journal.sending(message.id)
 
     def run(self) -> SendSummary:
-        clean = False
+        sent_all = clean = False
         try:
             self._loop()
             self._drain()
-            clean = True
+            sent_all = True
         finally:
             unsent = self.sender.stop()
             try:
                 self.recorder.flush(time.monotonic())
+                clean = sent_all  # every answer committed: the journal is no longer needed
             finally:
                 Message.objects.requeue_unsent(unsent)
                 self._release(clean=clean)
