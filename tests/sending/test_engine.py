@@ -25,6 +25,7 @@ from django.test import Client
 from django.utils import timezone
 
 from benchmarks.standin import HANG_SUFFIX, STANDIN_ANSWERS, StandinThread
+from campaigns import conf
 from campaigns.callbacks import apply_pending_callbacks
 from campaigns.kaleyra import Outcome, SendResult, config_from_settings, parse_answer
 from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
@@ -747,3 +748,32 @@ def test_request_bytes_are_the_built_body_with_or_without_recipient_values(campa
         assert wire == serialize(request_body(content, message))
         sent_ref = json.loads(wire)["extra_info"].get("ref")
         assert sent_ref == (message.overrides.get("ref") or campaign_ref or ref(message.id))
+
+
+def test_answers_that_could_not_be_committed_stay_in_the_journal_for_the_next_run(
+    provider, campaign, monkeypatch
+):
+    """The database refuses the commit (disk full, say): the run fails, and the next run records
+    the answers from the journal instead of sending those messages again."""
+    from django.db import OperationalError
+
+    from campaigns.sending import recorder
+
+    provider.answer()
+    queue(campaign, numbers(3))
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(recorder, "record", refuse)
+    with pytest.raises(OperationalError):
+        campaign_send(campaign)
+    assert list(Path(conf.MPM_JOURNAL_DIR).glob(f"{campaign.pk}@*.jsonl"))
+    monkeypatch.undo()
+
+    summary = campaign_send(campaign, resume=True)
+
+    assert states(campaign) == {"accepted": 3}
+    assert len(provider.requests) == 3  # none sent twice
+    assert summary.total == 0
+    assert not list(Path(conf.MPM_JOURNAL_DIR).glob(f"{campaign.pk}@*.jsonl"))
