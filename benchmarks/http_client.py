@@ -8,8 +8,8 @@ request body N times with each client from this process, under uvloop, and print
 second and this process's CPU per request, the median of `--runs` rounds (clients take turns
 within a round): the production client (`campaigns.kaleyra.KaleyraClient`), a bare aiohttp
 session (set up as this script had it before, as a reference), and the production client with
-its trace hooks (for `on_write`) taken out, or with aiohttp's `trust_env` (per-request proxy
-and ~/.netrc lookups) as it first had, to show what each costs.
+aiohttp's `trust_env` (per-request proxy and ~/.netrc lookups) as it first had, to show what that
+costs.
 """
 
 import argparse
@@ -46,16 +46,14 @@ async def drive(send, count: int, concurrency: int) -> int:
     return accepted[0]
 
 
-def production_client(*, traces: bool = True, trust_env: bool = False):
-    """The production client; optionally without a cost, by reaching into its session (the
+def production_client(*, trust_env: bool = False):
+    """The production client; optionally with `trust_env`, by reaching into its session (the
     benchmark alone does this, to measure; the client offers no such switch)."""
 
     async def bench(config, count: int, concurrency: int) -> int:
         from campaigns.kaleyra import KaleyraClient
 
         client = KaleyraClient(config, concurrency=concurrency)
-        if not traces:
-            client.session._trace_configs = []
         if trust_env:  # as the client first was: aiohttp's per-request proxy and netrc lookups
             client.session._trust_env = True
         writes = [0]
@@ -104,7 +102,6 @@ def measure(client, config, args) -> tuple[float, float, int]:
 CLIENTS = {
     "aiohttp, bare": aiohttp_client,
     "KaleyraClient": production_client(),
-    "  without trace hooks": production_client(traces=False),
     "  with trust_env": production_client(trust_env=True),
 }
 
