@@ -172,17 +172,13 @@ def _requeue_131049(messages: list[MessageRow], now, counts: Counter):
         pk__in=ids, state__in=states_below(Message.State.FAILED), meta_retried=False
     )
     campaigns = set(candidates.values_list("campaign_id", flat=True))
-    requeued = candidates.update(
-        state=Message.State.QUEUED,
+    requeued = candidates.retry_at(
+        retry_at,
         meta_code="131049",
-        meta_retried=True,
-        next_attempt_at=retry_at,
-        claimed_by="",
         detail=(
             "Meta 131049 (per-user marketing limit): queued once more, for "
             f"{timezone.localtime(retry_at):%Y-%m-%d %H:%M %Z} or later."
         ),
-        updated_at=now,
     )
     counts["requeued_131049"] += requeued
     if requeued:

@@ -33,6 +33,18 @@ class MessageQuerySet(models.QuerySet):
             state=Message.State.UNKNOWN, detail=detail, updated_at=timezone.now()
         )
 
+    def retry_at(self, when, *, detail: str, meta_code: str = "") -> int:
+        """Queue these Messages once more, not before `when` (Meta's 131049, say)."""
+        return self.update(
+            state=Message.State.QUEUED,
+            next_attempt_at=when,
+            claimed_by="",
+            detail=detail,
+            meta_code=meta_code,
+            meta_retried=True,
+            updated_at=timezone.now(),
+        )
+
     def skip_queued(self, detail: str) -> int:
         """What is still queued is skipped, never sent (a cancelled campaign, an opt-out)."""
         return self.filter(state=Message.State.QUEUED).update(
