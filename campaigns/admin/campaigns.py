@@ -358,7 +358,7 @@ class CampaignAdmin(admin.ModelAdmin):
         try:
             result = services.campaign_send_test(campaign, to=to)
         except services.CampaignNotSendable as exc:
-            self.message_user(request, not_sendable_text(exc.problems), messages.ERROR)
+            self.message_user(request, not_sendable_text(exc), messages.ERROR)
             return
         accepted, text = describe_test_send(to, result)
         self.message_user(request, text, messages.SUCCESS if accepted else messages.ERROR)

@@ -24,8 +24,9 @@ def problems_html(problems: list[validation.Problem]):
     )
 
 
-def not_sendable_text(problems: list[validation.Problem]) -> str:
-    return "Nothing was sent. Fix these first: " + " ".join(p.message for p in problems)
+def not_sendable_text(refusal) -> str:
+    """A `CampaignNotSendable` as one line for the admin's messages."""
+    return " ".join([refusal.headline, *(p.message for p in refusal.problems)]).strip()
 
 
 def pre(text: str):

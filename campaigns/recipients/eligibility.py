@@ -120,11 +120,11 @@ def refusal_for_test_send(number: str) -> str:
     """
     e164, problem = normalise_phone(number)
     if e164 is None:
-        return f"not sent: {problem}"
+        return f"Not sent: {problem}"
     if conf.MPM_SKIP_US_RECIPIENTS and _marketing_blocked(e164):
-        return f"not sent: {US_SKIP_REASON}"
+        return f"Not sent: {US_SKIP_REASON}"
     opt_out = OptOut.objects.filter(phone=e164).only("created_at", "reason").first()
     if opt_out is not None:
         day = timezone.localdate(opt_out.created_at).isoformat()
-        return f"not sent: this number opted out on {day} ({opt_out.get_reason_display()})"
+        return f"Not sent: this number opted out on {day} ({opt_out.get_reason_display()})"
     return ""

@@ -34,6 +34,14 @@ class CampaignNotSendable(Exception):
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
 
+    @property
+    def headline(self) -> str:
+        """What to say above the problems. A refused recipient ("Not sent: this number opted
+        out …") says it all; problems of the campaign are things to fix first."""
+        if all(problem.field == "to" for problem in self.problems):
+            return ""
+        return "Nothing was sent. Fix these first:"
+
 
 def campaign_check(campaign: Campaign) -> list[validation.Problem]:
     return validation.campaign_problems(campaign)

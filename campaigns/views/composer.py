@@ -173,7 +173,8 @@ def after_save(request, campaign, action, notes, test_form):
                 request,
             )
             return JsonResponse({"accepted": accepted, "html": html, "saved_url": edit_url})
-        messages.add_message(request, messages.SUCCESS if accepted else messages.ERROR, text)
+        if text:
+            messages.add_message(request, messages.SUCCESS if accepted else messages.ERROR, text)
         for problem in problems:
             messages.error(request, problem.message)
         return redirect(edit_url)
@@ -190,7 +191,7 @@ def send_test(campaign, to) -> tuple[bool, str, list[validation.Problem]]:
     try:
         result = services.campaign_send_test(campaign, to=to)
     except services.CampaignNotSendable as exc:
-        return False, "Nothing was sent. Fix these first:", exc.problems
+        return False, exc.headline, exc.problems
     accepted, text = describe_test_send(to, result)
     return accepted, text, []
 

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.forms import CampaignAdminForm
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, OptOut
 from tests.admin.helpers import (
     ASHA,
     RAVI,
@@ -132,6 +132,17 @@ def test_send_test_failure_names_the_code_and_what_to_do(admin_client, provider,
     text = page_messages(response)
     assert "E110" in text
     assert "Top up the balance" in text
+
+
+def test_send_test_to_an_opted_out_number_says_so_and_sends_nothing(
+    admin_client, provider, campaign
+):
+    OptOut.objects.create(phone=ASHA, reason=OptOut.Reason.STOP_KEYWORD, keyword="STOP")
+    response = admin_client.post(send_test_url(campaign), {"to": ASHA}, follow=True)
+    text = page_messages(response)
+    assert "Not sent: this number opted out on " in text
+    assert "Fix these first" not in text  # nothing about the campaign needs fixing
+    assert len(provider.requests) == 0 and not Message.objects.exists()
 
 
 def test_send_test_of_a_broken_campaign_sends_nothing_and_lists_the_problems(

@@ -26,7 +26,7 @@ def test_a_test_send_to_an_opted_out_number_says_when_and_why():
     OptOut.objects.filter(pk=opt_out.pk).update(created_at=on)
 
     assert eligibility.refusal_for_test_send(ASHA) == (
-        "not sent: this number opted out on 2025-05-06 (Replied with a stop word)"
+        "Not sent: this number opted out on 2025-05-06 (Replied with a stop word)"
     )
     # The number as typed finds the same opt-out.
     assert eligibility.refusal_for_test_send("+91 98765 43210") == (
@@ -37,7 +37,7 @@ def test_a_test_send_to_an_opted_out_number_says_when_and_why():
 def test_a_test_send_to_a_us_number_is_refused_while_the_us_rule_is_on(settings):
     settings.MPM_SKIP_US_RECIPIENTS = True
     refusal = eligibility.refusal_for_test_send(US_NUMBER)
-    assert refusal == f"not sent: {eligibility.US_SKIP_REASON}"
+    assert refusal == f"Not sent: {eligibility.US_SKIP_REASON}"
 
     settings.MPM_SKIP_US_RECIPIENTS = False
     assert eligibility.refusal_for_test_send(US_NUMBER) == ""
@@ -59,5 +59,5 @@ def test_a_test_send_ignores_the_frequency_cap(settings):
 
 def test_a_test_send_to_a_number_that_is_not_one_says_why():
     refusal = eligibility.refusal_for_test_send("98765 43210")
-    assert refusal.startswith("not sent: ")
+    assert refusal.startswith("Not sent: ")
     assert "country code" in refusal

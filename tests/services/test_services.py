@@ -468,7 +468,7 @@ def test_test_send_to_an_opted_out_number_is_refused_in_plain_words(provider, ca
         campaign_send_test(campaign, to="+91 98765 43210")
     [problem] = caught.value.problems
     assert problem.field == "to"
-    assert problem.message.startswith("not sent: this number opted out on ")
+    assert problem.message.startswith("Not sent: this number opted out on ")
     assert "131050" in problem.message
     assert len(provider.requests) == 0 and not Message.objects.exists()
 

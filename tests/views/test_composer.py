@@ -547,7 +547,7 @@ def test_a_test_to_an_opted_out_number_is_not_sent_and_says_why(marketer, provid
     data = composer_data(campaign, action="test", to=ASHA)
     result = marketer.post(url("edit", campaign.pk), data, HTTP_ACCEPT="application/json").json()
     assert result["accepted"] is False
-    assert "not sent: this number opted out on " in result["html"]
+    assert "Not sent: this number opted out on " in result["html"]
     assert "Replied with a stop word" in result["html"]
     assert len(provider.requests) == 0 and not Message.objects.exists()
 
