@@ -40,8 +40,7 @@ class Sandbox:
     """The app's own sandbox served over HTTP by the live test server; `requests` lists the
     paths of the requests that reached it."""
 
-    def __init__(self, live_server):
-        self.live_server = live_server
+    def __init__(self):
         self.requests: list[str] = []
 
     def heard(self, sender, environ, **kwargs):
@@ -56,7 +55,7 @@ def sandbox(settings, live_server, tmp_path_factory):
     settings.KALEYRA_SANDBOX = True
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
     settings.MPM_JOURNAL_DIR = str(tmp_path_factory.mktemp("journal"))
-    stand_in = Sandbox(live_server)
+    stand_in = Sandbox()
     request_started.connect(stand_in.heard)
     yield stand_in
     request_started.disconnect(stand_in.heard)

@@ -45,6 +45,12 @@ class MessageQuerySet(models.QuerySet):
             updated_at=timezone.now(),
         )
 
+    def mark_failed(self, ids, detail: str) -> int:
+        """Claimed Messages that will not be sent (a test send interrupted before it left)."""
+        return self.filter(id__in=ids, state=Message.State.SENDING).update(
+            state=Message.State.FAILED, detail=detail, updated_at=timezone.now()
+        )
+
     def skip_queued(self, detail: str) -> int:
         """What is still queued is skipped, never sent (a cancelled campaign, an opt-out)."""
         return self.filter(state=Message.State.QUEUED).update(

@@ -182,8 +182,8 @@ def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
     )
     Message.objects.mark_unknown(unknown, IN_FLIGHT_DETAIL)
     # A test send that never left is not sent later, out of the user's sight.
-    Message.objects.filter(id__in=[m for m in requeue if m in tests]).update(
-        state=Message.State.FAILED, detail="The test send was interrupted before it left."
+    Message.objects.mark_failed(
+        [m for m in requeue if m in tests], "The test send was interrupted before it left."
     )
     Message.objects.requeue_unsent([m for m in requeue if m not in tests])
     for path in replay.files:

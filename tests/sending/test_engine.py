@@ -777,3 +777,32 @@ def test_answers_that_could_not_be_committed_stay_in_the_journal_for_the_next_ru
     assert len(provider.requests) == 3  # none sent twice
     assert summary.total == 0
     assert not list(Path(conf.MPM_JOURNAL_DIR).glob(f"{campaign.pk}@*.jsonl"))
+
+
+@pytest.mark.django_db
+def test_after_a_crash_a_test_send_that_never_left_fails_and_a_real_one_is_queued_again():
+    """A test send is one exchange the user watched: it is never sent later, out of sight."""
+    campaign = campaign_for_sending(make_campaign().pk)
+    dead = f"{HOST}:{2**22 + 12345}:gone"  # above Linux's pid limit: no such process
+    real, test = (
+        Message.objects.create(
+            campaign=campaign,
+            to=phone,
+            is_test=is_test,
+            state=Message.State.SENDING,
+            claimed_by=dead,
+            claimed_at=timezone.now(),
+        )
+        for phone, is_test in ((numbers(1)[0], False), (numbers(1, 500)[0], True))
+    )
+
+    counts = recover(campaign.pk, campaign_content(campaign))
+
+    assert counts == {"recorded": 0, "unknown": 0, "requeued": 2}
+    real.refresh_from_db()
+    test.refresh_from_db()
+    assert real.state == Message.State.QUEUED
+    assert (test.state, test.detail) == (
+        Message.State.FAILED,
+        "The test send was interrupted before it left.",
+    )
