@@ -20,16 +20,27 @@ def settings_limits_check(app_configs, **kwargs):
 
 @register()
 def kaleyra_settings_check(app_configs, **kwargs):
-    """Say at start-up, not at the first send, that Kaleyra's settings cannot send."""
+    """Refuse to start in live mode with settings that cannot send (the server and every command
+    stop, naming the variable); in sandbox mode, a warning is enough."""
+    if conf.problems():
+        return []  # E001 already names the bad value; reading it again would raise
     try:
         check_config(config_from_settings())
     except ImproperlyConfigured as exc:
+        if conf.KALEYRA_SANDBOX:
+            return [
+                Warning(
+                    f"Nothing can be sent to the sandbox: {exc}",
+                    hint="Fix KALEYRA_SANDBOX_BASE_URL (see .env.example).",
+                    id="campaigns.W003",
+                )
+            ]
         return [
-            Warning(
+            Error(
                 f"Nothing can be sent: {exc}",
-                hint="Fix the KALEYRA_* settings (see .env.example), or unset KALEYRA_SID and "
-                "KALEYRA_API_KEY to use the offline sandbox.",
-                id="campaigns.W003",
+                hint="Set the KALEYRA_* variables (see .env.example), or KALEYRA_MODE=sandbox "
+                "to try the app offline.",
+                id="campaigns.E002",
             )
         ]
     return []

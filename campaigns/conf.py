@@ -7,6 +7,7 @@ limits with `ImproperlyConfigured` naming the variable. `problems()` lists every
 for the system check (`campaigns.E001`).
 """
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Setting:
-    kind: str  # how the environment spells it: str, bool, int, float, list, floats
+    kind: str  # how the environment spells it: str, bool, int, float, list, floats, networks
     default: object
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
     def problem(self, name: str, value) -> str:
         """What is wrong with `value`, in plain words naming the variable; "" when nothing."""
+        if self.choices and value not in self.choices:
+            return f"{name} must be one of {', '.join(self.choices)}; got {value!r}."
+        if self.kind == "networks":
+            for network in value:
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError:
+                    return f"{name} must list IP addresses or networks; got {network!r}."
         numbers = value if self.kind == "floats" else [value]
         if self.kind in ("int", "float", "floats"):
             for number in numbers:
@@ -42,7 +52,9 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    # Kaleyra's API: with no SID and API key the app sends to its own offline sandbox.
+    # Where sends go: Kaleyra (live) or the app's own offline sandbox. Unset, it is the sandbox
+    # with DJANGO_DEBUG on and live with it off, so a forgotten variable fails closed.
+    "KALEYRA_MODE": Setting("str", "", choices=("sandbox", "live")),
     "KALEYRA_REGION": Setting("str", "in", doc="in, sg, eu or na: picks Kaleyra's domain"),
     "KALEYRA_SID": Setting("str", ""),
     "KALEYRA_API_KEY": Setting("str", "", doc="read from the environment only; never shown"),
@@ -89,19 +101,22 @@ SETTINGS: dict[str, Setting] = {
     "MPM_CALLBACK_MATCH_HOURS": Setting("float", 24.0, minimum=0),
     # The sandbox posts realistic callbacks back to the app after accepting a message.
     "MPM_SANDBOX_CALLBACKS": Setting("bool", True),
+    # Where they go: never derived from a request. Default: SITE_URL's /callbacks/kaleyra/.
     "MPM_SANDBOX_CALLBACK_URL": Setting("str", ""),
+    # Who may use the sandbox's send endpoint without logging in (addresses or networks).
+    "MPM_SANDBOX_ALLOWED_IPS": Setting("networks", ["127.0.0.0/8", "::1"]),
     "MPM_SANDBOX_CALLBACK_DELAY": Setting("float", 0.5, minimum=0),
     # Where this app is reachable; demo product images are served from it.
     "SITE_URL": Setting("str", "http://127.0.0.1:8000"),
 }
 
-# Derived from others, never set by hand outside tests: sandbox mode without a SID and API key.
-DERIVED = {
-    "KALEYRA_SANDBOX": lambda values: not (values["KALEYRA_SID"] and values["KALEYRA_API_KEY"])
+# Read from other settings at the moment of the read, never set on their own.
+DERIVED: dict[str, Callable[[], object]] = {
+    "KALEYRA_SANDBOX": lambda: value("KALEYRA_MODE") == "sandbox",
 }
 
 
-def from_environment(env) -> dict:
+def from_environment(env, *, debug: bool) -> dict:
     """Every setting read from the environment (django-environ's `Env`), for settings.py."""
     readers: dict[str, Callable] = {
         "str": env.str,
@@ -110,19 +125,22 @@ def from_environment(env) -> dict:
         "float": env.float,
         "list": env.list,
         "floats": lambda name, default: env.list(name, cast=float, default=default),
+        "networks": env.list,
     }
     values = {name: readers[s.kind](name, default=s.default) for name, s in SETTINGS.items()}
-    values.update({name: derive(values) for name, derive in DERIVED.items()})
+    values["KALEYRA_MODE"] = values["KALEYRA_MODE"].strip().lower() or (
+        "sandbox" if debug else "live"
+    )
     return values
 
 
 def value(name: str):
     """The current value of one setting, checked against its limits."""
+    if name in DERIVED:
+        return DERIVED[name]()
     setting = SETTINGS.get(name)
-    if setting is None and name not in DERIVED:
-        raise AttributeError(f"campaigns.conf has no setting {name!r}")
     if setting is None:
-        return getattr(settings, name)
+        raise AttributeError(f"campaigns.conf has no setting {name!r}")
     current = getattr(settings, name, setting.default)
     problem = setting.problem(name, current)
     if problem:

@@ -126,8 +126,8 @@ LOGGING = {
 }
 
 # --- Kaleyra and the app: every KALEYRA_* / MPM_* setting, its default and its limits, is in
-# campaigns/conf.py (and .env.example). With no SID and API key the app runs in sandbox mode.
-globals().update(from_environment(env))
+# campaigns/conf.py (and .env.example). KALEYRA_MODE says where sends go (sandbox or live).
+globals().update(from_environment(env, debug=DEBUG))
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)

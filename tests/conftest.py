@@ -52,8 +52,9 @@ class Sandbox:
 def sandbox(settings, live_server, tmp_path_factory):
     """Sandbox mode, sends going over HTTP to the sandbox of the live test server (so these
     tests commit: the server answers from its own thread and database connection)."""
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    settings.SITE_URL = live_server.url  # where the sandbox posts its callbacks
     settings.MPM_JOURNAL_DIR = str(tmp_path_factory.mktemp("journal"))
     stand_in = Sandbox()
     request_started.connect(stand_in.heard)

@@ -6,8 +6,9 @@ rotating):
   every callback must then carry;
 - "Advanced" auth: Kaleyra posts KALEYRA_CALLBACK_CLIENT_ID / _SECRET to `token/` and sends the
   bearer token it gets back (signed, short-lived; no database row) until it expires.
-With nothing configured every callback is refused (system check campaigns.W001), except in
-sandbox mode, where the sandbox uses a header secret derived from DJANGO_SECRET_KEY.
+With nothing configured every callback is refused (system check campaigns.W001). In sandbox
+mode the sandbox's own callbacks carry a header secret of their own, derived from
+DJANGO_SECRET_KEY: the sandbox never holds or sends the production credentials.
 """
 
 import base64
@@ -80,12 +81,18 @@ def sandbox_token() -> str:
     return salted_hmac(SANDBOX_SALT, "callback-token").hexdigest()
 
 
-def callback_auth() -> CallbackAuth:
-    """The credentials in force: the configured ones, or the sandbox's secret in sandbox mode."""
-    auth = configured_auth()
-    if not auth.configured and conf.KALEYRA_SANDBOX:
-        return CallbackAuth(header=SANDBOX_HEADER, tokens=(sandbox_token(),))
-    return auth
+def sandbox_headers() -> dict[str, str]:
+    """What the sandbox's poster signs its callbacks with."""
+    return {SANDBOX_HEADER: sandbox_token()}
+
+
+def accepted(request: HttpRequest) -> bool:
+    """A callback from Kaleyra (the configured credentials) or, in sandbox mode only, from the
+    sandbox (its own secret)."""
+    if authenticated(request, configured_auth()):
+        return True
+    sandbox = CallbackAuth(header=SANDBOX_HEADER, tokens=(sandbox_token(),))
+    return conf.KALEYRA_SANDBOX and authenticated(request, sandbox)
 
 
 def matches_any(given: str, secrets: tuple[str, ...]) -> bool:

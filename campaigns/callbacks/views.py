@@ -19,9 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from campaigns.callbacks.auth import (
     CallbackAuth,
-    authenticated,
+    accepted,
     basic_credentials,
-    callback_auth,
     configured_auth,
     issue_token,
     matches_any,
@@ -93,9 +92,8 @@ class CallbackView(View):
         try:
             if request.method.lower() not in self.http_method_names:
                 return self.http_method_not_allowed(request, *args, **kwargs)
-            auth = callback_auth()
-            if not authenticated(request, auth):
-                return unauthorized(auth)
+            if not accepted(request):
+                return unauthorized(configured_auth())
             try:
                 content_type, body = self.read_body(request)
             except Malformed as exc:

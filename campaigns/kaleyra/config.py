@@ -28,8 +28,20 @@ class KaleyraConfig:
         )
 
 
+LIVE_CREDENTIALS = {
+    "KALEYRA_SID": "the account's SID",
+    "KALEYRA_API_KEY": "its API key",
+    "KALEYRA_SENDER": "the WhatsApp business number to send from",
+}
+
+
+def missing_credentials() -> list[str]:
+    """The live-mode variables that are not set, in the order a person would set them."""
+    return [name for name in LIVE_CREDENTIALS if not str(getattr(conf, name)).strip()]
+
+
 def config_from_settings() -> KaleyraConfig:
-    """Kaleyra settings from the environment; the sandbox when no SID and API key are set."""
+    """Kaleyra settings from the environment, or the sandbox's in sandbox mode (KALEYRA_MODE)."""
     if conf.KALEYRA_SANDBOX:
         return KaleyraConfig(
             base_url=conf.KALEYRA_SANDBOX_BASE_URL,
@@ -39,8 +51,13 @@ def config_from_settings() -> KaleyraConfig:
             connect_timeout=conf.KALEYRA_CONNECT_TIMEOUT,
             read_timeout=conf.KALEYRA_READ_TIMEOUT,
         )
-    if not conf.KALEYRA_SENDER:
-        raise ImproperlyConfigured("Set KALEYRA_SENDER, the WhatsApp business number to send from.")
+    missing = missing_credentials()
+    if missing:
+        raise ImproperlyConfigured(
+            f"KALEYRA_MODE is live but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set: set "
+            f"{', '.join(LIVE_CREDENTIALS[name] for name in missing)}."
+        )
     base_url = conf.KALEYRA_BASE_URL
     if not base_url:
         domain = limits.REGION_DOMAINS.get(conf.KALEYRA_REGION.lower())

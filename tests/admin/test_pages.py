@@ -27,7 +27,7 @@ def test_every_admin_page_sends_an_anonymous_user_to_the_login(client, admin_url
 
 
 def test_sandbox_banner_shows_on_every_page_in_sandbox_mode(admin_client, client, settings):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     assert SANDBOX_BANNER in admin_client.get(reverse("admin:index")).content.decode()
     assert SANDBOX_BANNER in client.get(reverse("admin:login")).content.decode()
 

@@ -49,7 +49,7 @@ SECRET = {"X-Callback-Secret": "s3cret"}
 
 @pytest.fixture(autouse=True)
 def callback_settings(settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     settings.KALEYRA_CALLBACK_HEADER = "X-Callback-Secret"
     settings.KALEYRA_CALLBACK_TOKEN = ["s3cret"]
     return settings
@@ -648,10 +648,11 @@ def test_the_sandbox_plans_failures_by_number_suffix():
 def test_the_sandbox_lifecycle_end_to_end(live_server, settings):
     """A campaign sent to the sandbox: the sandbox posts callbacks to the running app, the
     applier applies them, and the Messages end read (or failed, as their numbers say)."""
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     settings.KALEYRA_CALLBACK_HEADER = ""
     settings.KALEYRA_CALLBACK_TOKEN = []  # nothing configured: the sandbox's own secret
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    settings.SITE_URL = live_server.url  # where the sandbox posts its callbacks
     settings.MPM_SANDBOX_CALLBACKS = True
     settings.MPM_SANDBOX_CALLBACK_DELAY = 0.05
     settings.MPM_FREQUENCY_CAP_HOURS = 0

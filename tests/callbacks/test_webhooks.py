@@ -91,7 +91,7 @@ AUTH_METHODS = [BASIC, HEADER, BEARER]
 
 @pytest.fixture(params=AUTH_METHODS, ids=lambda method: method.name)
 def auth(request, settings):
-    settings.KALEYRA_SANDBOX = False  # no sandbox secret: only the method under test
+    settings.KALEYRA_MODE = "live"  # no sandbox secret: only the method under test
     method = request.param
     method.configure(settings, ["current-secret"])
     return method
@@ -173,7 +173,7 @@ def test_credentials_are_checked_before_the_body_is_read(client, auth, callback_
 
 def test_an_expired_bearer_token_gets_401(client, callback_url, settings, monkeypatch):
     BEARER.configure(settings, ["current-secret"])
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     settings.KALEYRA_CALLBACK_TOKEN_TTL = 60
     issued_at = time.time() - 61
     monkeypatch.setattr(signing.time, "time", lambda: issued_at)
@@ -191,7 +191,7 @@ def test_an_expired_bearer_token_gets_401(client, callback_url, settings, monkey
 
 def test_a_token_for_a_removed_client_id_is_refused(client, callback_url, settings):
     BEARER.configure(settings, ["current-secret"])
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     token = callback_auth.issue_token("kaleyra-client")
     settings.KALEYRA_CALLBACK_CLIENT_ID = ["another-client"]
 
@@ -202,7 +202,7 @@ def test_secrets_derived_before_stay_valid(client, callback_url, settings):
     """Tokens already issued and the sandbox's header secret hang on these salts: renaming a
     module must not change them."""
     BEARER.configure(settings, ["current-secret"])
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     signer = signing.TimestampSigner(salt="campaigns.webhooks.callback-token")
     token = signer.sign_object({"c": "kaleyra-client"})
 
@@ -212,7 +212,7 @@ def test_secrets_derived_before_stay_valid(client, callback_url, settings):
 
 
 def test_nothing_configured_refuses_everything_and_a_check_warns(client, callback_url, settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
 
     assert post(client, callback_url, {"X-MPM-Sandbox-Callback": "x"}).status_code == 401
     assert post(client, callback_url, {"Authorization": basic("", "")}).status_code == 401
@@ -221,7 +221,7 @@ def test_nothing_configured_refuses_everything_and_a_check_warns(client, callbac
 
 
 def test_in_sandbox_mode_only_the_sandbox_secret_is_accepted(client, callback_url, settings):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     secret = callback_auth.sandbox_token()
 
     assert post(client, callback_url, {callback_auth.SANDBOX_HEADER: secret}).status_code == 200
@@ -235,7 +235,7 @@ def test_in_sandbox_mode_only_the_sandbox_secret_is_accepted(client, callback_ur
 
 @pytest.fixture
 def header_auth(settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     HEADER.configure(settings, ["current-secret"])
     return {"X-Callback-Secret": "current-secret"}
 
@@ -282,7 +282,7 @@ def test_dynamic_variable_forms_come_as_get_or_form_posts(client, header_auth, u
 
 
 def test_a_header_secret_is_required_even_beside_basic_auth(client, settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     HEADER.configure(settings, ["header-secret"])
     BASIC.configure(settings, ["basic-secret"])
     both = {"X-Callback-Secret": "header-secret", "Authorization": basic("kaleyra", "basic-secret")}
@@ -295,7 +295,7 @@ def test_a_header_secret_is_required_even_beside_basic_auth(client, settings):
 
 
 def test_the_wrong_basic_username_is_refused(client, settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     BASIC.configure(settings, ["secret"])
     headers = {"Authorization": basic("someone", "secret")}
     assert post(client, "/callbacks/kaleyra/", headers).status_code == 401
@@ -306,7 +306,7 @@ def test_the_wrong_basic_username_is_refused(client, settings):
 
 @pytest.fixture
 def token_settings(settings):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     BEARER.configure(settings, ["old-secret", "new-secret"])
     settings.KALEYRA_CALLBACK_TOKEN_TTL = 900
     return settings
@@ -349,7 +349,7 @@ def test_the_token_endpoint_refuses_wrong_credentials(client, token_settings):
 
 
 def test_without_client_credentials_the_token_endpoint_issues_nothing(client, settings):
-    settings.KALEYRA_SANDBOX = True  # even the sandbox's own secret is no client secret
+    settings.KALEYRA_MODE = "sandbox"  # even the sandbox's own secret is no client secret
     response = client.post(TOKEN_URL, {"client_id": "", "client_secret": ""})
     assert response.status_code == 401
 

@@ -45,7 +45,7 @@ def browser_context_args(browser_context_args):
 @pytest.fixture
 def app(live_server, settings, transactional_db):
     """The live app in sandbox mode, sending to its own sandbox, with the demo catalog."""
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     settings.KALEYRA_SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
     settings.KALEYRA_RATE_PER_SECOND = 0
     settings.SITE_URL = live_server.url  # the demo products' pictures come from the live server

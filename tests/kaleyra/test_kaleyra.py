@@ -324,7 +324,7 @@ def test_missing_sender_is_improperly_configured(kaleyra_settings):
 
 
 def test_sandbox_mode_points_at_the_sandbox(settings):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     settings.KALEYRA_SANDBOX_BASE_URL = "http://127.0.0.1:9999/sandbox"
     settings.KALEYRA_API_KEY = TEST_API_KEY
     settings.KALEYRA_BASE_URL = "https://api.in.kaleyra.io"

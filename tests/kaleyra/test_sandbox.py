@@ -272,14 +272,82 @@ def test_an_unknown_product_gets_wa400(sandbox):
 
 
 def test_the_sandbox_is_404_when_sandbox_mode_is_off(settings, campaign):
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     response = post(Client(), body_for(campaign))
     assert response.status_code == 404
     assert not SendAttempt.objects.exists()
 
 
+@pytest.mark.parametrize("address", ["203.0.113.7", "10.0.0.2", "::ffff:198.51.100.1", ""])
+def test_the_sandbox_answers_loopback_only_by_default(settings, campaign, address):
+    settings.KALEYRA_MODE = "sandbox"
+    response = post(Client(REMOTE_ADDR=address), body_for(campaign))
+    assert response.status_code == 404
+    assert post(Client(REMOTE_ADDR="::1"), body_for(campaign)).status_code == 202
+
+
+def test_the_sandbox_answers_the_networks_it_is_told_to(settings, campaign):
+    settings.KALEYRA_MODE = "sandbox"
+    settings.MPM_SANDBOX_ALLOWED_IPS = ["10.0.0.0/8"]
+    assert post(Client(REMOTE_ADDR="10.1.2.3"), body_for(campaign)).status_code == 202
+    assert post(Client(REMOTE_ADDR="127.0.0.1"), body_for(campaign)).status_code == 404
+
+
+def test_a_bad_sandbox_network_is_a_configuration_error(settings):
+    from django.core import checks
+
+    settings.MPM_SANDBOX_ALLOWED_IPS = ["127.0.0.0/8", "localhost"]
+    [error] = [m for m in checks.run_checks() if m.id == "campaigns.E001"]
+    assert "MPM_SANDBOX_ALLOWED_IPS" in error.msg and "'localhost'" in error.msg
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sandbox_callbacks_go_to_the_configured_site_signed_with_the_sandbox_secret(
+    settings, campaign
+):
+    """The Host header of the request cannot choose where callbacks go, and the production
+    callback credentials never leave with them."""
+    from campaigns.callbacks.auth import SANDBOX_HEADER, sandbox_token
+    from campaigns.kaleyra.sandbox.callbacks import poster
+    from tests.support.receiver import Receiver
+
+    settings.KALEYRA_MODE = "sandbox"
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.MPM_SANDBOX_CALLBACKS = True
+    settings.MPM_SANDBOX_CALLBACK_DELAY = 0.01
+    settings.KALEYRA_CALLBACK_USERNAME = ["kaleyra"]
+    settings.KALEYRA_CALLBACK_PASSWORD = ["production-secret"]
+    settings.KALEYRA_CALLBACK_HEADER = "X-Production"
+    settings.KALEYRA_CALLBACK_TOKEN = ["production-token"]
+    with Receiver() as site, Receiver() as attacker:
+        settings.SITE_URL = site.url
+        attacker_host = attacker.url.removeprefix("http://")
+        response = post(Client(HTTP_HOST=attacker_host), body_for(campaign))
+        assert response.status_code == 202
+        assert poster().drain(timeout=10)
+
+    assert attacker.requests == []
+    assert {r.path for r in site.requests} == {"/callbacks/kaleyra/"}
+    for request in site.requests:
+        assert request.headers[SANDBOX_HEADER] == sandbox_token()
+        assert "Authorization" not in request.headers and "X-Production" not in request.headers
+        assert b"production" not in request.body
+
+
+def test_the_sandbox_secret_is_refused_in_live_mode(settings, client):
+    from campaigns.callbacks.auth import SANDBOX_HEADER, sandbox_token
+
+    settings.KALEYRA_MODE = "live"
+    settings.KALEYRA_CALLBACK_HEADER = "X-Production"
+    settings.KALEYRA_CALLBACK_TOKEN = ["production-token"]
+    body = json.dumps({"type": "message", "data": {}})
+    headers = {SANDBOX_HEADER: sandbox_token()}
+    response = client.post("/callbacks/kaleyra/", body, "application/json", headers=headers)
+    assert response.status_code == 401
+
+
 def test_the_endpoint_needs_no_login_and_no_csrf_token(settings, campaign):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     assert (
         "django.contrib.auth.middleware.LoginRequiredMiddleware" in settings.MIDDLEWARE
     )  # the check below would be meaningless without it
@@ -290,5 +358,5 @@ def test_the_endpoint_needs_no_login_and_no_csrf_token(settings, campaign):
 
 
 def test_the_endpoint_only_takes_post(settings):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     assert Client().get(PATH).status_code == 405

@@ -570,15 +570,16 @@ def test_a_send_with_an_unusable_url_never_starts_the_campaign(kaleyra_settings,
     ("setting", "value"),
     [("KALEYRA_SENDER", ""), ("KALEYRA_REGION", "mars"), ("KALEYRA_API_KEY", "k\nX: 1")],
 )
-def test_the_system_check_warns_when_kaleyra_settings_cannot_send(kaleyra_settings, setting, value):
+def test_the_system_check_refuses_live_settings_that_cannot_send(kaleyra_settings, setting, value):
     from django.core import checks
 
-    assert "campaigns.W003" not in [m.id for m in checks.run_checks()]
+    assert "campaigns.E002" not in [m.id for m in checks.run_checks()]
     setattr(kaleyra_settings, setting, value)
     if setting == "KALEYRA_REGION":
         kaleyra_settings.KALEYRA_BASE_URL = ""
-    warnings = [m for m in checks.run_checks() if m.id == "campaigns.W003"]
-    assert len(warnings) == 1 and warnings[0].msg.startswith("Nothing can be sent:")
+    errors = [m for m in checks.run_checks() if m.id == "campaigns.E002"]
+    assert len(errors) == 1 and errors[0].msg.startswith("Nothing can be sent:")
+    assert errors[0].is_serious()
 
 
 # --- the background task ------------------------------------------------------------------------

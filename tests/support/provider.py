@@ -128,7 +128,7 @@ def refused_url() -> str:
 
 def use_kaleyra_at(settings, base_url: str):
     """Real (non-sandbox) Kaleyra settings pointing at `base_url`."""
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     settings.KALEYRA_SID = SID
     settings.KALEYRA_API_KEY = API_KEY
     settings.KALEYRA_SENDER = SENDER

@@ -160,9 +160,9 @@ def test_a_marketer_signs_in_and_lands_on_the_campaigns(client):
 
 
 def test_the_sandbox_banner_shows_in_sandbox_mode_only(marketer, settings):
-    settings.KALEYRA_SANDBOX = True
+    settings.KALEYRA_MODE = "sandbox"
     assert SANDBOX_BANNER in marketer.get(url("list")).content.decode()
-    settings.KALEYRA_SANDBOX = False
+    settings.KALEYRA_MODE = "live"
     assert SANDBOX_BANNER not in marketer.get(url("list")).content.decode()
 
 

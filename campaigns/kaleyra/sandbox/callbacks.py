@@ -10,13 +10,12 @@ What each recipient gets is decided by its number, so demos repeat:
 - about one in twelve then orders one to three of the campaign's products from the cart, and
   about one in fifty replies STOP.
 
-Callbacks are authenticated as configured (the static header, Basic, or a bearer token from the
-token endpoint, like Kaleyra's "Advanced" auth); with nothing configured in sandbox mode, with
-the sandbox's own header secret. One background thread per process posts them, in time order,
-a few tenths of a second apart (MPM_SANDBOX_CALLBACK_DELAY); the sandbox's answer never waits.
+Callbacks go to MPM_SANDBOX_CALLBACK_URL (default: SITE_URL's), signed with the sandbox's own
+header secret, never the production callback credentials. One background thread per process
+posts them, in time order, a few tenths of a second apart (MPM_SANDBOX_CALLBACK_DELAY); the
+sandbox's answer never waits.
 """
 
-import base64
 import heapq
 import itertools
 import json
@@ -26,12 +25,11 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from hashlib import sha256
-from urllib.parse import urljoin
 
 import requests
 
 from campaigns import conf
-from campaigns.callbacks.auth import callback_auth
+from campaigns.callbacks.auth import sandbox_headers
 from campaigns.kaleyra.sandbox.envelopes import (
     incoming_callback,
     meta_error,
@@ -160,7 +158,6 @@ class CallbackPoster(threading.Thread):
         self.order = itertools.count()
         self.condition = threading.Condition()
         self.session = requests.Session()
-        self.token: tuple[str, float] | None = None  # (bearer token, expiry)
         self.dropped = 0
         self.posting = 0
 
@@ -207,10 +204,7 @@ class CallbackPoster(threading.Thread):
         data = json.dumps(body).encode()
         for attempt in range(3):
             try:
-                response = self.session.post(url, data=data, headers=self.headers(url), timeout=10)
-                if response.status_code == 401 and self.token:
-                    self.token = None  # expired or revoked: get a new one, like Kaleyra
-                    continue
+                response = self.session.post(url, data=data, headers=self.headers(), timeout=10)
                 if response.status_code < 500:
                     if response.status_code >= 400:
                         logger.warning(
@@ -221,34 +215,12 @@ class CallbackPoster(threading.Thread):
                 logger.warning("Sandbox callback to %s failed: %s", url, exc)
             time.sleep(0.5 * (attempt + 1))
 
-    def headers(self, url: str) -> dict[str, str]:
-        auth = callback_auth()
-        headers = {"Content-Type": "application/json", "User-Agent": "mpm-sandbox-callbacks"}
-        if auth.static_header:
-            headers[auth.header] = auth.tokens[0]
-        if auth.basic:
-            pair = f"{auth.usernames[0]}:{auth.passwords[0]}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        elif auth.bearer:
-            headers["Authorization"] = "Bearer " + self.bearer(url, auth)
-        return headers
-
-    def bearer(self, url: str, auth) -> str:
-        """A token from the app's token endpoint, as Kaleyra's Advanced auth gets one."""
-        if self.token and self.token[1] > time.time() + 30:
-            return self.token[0]
-        try:
-            response = self.session.post(
-                urljoin(url, "token/"),
-                data={"client_id": auth.client_ids[0], "client_secret": auth.client_secrets[0]},
-                timeout=10,
-            )
-            answer = response.json()
-            self.token = (answer["access_token"], time.time() + float(answer["expires_in"]))
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            logger.warning("The sandbox could not get a callback token: %s", exc)
-            return ""
-        return self.token[0]
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "mpm-sandbox-callbacks",
+            **sandbox_headers(),
+        }
 
 
 _poster: CallbackPoster | None = None

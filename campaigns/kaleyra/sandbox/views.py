@@ -5,6 +5,7 @@ Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error.
 a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
+import ipaddress
 import json
 import uuid
 
@@ -55,9 +56,13 @@ TEST_NUMBERS = {
 @login_not_required
 @require_POST
 def messages_endpoint(request, sid: str, sender: str):
-    """POST /sandbox/v2/<sid>/whatsapp/<sender>/messages, answering as Kaleyra would."""
-    if not conf.KALEYRA_SANDBOX:
-        raise Http404("The sandbox is off: real Kaleyra credentials are configured.")
+    """POST /sandbox/v2/<sid>/whatsapp/<sender>/messages, answering as Kaleyra would.
+
+    It exists in sandbox mode only, and answers only the addresses MPM_SANDBOX_ALLOWED_IPS
+    allows (loopback by default: the app's own engine): nobody else can run up its catalog
+    checks or make it post callbacks."""
+    if not conf.KALEYRA_SANDBOX or not _allowed(request.META.get("REMOTE_ADDR", "")):
+        raise Http404("There is no sandbox here.")
     if request.headers.get("api-key") != SANDBOX_API_KEY:
         return _answer(*documented.ERRORS["RBC001"])
     try:
@@ -73,13 +78,30 @@ def messages_endpoint(request, sid: str, sender: str):
             return answer()
     message_id = f"SBX{uuid.uuid4().hex[:20]}"
     if conf.MPM_SANDBOX_CALLBACKS:
-        _play_callbacks(request, body, sender, message_id)
+        _play_callbacks(body, sender, message_id)
     return _answer(202, documented.accepted(message_id))
 
 
-def _play_callbacks(request, body: dict, sender: str, message_id: str):
+def _allowed(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(
+        ip in ipaddress.ip_network(network, strict=False)
+        for network in conf.MPM_SANDBOX_ALLOWED_IPS
+    )
+
+
+def callback_url() -> str:
+    """Where the sandbox posts its callbacks: from settings only, never from a request (whose
+    Host header anyone can choose)."""
+    return conf.MPM_SANDBOX_CALLBACK_URL or conf.SITE_URL.rstrip("/") + reverse("kaleyra-callback")
+
+
+def _play_callbacks(body: dict, sender: str, message_id: str):
     """Have the poster thread send this message's callbacks to the app, as Kaleyra would."""
-    url = conf.MPM_SANDBOX_CALLBACK_URL or request.build_absolute_uri(reverse("kaleyra-callback"))
+    url = callback_url()
 
     def products():
         wanted = [
