@@ -6,7 +6,7 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format clean
+.PHONY: run serve test install lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required; set PYTHON=python3.x") if sys.version_info < (3, 11) else None'
@@ -28,6 +28,15 @@ run: install
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
 	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) runserver $(HOST):$(PORT)'
+
+## Production: migrate, collect the static files, then serve with gunicorn (gunicorn.conf.py),
+## a send worker and the callback applier. Reads the environment (README "Deploying"): it refuses
+## to start without DJANGO_SECRET_KEY, or in live mode without Kaleyra's credentials.
+serve: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
+	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(BIN)/gunicorn -c gunicorn.conf.py'
 
 ## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 test: install

@@ -106,6 +106,8 @@ SETTINGS: dict[str, Setting] = {
     # Who may use the sandbox's send endpoint without logging in (addresses or networks).
     "MPM_SANDBOX_ALLOWED_IPS": Setting("networks", ["127.0.0.0/8", "::1"]),
     "MPM_SANDBOX_CALLBACK_DELAY": Setting("float", 0.5, minimum=0),
+    # /healthz fails when a due task or a callback has waited longer than this (seconds).
+    "MPM_HEALTH_MAX_WAIT": Setting("float", 120.0, minimum=1),
     # Where this app is reachable; demo product images are served from it.
     "SITE_URL": Setting("str", "http://127.0.0.1:8000"),
 }

@@ -14,6 +14,13 @@ KALEYRA_SENDER = ""
 KALEYRA_BASE_URL = ""
 KALEYRA_MODE = "sandbox"
 KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
+# The test client speaks plain HTTP (tests/deploy/ checks the production redirect itself).
+SECURE_SSL_REDIRECT = False
+# Tests render templates without running collectstatic first.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 KALEYRA_RATE_PER_SECOND = 0

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from campaigns.views.health import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list", permanent=False)),
     path("campaigns/", include("campaigns.urls")),
@@ -13,6 +15,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("sandbox/", include("campaigns.kaleyra.sandbox.urls")),
     path("callbacks/kaleyra/", include("campaigns.callbacks.urls")),
 ]

@@ -30,7 +30,7 @@ class KaleyraConfig:
 
 LIVE_CREDENTIALS = {
     "KALEYRA_SID": "the account's SID",
-    "KALEYRA_API_KEY": "its API key",
+    "KALEYRA_API_KEY": "the account's API key",
     "KALEYRA_SENDER": "the WhatsApp business number to send from",
 }
 
@@ -53,10 +53,11 @@ def config_from_settings() -> KaleyraConfig:
         )
     missing = missing_credentials()
     if missing:
+        names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        meanings = "; ".join(LIVE_CREDENTIALS[name] for name in missing)
         raise ImproperlyConfigured(
-            f"KALEYRA_MODE is live but {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set: set "
-            f"{', '.join(LIVE_CREDENTIALS[name] for name in missing)}."
+            f"KALEYRA_MODE is live but {names} {'is' if len(missing) == 1 else 'are'} not set "
+            f"({meanings})."
         )
     base_url = conf.KALEYRA_BASE_URL
     if not base_url:

@@ -80,3 +80,13 @@ def funnel_label(step: str) -> str:
 def money_in(amount, currency: str) -> str:
     """An amount in a currency: ₹3,499.00."""
     return composer.money(amount or 0, currency or "")
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta in words: "15 minutes", "2 hours"."""
+    minutes = round(value.total_seconds() / 60)
+    if minutes % 60 == 0 and minutes >= 60:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

@@ -134,9 +134,7 @@ def campaign_dashboard(request, pk: int):
         data = dashboard.campaign_dashboard(pk)
     except Campaign.DoesNotExist:
         raise Http404("There is no campaign with this ID.") from None
-    response = JsonResponse(data)
-    response["Cache-Control"] = "no-store"
-    return response
+    return JsonResponse(data)  # private, no-store: campaigns.middleware
 
 
 @require_POST

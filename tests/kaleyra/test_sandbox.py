@@ -286,6 +286,14 @@ def test_the_sandbox_answers_loopback_only_by_default(settings, campaign, addres
     assert post(Client(REMOTE_ADDR="::1"), body_for(campaign)).status_code == 202
 
 
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded"])
+def test_the_sandbox_refuses_requests_that_came_through_a_proxy(settings, campaign, header):
+    """Behind nginx on the same machine every visitor arrives from 127.0.0.1."""
+    settings.KALEYRA_MODE = "sandbox"
+    response = post(Client(), body_for(campaign), **{header: "203.0.113.7"})
+    assert response.status_code == 404
+
+
 def test_the_sandbox_answers_the_networks_it_is_told_to(settings, campaign):
     settings.KALEYRA_MODE = "sandbox"
     settings.MPM_SANDBOX_ALLOWED_IPS = ["10.0.0.0/8"]

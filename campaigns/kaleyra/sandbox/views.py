@@ -61,7 +61,7 @@ def messages_endpoint(request, sid: str, sender: str):
     It exists in sandbox mode only, and answers only the addresses MPM_SANDBOX_ALLOWED_IPS
     allows (loopback by default: the app's own engine): nobody else can run up its catalog
     checks or make it post callbacks."""
-    if not conf.KALEYRA_SANDBOX or not _allowed(request.META.get("REMOTE_ADDR", "")):
+    if not conf.KALEYRA_SANDBOX or not _allowed(request):
         raise Http404("There is no sandbox here.")
     if request.headers.get("api-key") != SANDBOX_API_KEY:
         return _answer(*documented.ERRORS["RBC001"])
@@ -82,9 +82,13 @@ def messages_endpoint(request, sid: str, sender: str):
     return _answer(202, documented.accepted(message_id))
 
 
-def _allowed(address: str) -> bool:
+def _allowed(request) -> bool:
+    """The engine calls the sandbox directly; a request that came through a reverse proxy (which
+    on the same machine arrives from loopback) is someone else's."""
+    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+        return False
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
     return any(

@@ -1,0 +1,94 @@
+"""Is this deployment able to work? What `/healthz` answers: the database, its migrations, the
+send worker and the callback applier keeping up, and the provider configured. Never a secret,
+never an error's text (it could name hosts or users): each part says ok or what to look at."""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from campaigns import conf
+from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra.client import check_config
+from campaigns.models import CallbackInbox
+
+DATABASE_TASKS = "django_tasks_db.DatabaseBackend"
+
+
+def health() -> dict:
+    """{"ok": bool, "checks": {name: {"ok": bool, "detail": str, …}}}; ok only if every part is."""
+    checks = {"database": _database()}
+    if checks["database"]["ok"]:
+        checks |= {"migrations": _migrations(), "worker": _worker(), "callbacks": _callbacks()}
+    checks["provider"] = _provider()
+    return {"ok": all(part["ok"] for part in checks.values()), "checks": checks}
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return {"ok": False, "detail": "The database did not answer."}
+    return {"ok": True, "detail": "The database answers."}
+
+
+def _migrations() -> dict:
+    executor = MigrationExecutor(connection)
+    unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if unapplied:
+        return {
+            "ok": False,
+            "detail": f"{len(unapplied)} migrations are not applied: run `manage.py migrate`.",
+        }
+    return {"ok": True, "detail": "Every migration is applied."}
+
+
+def _oldest_wait(waiting_since) -> float:
+    return (timezone.now() - waiting_since).total_seconds() if waiting_since else 0.0
+
+
+def _worker() -> dict:
+    """A task due for longer than MPM_HEALTH_MAX_WAIT means no worker is taking tasks."""
+    if settings.TASKS["default"]["BACKEND"] != DATABASE_TASKS:
+        return {"ok": True, "detail": "Tasks run on another backend: not checked here."}
+    from django_tasks_db.models import DBTaskResult  # only installed with that backend
+
+    due = DBTaskResult.objects.ready()
+    oldest = due.order_by("run_after").values_list("run_after", flat=True).first()
+    waited = _oldest_wait(oldest)
+    if waited > conf.MPM_HEALTH_MAX_WAIT:
+        return {
+            "ok": False,
+            "detail": f"{due.count()} tasks are waiting, the oldest for {waited:.0f} s: is a "
+            "worker (`manage.py db_worker`) running?",
+            "oldest_wait_seconds": round(waited),
+        }
+    return {"ok": True, "detail": "Tasks are being taken.", "oldest_wait_seconds": round(waited)}
+
+
+def _callbacks() -> dict:
+    pending = CallbackInbox.objects.filter(processed_at__isnull=True)
+    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
+    waited = _oldest_wait(oldest)
+    if waited > conf.MPM_HEALTH_MAX_WAIT:
+        return {
+            "ok": False,
+            "detail": f"Callbacks are waiting, the oldest for {waited:.0f} s: is the applier "
+            "(`manage.py apply_callbacks`) running?",
+            "oldest_wait_seconds": round(waited),
+        }
+    return {
+        "ok": True,
+        "detail": "Callbacks are being applied.",
+        "oldest_wait_seconds": round(waited),
+    }
+
+
+def _provider() -> dict:
+    try:
+        check_config(config_from_settings())
+    except ImproperlyConfigured as exc:
+        return {"ok": False, "mode": conf.KALEYRA_MODE, "detail": str(exc)}
+    return {"ok": True, "mode": conf.KALEYRA_MODE, "detail": "Sending is configured."}
