@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 
 from campaigns.views.health import healthz
 
+handler403 = "campaigns.views.access.permission_denied"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="campaigns:list", permanent=False)),
     path("campaigns/", include("campaigns.urls")),

@@ -10,16 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 from campaigns import selectors, services, validation
 from campaigns.forms import CampaignFilterForm, ResultsFilterForm
 from campaigns.models import Campaign
+from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
 from campaigns.services import background, composer
-from campaigns.views.common import (
-    LIST_PER_PAGE,
-    SEND,
-    VIEW,
-    load_campaign,
-    need,
-    without_page,
-)
+from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, without_page
 
 RESULTS_PER_PAGE = 50
 

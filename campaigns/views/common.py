@@ -1,28 +1,35 @@
 """What every page at /campaigns/ shares: permissions, loading a campaign, JSON answers.
 
 Looking needs campaigns.view_campaign, editing add_ or change_campaign, sending (tests, pause,
-resume and cancel included) send_campaign; every write is a POST with CSRF.
+resume and cancel included) send_campaign (`campaigns.roles`); every write is a POST with CSRF.
 """
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from campaigns import selectors, validation
+from campaigns import roles, selectors, validation
 from campaigns.models import Campaign
 
-VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
 LIST_PER_PAGE = 25
+
+
+class Refused(PermissionDenied):
+    """A 403 that knows which group would have allowed it, so the page can say what to ask for."""
+
+    def __init__(self, perms):
+        super().__init__()
+        self.role = roles.role_for(perms)
 
 
 def need(request, *perms):
     """403 unless the user has every one of `perms`."""
     if not request.user.has_perms(perms):
-        raise PermissionDenied
+        raise Refused(perms)
 
 
 def need_any(request, *perms):
     if not any(request.user.has_perm(perm) for perm in perms):
-        raise PermissionDenied
+        raise Refused(perms)
 
 
 def load_campaign(pk: int) -> Campaign:

@@ -15,12 +15,9 @@ from campaigns import limits, selectors, services, validation
 from campaigns.forms import LAST_TEST_NUMBER, ComposerForm, SendTestForm
 from campaigns.kaleyra.answers import describe_test_send
 from campaigns.models import Campaign, MessageTemplate
+from campaigns.roles import ADD, CHANGE, SEND, VIEW
 from campaigns.services import composer
 from campaigns.views.common import (
-    ADD,
-    CHANGE,
-    SEND,
-    VIEW,
     load_campaign,
     need,
     need_any,

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET
 from campaigns import selectors
 from campaigns.forms import ResultsFilterForm
 from campaigns.models import Campaign
+from campaigns.roles import VIEW
 from campaigns.selectors import dashboard
-from campaigns.views.common import LIST_PER_PAGE, VIEW, need, without_page
+from campaigns.views.common import LIST_PER_PAGE, need, without_page
 
 # The results table's columns, by sort key; texts align left, numbers right.
 RESULT_COLUMNS = {

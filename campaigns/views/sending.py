@@ -7,8 +7,9 @@ from django.views.decorators.http import require_http_methods
 from campaigns import conf, recipients, services, validation
 from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign
+from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer
-from campaigns.views.common import SEND, VIEW, load_campaign, need
+from campaigns.views.common import load_campaign, need
 
 UPLOADS = "campaigns_uploads"  # session key: {token: campaign id} of this user's CSV uploads
 

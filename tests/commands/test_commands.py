@@ -157,7 +157,8 @@ def test_demo_is_idempotent(db, settings, tmp_path):
 
     assert Product.objects.count() >= 40
     assert Campaign.objects.count() == 1
-    assert get_user_model().objects.filter(username="admin", is_superuser=True).count() == 1
+    admin = get_user_model().objects.get(username="admin", is_superuser=True)
+    assert list(admin.groups.values_list("name", flat=True)) == ["Marketers"]
     assert out.getvalue().count("Admin login: admin / ") == 1
     assert (tmp_path / "static" / "demo" / "products" / "AUDIO-02.svg").exists()
 

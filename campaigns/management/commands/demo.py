@@ -1,4 +1,5 @@
-"""Load the demo catalog, the approved `abandoned_cart` template, a ready campaign and an admin.
+"""Load the demo catalog, the approved `abandoned_cart` template, a ready campaign and an admin
+(a superuser, in the Marketers group so the admin's user page shows the role a marketer needs).
 
 Safe to run again: existing rows are updated, the campaign you edited is left as it is, and the
 admin's password is only printed when the admin is first created.
@@ -8,10 +9,11 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from campaigns import conf
+from campaigns import conf, roles
 from campaigns import demo_catalog as demo
 from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
 
@@ -76,12 +78,15 @@ class Command(BaseCommand):
 
     def ensure_admin(self, username: str):
         User = get_user_model()
-        if User.objects.filter(username=username).exists():
+        user = User.objects.filter(username=username).first()
+        if user is not None:
             self.stdout.write(
                 f"Admin login: {username} (its password was printed when it was created; "
                 f"set a new one with: python manage.py changepassword {username})"
             )
-            return
-        password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
+        else:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(username=username, email="", password=password)
+            self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
+        # An administrator may have deleted the group: the demo does not bring it back.
+        user.groups.add(*Group.objects.filter(name=roles.MARKETERS.name))

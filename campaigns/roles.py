@@ -1,0 +1,94 @@
+"""Who may do what: the permissions the pages check and the two groups a team starts with.
+
+Migration 0007 makes the groups from `ROLES`, and the permission page names the group a refused
+user should ask for. To change a role, edit it here and add a migration that runs
+`create_groups` again (it only adds permissions, so it never takes back what an administrator
+granted by hand).
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.management import create_permissions
+from django.db import DEFAULT_DB_ALIAS
+
+VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    can: str  # what its members can do, in the words the permission page shows
+    permissions: tuple[str, ...]  # "app_label.codename", as `user.has_perm` takes them
+
+
+# The pages check the campaign permissions only; the others let a member who is also made staff
+# read the same things in the admin (a campaign's sections, its messages and their exchanges,
+# orders, and the catalog the composer and the admin's product pickers draw on).
+READ = (
+    VIEW,
+    "campaigns.view_section",
+    "campaigns.view_sectionitem",
+    "campaigns.view_message",
+    "campaigns.view_sendattempt",
+    "campaigns.view_order",
+    "campaigns.view_orderitem",
+    "campaigns.view_product",
+    "campaigns.view_messagetemplate",
+)
+# Editing a draft's sections and their products in the admin needs these beside change_campaign.
+EDIT_SECTIONS = tuple(
+    f"campaigns.{action}_{model}"
+    for model in ("section", "sectionitem")
+    for action in ("add", "change", "delete")
+)
+
+VIEWERS = Role(
+    "Viewers",
+    "read campaigns, their dashboards and per-recipient results, and export the results",
+    READ,
+)
+MARKETERS = Role(
+    "Marketers",
+    "compose and edit drafts, preview and test them, send, and pause, resume or cancel a send; "
+    "everything Viewers can",
+    (*READ, ADD, CHANGE, SEND, *EDIT_SECTIONS),
+)
+ROLES = (VIEWERS, MARKETERS)  # the smallest first: a refused user is told the smallest enough
+
+
+def role_for(perms) -> Role | None:
+    """The smallest role that grants every one of `perms`."""
+    return next((role for role in ROLES if set(perms) <= set(role.permissions)), None)
+
+
+def create_groups(apps, schema_editor=None):
+    """Make each role's group with its permissions; run again, it only adds what is missing."""
+    using = schema_editor.connection.alias if schema_editor else DEFAULT_DB_ALIAS
+    app_config = apps.get_app_config("campaigns")
+    # Django makes permissions after the last migration (post_migrate), so on a fresh database
+    # they do not exist yet: make this app's now, as Django's ticket #23422 suggests.
+    # (A historical app config has no `models_module`, and create_permissions skips it then.)
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = True
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0, using=using)
+    finally:
+        app_config.models_module = models_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role in ROLES:
+        wanted = {perm.split(".", 1)[1] for perm in role.permissions}
+        found = Permission.objects.using(using).filter(
+            content_type__app_label="campaigns", codename__in=wanted
+        )
+        missing = wanted - {permission.codename for permission in found}
+        if missing:
+            raise LookupError(f"{role.name}: no permission {', '.join(sorted(missing))}")
+        group, _ = Group.objects.using(using).get_or_create(name=role.name)
+        group.permissions.add(*found)
+
+
+def delete_groups(apps, schema_editor=None):
+    using = schema_editor.connection.alias if schema_editor else DEFAULT_DB_ALIAS
+    Group = apps.get_model("auth", "Group")
+    Group.objects.using(using).filter(name__in=[role.name for role in ROLES]).delete()
