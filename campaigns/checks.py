@@ -1,5 +1,7 @@
 """System checks for unsafe or useless configuration (`manage.py check`), with stable ids."""
 
+import functools
+
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
@@ -18,12 +20,22 @@ def settings_limits_check(app_configs, **kwargs):
     ]
 
 
+def once_settings_are_valid(check):
+    """Checks that read settings wait until E001 finds none out of its limits (reading one
+    would raise; E001 already names it)."""
+
+    @functools.wraps(check)
+    def checked(app_configs, **kwargs):
+        return [] if conf.problems() else check(app_configs, **kwargs)
+
+    return checked
+
+
 @register()
+@once_settings_are_valid
 def kaleyra_settings_check(app_configs, **kwargs):
     """Refuse to start in live mode with settings that cannot send (the server and every command
     stop, naming the variable); in sandbox mode, a warning is enough."""
-    if conf.problems():
-        return []  # E001 already names the bad value; reading it again would raise
     try:
         check_config(config_from_settings())
     except ImproperlyConfigured as exc:
@@ -47,6 +59,7 @@ def kaleyra_settings_check(app_configs, **kwargs):
 
 
 @register()
+@once_settings_are_valid
 def callback_auth_check(app_configs, **kwargs):
     """Kaleyra's callbacks need credentials; half-configured ones are a likely mistake."""
     auth = configured_auth()

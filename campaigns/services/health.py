@@ -40,7 +40,8 @@ def _migrations() -> dict:
     if unapplied:
         return {
             "ok": False,
-            "detail": f"{len(unapplied)} migrations are not applied: run `manage.py migrate`.",
+            "detail": f"{len(unapplied)} migration{'s are' if len(unapplied) > 1 else ' is'} not "
+            "applied: run `manage.py migrate`.",
         }
     return {"ok": True, "detail": "Every migration is applied."}
 
