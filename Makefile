@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Development: debug on (so sandbox mode), the app's address for demo pictures and callbacks.
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
 
 .PHONY: run serve test install lint format clean
 
@@ -23,10 +25,10 @@ install: $(VENV)/.installed
 ## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker
 ## and the callback applier.
 run: install
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(MANAGE) demo
+	$(RUN_ENV) $(MANAGE) migrate --noinput
+	$(RUN_ENV) $(MANAGE) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
+	$(RUN_ENV) KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
 	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) runserver $(HOST):$(PORT)'
 
 ## Production: migrate, collect the static files, then serve with gunicorn (gunicorn.conf.py),
