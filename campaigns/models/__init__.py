@@ -13,6 +13,7 @@ from campaigns.models.callbacks import (
 from campaigns.models.campaigns import Campaign, Section, SectionItem
 from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
 from campaigns.models.messages import Message, SendAttempt
+from campaigns.models.uploads import RecipientUpload
 
 __all__ = [
     "VARIABLE_RE",
@@ -24,6 +25,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "RecipientUpload",
     "Section",
     "SectionItem",
     "SendAttempt",
