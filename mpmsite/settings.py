@@ -132,3 +132,11 @@ globals().update(from_environment(env))
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Uploaded files (recipient CSVs, campaigns/services/uploads.py) go through Django's storage
+# API: files under MEDIA_ROOT by default; point STORAGES["default"] at S3-like storage when several
+# web servers share the work. Files above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, Django's default)
+# stream to a temporary file, never to memory; a body larger than MPM_UPLOAD_MAX_BYTES is refused
+# before anything reads it (the middleware runs before CSRF's check would read the body).
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MIDDLEWARE += ["campaigns.middleware.UploadLimitMiddleware"]
