@@ -162,7 +162,7 @@ def recipients_plan(
 
     def classify(numbers: list[str]):
         nonlocal queued_among_these
-        states = dict(real.filter(to__in=numbers).values_list("to", "state"))
+        states = dict(real.filter(to__any_of=numbers).values_list("to", "state"))
         reasons = skip_reasons(campaign, numbers)
         for number in numbers:
             state = states.get(number)
@@ -239,7 +239,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             to: (pk, state, updated_at)
             for pk, to, state, updated_at in Message.objects.real()
             .select_for_update()
-            .filter(campaign=campaign, to__in=list(wanted))
+            .filter(campaign=campaign, to__any_of=list(wanted))
             # Unordered, so that SQLite looks the numbers up in the (campaign, to) index instead
             # of reading the whole campaign in id order (1,000,000 recipients: quadratic).
             .order_by()
