@@ -75,8 +75,12 @@ SETTINGS: dict[str, Setting] = {
     "MPM_CLAIM_LEASE": Setting("float", 120.0, minimum=0),
     "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),
     "MPM_RATE_LIMIT_DIR": Setting("str", "", doc="default: the system's temporary folder"),
-    # Recipient CSVs uploaded in the composer wait here between the check and the confirmation.
-    "MPM_UPLOAD_DIR": Setting("str", str(BASE_DIR / "var" / "uploads")),
+    # Recipient CSVs uploaded in the composer (kept in Django's default storage): refused above
+    # this size before the request is read; checked in the request up to MPM_UPLOAD_INLINE_BYTES,
+    # by a worker above; removed when left unconfirmed this long.
+    "MPM_UPLOAD_MAX_BYTES": Setting("int", 50_000_000, minimum=100_000, maximum=10**12),
+    "MPM_UPLOAD_INLINE_BYTES": Setting("int", 200_000, minimum=0, maximum=10**9),
+    "MPM_UPLOAD_LIFETIME_HOURS": Setting("float", 2.0, minimum=0.05, maximum=24 * 30),
     # Meta stopped delivering marketing templates to US (+1) numbers on 2025-04-01.
     "MPM_SKIP_US_RECIPIENTS": Setting("bool", True),
     # Callback authentication (each value may be a comma-separated list, for rotation).

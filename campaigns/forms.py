@@ -9,7 +9,7 @@ import re
 
 from django import forms
 
-from campaigns import limits, validation
+from campaigns import conf, limits, validation
 from campaigns.models import Campaign, Message, MessageTemplate, OptOut
 from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
@@ -19,6 +19,7 @@ from campaigns.services.composer import (
     ComposerState,
     SectionDraft,
 )
+from campaigns.services.uploads import megabytes, size_refusal
 
 LAST_TEST_NUMBER = "campaigns_last_test_number"  # session key: the test number is prefilled
 BODY_FIELD = re.compile(r"^body_([1-9]\d{0,1})$")  # body_1 … body_99
@@ -324,6 +325,18 @@ class RecipientsForm(forms.Form):
         help_text="A phone column, and optionally header, body_1 … body_n, ref, ref1 and ref2 "
         "columns whose values replace the campaign's for that recipient.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["csv_file"].help_text += f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
+
+    def clean_csv_file(self):
+        """Refused by its declared size: Django has streamed it to a temporary file, unread."""
+        upload = self.cleaned_data["csv_file"]
+        limit = conf.MPM_UPLOAD_MAX_BYTES
+        if upload and upload.size > limit:
+            raise forms.ValidationError(size_refusal(upload.size, limit))
+        return upload
 
     def clean(self):
         cleaned = super().clean()

@@ -1,10 +1,12 @@
-"""Background entry points: a worker (`manage.py db_worker`) runs campaign sends off the web
-request. Each task takes ids and calls a service."""
+"""Background entry points: a worker (`manage.py db_worker`) runs campaign sends, and checks and
+queues uploaded recipient files, off the web request. Each task takes ids and calls a service."""
 
+from django.db import transaction
 from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
+from campaigns.services import uploads
 
 
 @task()
@@ -24,3 +26,25 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
     if next_at is not None and send_campaign_task.get_backend().supports_defer:
         send_campaign_task.using(run_after=next_at).enqueue(campaign_id)
     return summary.line()
+
+
+@task()
+def check_upload_task(upload_id: int) -> str:
+    """Check an uploaded recipients file, writing its progress as it goes."""
+    return uploads.upload_check(upload_id=upload_id)
+
+
+@task()
+def queue_upload_task(upload_id: int) -> str:
+    """Queue a confirmed upload's recipients, then send them as any confirmed send is."""
+    campaign = uploads.upload_queue(upload_id=upload_id)
+    if campaign is None:
+        return f"Upload {upload_id}: nothing sent."
+    transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
+    return f"Upload {upload_id} queued; sending."
+
+
+@task()
+def purge_uploads_task() -> str:
+    """Remove uploads left unconfirmed (booked for when each one expires)."""
+    return f"{uploads.upload_purge()} upload(s) purged."

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/edit/", composer.campaign_edit, name="edit"),
     path("<int:pk>/clone/", composer.campaign_clone, name="clone"),
     path("<int:pk>/send/", sending.campaign_send, name="send"),
+    path("<int:pk>/uploads/<int:upload_id>/", sending.campaign_upload, name="upload"),
     path("<int:pk>/progress/", campaigns.campaign_progress, name="progress"),
     path("<int:pk>/dashboard.json", campaigns.campaign_dashboard, name="dashboard"),
     path("<int:pk>/control/<str:action>/", campaigns.campaign_control, name="control"),

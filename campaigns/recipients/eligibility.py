@@ -88,7 +88,7 @@ def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
         reasons.update(dict.fromkeys(filter(_marketing_blocked, numbers), US_SKIP_REASON))
     rest = [n for n in numbers if n not in reasons]
     if rest:
-        for phone in OptOut.objects.filter(phone__in=rest).values_list("phone", flat=True):
+        for phone in OptOut.objects.filter(phone__any_of=rest).values_list("phone", flat=True):
             reasons[phone] = OPT_OUT_SKIP_REASON
     hours = conf.MPM_FREQUENCY_CAP_HOURS
     rest = [n for n in rest if n not in reasons]
@@ -98,7 +98,7 @@ def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
         recent = (
             Message.objects.real()
             .filter(
-                to__in=rest,
+                to__any_of=rest,
                 state__in=Message.CAP_STATES,
                 claimed_at__gte=timezone.now() - timedelta(hours=hours),
                 campaign__template__category=MessageTemplate.Category.MARKETING,

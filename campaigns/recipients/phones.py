@@ -4,10 +4,44 @@ Meta does not deliver marketing templates."""
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import phonenumbers
 
 from campaigns import limits
+
+E164_SHAPE = re.compile(r"\+[1-9][0-9]{1,16}")
+
+
+@cache
+def _national_prefix(country_code: int) -> re.Pattern | None:
+    """The national prefix `phonenumbers.parse` strips for this country code, if any."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    prefix = metadata.national_prefix_for_parsing if metadata else None
+    return re.compile(prefix) if prefix else None
+
+
+def _valid_as_written(value: str) -> bool:
+    """True when `value` is a valid number already written as `parse` + `format_number` would
+    write it in E.164 (about a third of their cost: lists hold up to millions of rows). False
+    means "ask the full parser", never "invalid": a leading zero or national prefix after the
+    country code, an unknown code, or a number the metadata does not accept."""
+    if not E164_SHAPE.fullmatch(value):
+        return False
+    digits = value[1:]
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return False
+    national = digits[size:]
+    prefix = _national_prefix(country_code)
+    if not national or national[0] == "0" or (prefix and prefix.match(national)):
+        return False
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return phonenumbers.is_valid_number(number)
 
 
 def normalise_phone(raw: str) -> tuple[str | None, str]:
@@ -19,6 +53,8 @@ def normalise_phone(raw: str) -> tuple[str | None, str]:
         value = "+" + value[2:]
     if not value.startswith("+"):
         return None, f"“{raw}” has no country code: write it as +<country code><number>."
+    if _valid_as_written(value):
+        return value, ""
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:

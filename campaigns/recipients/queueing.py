@@ -7,7 +7,7 @@ pass (valid ones spooled to a temporary file) and queued in chunks, each with a 
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -106,6 +106,7 @@ class SendPlan(RowProblems):
     capped at MAX_REPORTED entries; the counts cover every recipient.
     """
 
+    rows_read: int = 0
     valid_count: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
     skipped_count: int = 0
@@ -132,19 +133,36 @@ class SendPlan(RowProblems):
         return self.to_send + self.others_queued
 
 
-def recipients_plan(campaign: Campaign, recipients: Iterable[RecipientInput]) -> SendPlan:
+def recipients_plan(
+    campaign: Campaign,
+    recipients: Iterable[RecipientInput],
+    *,
+    progress: Callable[[SendPlan], object] | None = None,
+    progress_every: int = 20_000,
+) -> SendPlan:
     """Check every recipient and say what a send would do, without queueing anything.
 
     Expects the campaign from `selectors.campaign_for_sending`; a few queries per CHUNK rows.
+    `progress` is called with the plan so far every `progress_every` rows read (a background
+    check shows it while a long list is read).
     """
     plan = SendPlan()
+
+    def counted(rows: Iterable[RecipientInput]) -> Iterator[RecipientInput]:
+        for row in rows:
+            # Asked for the next row, the consumer has checked every row read so far.
+            if progress is not None and plan.rows_read and plan.rows_read % progress_every == 0:
+                progress(plan)
+            plan.rows_read += 1
+            yield row
+
     content = campaign_content(campaign)
     real = Message.objects.real().filter(campaign=campaign)
     queued_among_these = 0
 
     def classify(numbers: list[str]):
         nonlocal queued_among_these
-        states = dict(real.filter(to__in=numbers).values_list("to", "state"))
+        states = dict(real.filter(to__any_of=numbers).values_list("to", "state"))
         reasons = skip_reasons(campaign, numbers)
         for number in numbers:
             state = states.get(number)
@@ -162,7 +180,9 @@ def recipients_plan(campaign: Campaign, recipients: Iterable[RecipientInput]) ->
             else:
                 plan.to_send += 1
 
-    numbers = (number for number, _ in valid_recipients(campaign, content, recipients, plan))
+    numbers = (
+        number for number, _ in valid_recipients(campaign, content, counted(recipients), plan)
+    )
     for chunk in chunks(numbers):
         plan.valid_count += len(chunk)
         classify(chunk)
@@ -219,7 +239,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             to: (pk, state, updated_at)
             for pk, to, state, updated_at in Message.objects.real()
             .select_for_update()
-            .filter(campaign=campaign, to__in=list(wanted))
+            .filter(campaign=campaign, to__any_of=list(wanted))
             # Unordered, so that SQLite looks the numbers up in the (campaign, to) index instead
             # of reading the whole campaign in id order (1,000,000 recipients: quadratic).
             .order_by()

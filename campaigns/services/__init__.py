@@ -1,6 +1,7 @@
 """The use cases every edge calls: check, preview, send, test-send, pause, cancel (`campaigns`);
 starting work in the background (`background`: it imports `campaigns.tasks`, whose tasks call
-`campaigns`, so it is not re-exported here); the composer's drafts, clones and uploads (`composer`)."""
+`campaigns`, so it is not re-exported here); the composer's drafts and clones (`composer`);
+recipient files uploaded there (`uploads`)."""
 
 from campaigns.services.campaigns import (
     SAMPLE_RECIPIENT,

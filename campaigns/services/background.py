@@ -1,12 +1,16 @@
 """The use cases that hand work to a background worker (`campaigns.tasks`): start or resume a send,
-queue recipients then send, and the pause / resume / cancel controls."""
+queue recipients then send, check and queue uploaded files, and the pause / resume / cancel
+controls."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import transaction
+from django_tasks.base import Task
 
-from campaigns import recipients
-from campaigns.models import Campaign
+from campaigns import conf, recipients
+from campaigns.models import Campaign, RecipientUpload
+from campaigns.services import uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -14,7 +18,12 @@ from campaigns.services.campaigns import (
     campaign_start,
     sending_config,
 )
-from campaigns.tasks import send_campaign_task
+from campaigns.tasks import (
+    check_upload_task,
+    purge_uploads_task,
+    queue_upload_task,
+    send_campaign_task,
+)
 
 
 def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
@@ -55,3 +64,42 @@ def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:
         skipped = campaign_cancel(campaign)
         return True, f"Cancelled: {skipped} queued message(s) will not be sent."
     raise ValueError(f"Unknown action {action!r}: use pause, resume or cancel.")
+
+
+def upload_receive(*, campaign: Campaign, owner, uploaded) -> RecipientUpload:
+    """Store an uploaded recipients file and check it; its columns are checked at once
+    (`RecipientFileError`, nothing kept), its rows in this request when the file is small,
+    else on a worker while the page shows progress. Its purge is booked for when it expires."""
+    upload = uploads.upload_store(campaign=campaign, owner=owner, uploaded=uploaded)
+    try:
+        uploads.csv_of(upload)
+    except recipients.RecipientFileError:
+        upload.file.delete(save=False)
+        upload.delete()
+        raise
+    run_for(upload, check_upload_task)
+    if purge_uploads_task.get_backend().supports_defer:
+        expires = upload.created_at + timedelta(hours=conf.MPM_UPLOAD_LIFETIME_HOURS, minutes=1)
+        transaction.on_commit(lambda: purge_uploads_task.using(run_after=expires).enqueue())
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_confirm(upload: RecipientUpload) -> bool:
+    """Queue a checked upload's recipients and send them (on a worker when the file is large);
+    False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing
+    could be sent, before anything is queued."""
+    sending_config()
+    if not RecipientUpload.objects.filter(pk=upload.pk).confirm():
+        return False
+    run_for(upload, queue_upload_task)
+    upload.refresh_from_db()
+    return True
+
+
+def run_for(upload: RecipientUpload, task: Task):
+    """Small files in this request (the answer is at once), larger ones on a worker."""
+    if upload.size <= conf.MPM_UPLOAD_INLINE_BYTES:
+        task.call(upload.pk)
+    else:
+        transaction.on_commit(lambda: task.enqueue(upload.pk))

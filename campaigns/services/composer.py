@@ -1,20 +1,16 @@
-"""The composer's use cases: check, preview and save what a marketer is typing; clone; uploads.
+"""The composer's use cases: check, preview and save what a marketer is typing; clone.
 
 Everything works on a `ComposerState` (the composer form's content, saved or not), so live
 checks and the preview run before anything is saved, through the same rules
 (`validation.content_problems`) and the same request body (`services.content_preview`) as a send.
 """
 
-import contextlib
-import secrets
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from django.db import transaction
 
-from campaigns import conf, limits, services, validation
+from campaigns import limits, services, validation
 from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
 from campaigns.payload import MpmContent
 from campaigns.selectors import campaign_parts, mpm_content
@@ -310,47 +306,6 @@ def campaign_clone(*, campaign: Campaign, user=None) -> Campaign:
     state.name = f"Copy of {campaign.name}"[: Campaign._meta.get_field("name").max_length]
     clone, _ = draft_save(state=state, user=user)
     return clone
-
-
-# --- recipients files ----------------------------------------------------------------------------
-
-
-def upload_dir() -> Path:
-    return Path(conf.MPM_UPLOAD_DIR)
-
-
-UPLOAD_LIFETIME = 24 * 3600  # seconds an unconfirmed upload is kept
-
-
-def upload_store(uploaded) -> str:
-    """Keep an uploaded recipients file until the user confirms; returns its token. Uploads
-    never confirmed are removed a day later (checked on each upload)."""
-    directory = upload_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    stale = time.time() - UPLOAD_LIFETIME
-    for old in directory.glob("*.csv"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < stale:
-                old.unlink()
-    token = secrets.token_hex(16)
-    with (directory / f"{token}.csv").open("wb") as handle:
-        for chunk in uploaded.chunks():
-            handle.write(chunk)
-    return token
-
-
-def upload_path(token: str) -> Path | None:
-    """The stored file of a token, or None for a token that is malformed or gone."""
-    if not (len(token) == 32 and all(c in "0123456789abcdef" for c in token)):
-        return None
-    path = upload_dir() / f"{token}.csv"
-    return path if path.is_file() else None
-
-
-def upload_discard(token: str):
-    path = upload_path(token)
-    if path is not None:
-        path.unlink(missing_ok=True)
 
 
 # --- sending -------------------------------------------------------------------------------------

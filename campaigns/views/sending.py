@@ -1,17 +1,21 @@
-"""Sending: choose recipients, see what a send would do, and only a confirmation queues it."""
+"""Sending: choose recipients, see what a send would do, and only a confirmation queues it.
+
+Typed numbers are checked in the request; an uploaded file becomes a `RecipientUpload` with its
+own page, which shows the check's progress (polled by htmx) and then the confirmation.
+"""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
 
 from campaigns import conf, recipients, services, validation
 from campaigns.forms import RecipientsForm
-from campaigns.models import Campaign
+from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
-from campaigns.services import background, composer
+from campaigns.services import background, composer, uploads
 from campaigns.views.common import load_campaign, need
-
-UPLOADS = "campaigns_uploads"  # session key: {token: campaign id} of this user's CSV uploads
 
 
 def send_blocked_reason(campaign: Campaign) -> str:
@@ -22,48 +26,43 @@ def send_blocked_reason(campaign: Campaign) -> str:
     return ""
 
 
-@require_http_methods(["GET", "POST"])
-def campaign_send(request, pk: int):
-    """Choose recipients → a confirmation of what would happen → only a confirm sends."""
+def send_context(request, pk: int) -> dict:
+    """The campaign and why it cannot be sent now, if it cannot (problems, its state)."""
     need(request, VIEW, SEND)
     campaign = load_campaign(pk)
     errors = validation.errors_only(services.campaign_check(campaign))
-    context = {"campaign": campaign, "problems": errors, "blocked": send_blocked_reason(campaign)}
-    if errors or context["blocked"]:
+    return {"campaign": campaign, "problems": errors, "blocked": send_blocked_reason(campaign)}
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_send(request, pk: int):
+    """Choose recipients → a confirmation of what would happen → only a confirm sends."""
+    context = send_context(request, pk)
+    campaign = context["campaign"]
+    if context["problems"] or context["blocked"]:
         return render(request, "campaigns/send.html", context)
     if request.method == "GET":
         return render(request, "campaigns/send.html", {**context, "form": RecipientsForm()})
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
     form = RecipientsForm(request.POST, request.FILES)
+    if form.is_valid() and form.cleaned_data["csv_file"]:
+        try:
+            upload = background.upload_receive(
+                campaign=campaign, owner=request.user, uploaded=form.cleaned_data["csv_file"]
+            )
+        except recipients.RecipientFileError as exc:
+            form.add_error("csv_file", str(exc))
+        else:
+            return redirect("campaigns:upload", pk=campaign.pk, upload_id=upload.pk)
     if not form.is_valid():
         return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
-    numbers, token, filename = form.cleaned_data["numbers"], "", ""
-    upload = form.cleaned_data["csv_file"]
-    if upload:
-        token, filename = composer.upload_store(upload), upload.name
-        request.session[UPLOADS] = {**request.session.get(UPLOADS, {}), token: campaign.pk}
-    try:
-        plan = recipients.recipients_plan(campaign, recipient_inputs(numbers, token))
-    except recipients.RecipientFileError as exc:
-        composer.upload_discard(token)
-        form.add_error("csv_file", file_error_text(exc, token, filename))
-        return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
-    return confirm_page(request, context, plan, numbers, token, filename)
+    numbers = form.cleaned_data["numbers"]
+    plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
+    return confirm_page(request, context, plan, numbers=numbers)
 
 
-def recipient_inputs(numbers: str, token: str):
-    if token:
-        return recipients.CsvRecipients(composer.upload_path(token))
-    return recipients.recipients_from_numbers(numbers)
-
-
-def file_error_text(exc: Exception, token: str, filename: str) -> str:
-    """A file error names the file as the user knows it, never our storage path."""
-    return str(exc).replace(str(composer.upload_dir() / f"{token}.csv"), filename or "The file")
-
-
-def confirm_page(request, context, plan, numbers, token, filename, status=200):
+def confirm_page(request, context, plan, *, numbers="", upload=None, status=200):
     return render(
         request,
         "campaigns/confirm.html",
@@ -71,8 +70,7 @@ def confirm_page(request, context, plan, numbers, token, filename, status=200):
             **context,
             "plan": plan,
             "numbers": numbers,
-            "upload": token,
-            "filename": filename,
+            "upload": upload,
             "duration": composer.estimated_duration(
                 plan.total_to_send, conf.KALEYRA_RATE_PER_SECOND
             ),
@@ -85,37 +83,18 @@ def confirm_page(request, context, plan, numbers, token, filename, status=200):
 def send_confirmed(request, campaign, context):
     """Queue and start: checked again, all or nothing; then follow it on the campaign page."""
     numbers = request.POST.get("numbers", "")
-    token = request.POST.get("upload", "")
-    filename = request.POST.get("filename", "")
-    if token and (
-        request.session.get(UPLOADS, {}).get(token) != campaign.pk
-        or composer.upload_path(token) is None
-    ):
-        messages.error(
-            request,
-            "The uploaded file is no longer here (it is kept until you confirm once). "
-            "Upload it again.",
-        )
+    if not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
-    if not token and not numbers.strip():
-        return redirect("campaigns:send", pk=campaign.pk)
+    inputs = recipients.recipients_from_numbers(numbers)
     try:
-        report = background.campaign_queue_and_send(campaign, recipient_inputs(numbers, token))
+        report = background.campaign_queue_and_send(campaign, inputs)
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
-    except recipients.RecipientFileError as exc:
-        messages.error(request, f"Nothing was sent: {file_error_text(exc, token, filename)}")
-        return redirect("campaigns:send", pk=campaign.pk)
     if report.invalid_count:
         messages.error(request, "Nothing was sent: some recipients are not valid any more.")
-        plan = recipients.recipients_plan(campaign, recipient_inputs(numbers, token))
-        return confirm_page(request, context, plan, numbers, token, filename, status=400)
-    if token:
-        composer.upload_discard(token)
-        uploads = request.session.get(UPLOADS, {})
-        uploads.pop(token, None)
-        request.session[UPLOADS] = uploads
+        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
+        return confirm_page(request, context, plan, numbers=numbers, status=400)
     messages.success(
         request,
         f"Sending “{campaign}” to {report.queued} recipient(s) in the background; "
@@ -125,3 +104,38 @@ def send_confirmed(request, campaign, context):
     if notes:
         messages.info(request, " ".join(notes))
     return redirect("campaigns:detail", pk=campaign.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_upload(request, pk: int, upload_id: int):
+    """An uploaded file: its check's progress, then what a send would do; a POST confirms."""
+    context = send_context(request, pk)
+    campaign = context["campaign"]
+    upload = RecipientUpload.objects.filter(
+        pk=upload_id, campaign=campaign, owner=request.user
+    ).first()
+    if upload is None:
+        raise Http404("This upload is not here: it may have expired. Upload the file again.")
+    if request.htmx:  # the progress panel polling: the whole page again once the work is done
+        if upload.in_progress:
+            return render(request, "campaigns/_upload_progress.html", {**context, "upload": upload})
+        return HttpResponseClientRefresh()
+    if request.method == "POST" and not (context["problems"] or context["blocked"]):
+        return upload_confirmed(request, campaign, upload)
+    if upload.state == RecipientUpload.State.CHECKED and not context["blocked"]:
+        return confirm_page(request, context, uploads.upload_plan(upload), upload=upload)
+    return render(request, "campaigns/upload.html", {**context, "upload": upload})
+
+
+def upload_confirmed(request, campaign, upload):
+    try:
+        confirmed = background.upload_confirm(upload)
+    except services.CampaignNotRunnable as exc:
+        messages.error(request, f"Nothing was sent: {exc}")
+        return redirect("campaigns:detail", pk=campaign.pk)
+    if not confirmed:
+        messages.warning(request, "This file was confirmed already; nothing more was sent.")
+    elif upload.state == RecipientUpload.State.QUEUED:
+        messages.success(request, f"Sending “{campaign}” in the background: {upload.detail}")
+        return redirect("campaigns:detail", pk=campaign.pk)
+    return redirect("campaigns:upload", pk=campaign.pk, upload_id=upload.pk)

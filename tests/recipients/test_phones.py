@@ -1,5 +1,6 @@
 """Phone numbers: written in E.164, lists split and deduplicated, Meta's marketing-blocked regions."""
 
+import phonenumbers
 import pytest
 
 from campaigns.recipients import is_marketing_blocked, normalise_phone, parse_recipients
@@ -68,3 +69,51 @@ def test_canadian_plus_one_number_is_not_marketing_blocked():
 
 def test_indian_number_is_not_marketing_blocked():
     assert is_marketing_blocked("+919876543210") is False
+
+
+def full_parse(value: str) -> str | None:
+    """What phonenumbers itself makes of `value`: its E.164 form when valid, else None."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def written_variants() -> list[str]:
+    """Every region's example numbers in E.164, with a national prefix or zero slipped in after
+    the country code, and with digits dropped, added and changed."""
+    variants = set()
+    for region in phonenumbers.SUPPORTED_REGIONS | {"001"}:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = (
+                phonenumbers.example_number_for_non_geo_entity(region)
+                if region == "001"
+                else phonenumbers.example_number_for_type(region, kind)
+            )
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            code = str(example.country_code)
+            national = e164[1 + len(code) :]
+            variants |= {
+                e164,
+                f"+{code}0{national}",
+                f"+{code}1{national}",
+                f"+{code}9{national}",
+                e164[:-1],
+                e164 + "5",
+                e164[:-1] + str((int(e164[-1]) + 3) % 10),
+            }
+    return sorted(variants)
+
+
+def test_the_fast_path_agrees_with_phonenumbers_on_every_region():
+    """`normalise_phone` skips `parse` for numbers already written in E.164; it must decide
+    exactly as the full parser does, for every region's numbers and near misses."""
+    variants = written_variants()
+    assert len(variants) > 3000
+    disagreements = [v for v in variants if normalise_phone(v)[0] != full_parse(v)]
+    assert disagreements == []

@@ -4,21 +4,17 @@ product search, test sends, the confirmed send, results and their export, and qu
 import csv
 import io
 import json
-import os
 import re
-import time
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from campaigns import limits, services
 from campaigns.models import Campaign, Message, OptOut, Product
 from campaigns.selectors import campaign_for_sending
-from campaigns.services import composer
 from campaigns.services.composer import estimated_duration
 from tests.support.composer import composer_data
 from tests.support.factories import add_section_with, make_campaign, make_product, make_template
@@ -621,61 +617,6 @@ def test_invalid_numbers_are_listed_by_line_and_nothing_can_be_confirmed(markete
     assert not Message.objects.exists() and len(provider.requests) == 0
 
 
-def test_a_csv_with_a_bad_row_shows_the_row_and_sends_nothing(
-    marketer, provider, settings, tmp_path
-):
-    settings.MPM_UPLOAD_DIR = str(tmp_path)
-    campaign = make_campaign()
-    upload = io.BytesIO(f"phone,body_1\n{ASHA},Asha\n12345,Ravi\n{MEERA},Meera\n".encode())
-    upload.name = "customers.csv"
-    response = marketer.post(url("send", campaign.pk), {"csv_file": upload})
-    page = response.content.decode()
-    assert "customers.csv" in page
-    assert "<td>3</td>" in page and "12345" in page and "has no country code" in page
-    assert 'name="confirm"' not in page
-    assert not Message.objects.exists() and len(provider.requests) == 0
-
-
-def test_a_csv_is_confirmed_then_sent_with_its_own_values(
-    marketer, provider, settings, tmp_path, django_capture_on_commit_callbacks
-):
-    settings.MPM_UPLOAD_DIR = str(tmp_path)
-    provider.answer()
-    campaign = make_campaign()
-    upload = io.BytesIO(f"phone,body_1,ref\n{ASHA},Asha,a-1\n{RAVI},Ravi,r-1\n".encode())
-    upload.name = "customers.csv"
-    confirm = marketer.post(url("send", campaign.pk), {"csv_file": upload})
-    token = confirm.context["upload"]
-    assert confirm.context["plan"].to_send == 2
-    with django_capture_on_commit_callbacks(execute=True):
-        marketer.post(url("send", campaign.pk), {"upload": token, "confirm": "yes"})
-    bodies = [request.json() for request in provider.requests]
-    assert sorted(b["extra_info"]["ref"] for b in bodies) == ["a-1", "r-1"]
-    assert not list(tmp_path.iterdir())  # the upload is gone once queued
-
-
-def test_a_csv_with_unknown_columns_is_refused_naming_the_file(marketer, settings, tmp_path):
-    settings.MPM_UPLOAD_DIR = str(tmp_path)
-    campaign = make_campaign()
-    upload = io.BytesIO(b"mobile,name\n+919876543210,Asha\n")
-    upload.name = "list.csv"
-    response = marketer.post(url("send", campaign.pk), {"csv_file": upload})
-    assert response.status_code == 400
-    page = response.content.decode()
-    assert "list.csv needs a &#x27;phone&#x27; column" in page
-    assert str(tmp_path) not in page
-
-
-def test_an_upload_of_another_user_cannot_be_confirmed(client, provider, settings, tmp_path):
-    settings.MPM_UPLOAD_DIR = str(tmp_path)
-    (tmp_path / ("a" * 32 + ".csv")).write_text(f"phone\n{ASHA}\n")
-    client.force_login(user_with(*ALL))
-    campaign = make_campaign()
-    response = client.post(url("send", campaign.pk), {"upload": "a" * 32, "confirm": "yes"})
-    assert response.status_code == 302
-    assert not Message.objects.exists()
-
-
 def test_a_broken_campaign_cannot_reach_the_confirmation(marketer, provider):
     campaign = make_campaign(thumbnail_product=None)
     response = marketer.post(url("send", campaign.pk), {"numbers": ASHA, "confirm": "yes"})
@@ -837,17 +778,6 @@ def test_sections_json_survives_a_product_named_with_quotes(marketer):
 )
 def test_the_estimated_duration_in_plain_words(count, rate, words):
     assert estimated_duration(count, rate) == words
-
-
-def test_uploads_never_confirmed_are_removed_a_day_later(settings, tmp_path):
-    settings.MPM_UPLOAD_DIR = str(tmp_path)
-    old = tmp_path / ("b" * 32 + ".csv")
-    old.write_text("phone\n")
-    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
-    token = composer.upload_store(SimpleUploadedFile("new.csv", b"phone\n+919876543210\n"))
-    assert not old.exists()
-    assert composer.upload_path(token).read_text() == "phone\n+919876543210\n"
-    assert composer.upload_path("../../etc/passwd") is None
 
 
 def test_a_send_without_a_sender_setting_says_so_and_leaves_the_campaign_a_draft(
