@@ -12,6 +12,7 @@ from campaigns.models import Campaign
 
 VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
 LIST_PER_PAGE = 25
+MAX_PAGE = 1_000_000  # far past any list, and its offset stays within the database's integers
 
 
 def need(request, *perms):
@@ -38,6 +39,14 @@ def wants_json(request) -> bool:
 
 def problems_data(problems: list[validation.Problem]) -> list[dict]:
     return [{"field": p.field, "message": p.message, "level": p.level} for p in problems]
+
+
+def page_number(query) -> int:
+    """The `page` asked for, from 1 to MAX_PAGE; anything else reads as the first page."""
+    try:
+        return min(max(1, int(query.get("page", 1))), MAX_PAGE)
+    except ValueError:
+        return 1
 
 
 def without_page(query) -> str:
