@@ -4,12 +4,11 @@ The composer's forms only parse what was posted into a `composer.ComposerState`;
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
 """
 
-import json
 import re
 
 from django import forms
 
-from campaigns import conf, limits, validation
+from campaigns import conf, jsonsafe, limits, validation
 from campaigns.models import Campaign, Message, MessageTemplate, OptOut
 from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
@@ -46,6 +45,14 @@ class LinesField(forms.CharField):
         text = (value or "").replace("\r\n", "\n").rstrip("\n")
         return text.split("\n") if text else []
 
+    def validate(self, value):
+        super().validate(value)
+        for number, line in enumerate(value, start=1):
+            if "\x00" in line:
+                raise forms.ValidationError(
+                    f"Line {number} holds a NUL character (\\x00), which cannot be stored."
+                )
+
 
 def too_long(what: str) -> str:
     """A max_length message naming the field and its limit."""
@@ -64,6 +71,20 @@ def ref_field(name: str) -> forms.CharField:
         help_text=help_text,
         error_messages={"max_length": too_long(name)},
     )
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A row chosen by id in an autocomplete widget. A posted value that cannot be an id is
+    re-shown as no choice (and refused as usual): Django's AutocompleteSelect would otherwise
+    query it as posted, and the database's error would be a 500."""
+
+    def bound_data(self, data, initial):
+        field = self.queryset.model._meta.get_field(self.to_field_name or "pk")
+        try:
+            field.run_validators(field.to_python(data))  # a number, and within its range
+        except forms.ValidationError:
+            return None
+        return data
 
 
 class PhoneField(forms.CharField):
@@ -153,11 +174,20 @@ class SendToNumbersForm(forms.Form):
 # --- the composer -------------------------------------------------------------------------------
 
 
+def form_problems(form: forms.Form) -> list[validation.Problem]:
+    """A form's own errors as problems, named by field like the check's."""
+    return [
+        validation.Problem(field if field != "__all__" else "form", str(message))
+        for field, messages in form.errors.items()
+        for message in messages
+    ]
+
+
 def lenient_sections(raw: str) -> list[SectionDraft]:
     """Sections as posted, without any limit: for showing them again, never for saving."""
     try:
-        data = json.loads(raw or "[]")
-    except ValueError:
+        data = jsonsafe.loads(raw or "[]")
+    except jsonsafe.JsonRefused:
         return []
     if not isinstance(data, list):
         return []
@@ -231,6 +261,10 @@ class ComposerForm(forms.Form):
             widget.attrs["class"] = "form-select" if name != "name" else "form-control"
             widget.attrs["aria-describedby"] = f"id_{name}-help problems-{name}"
         self.fields["name"].widget.attrs["autocomplete"] = "off"
+        # Each posted body value is a field too, so Django's checks (no NUL) name it.
+        for key in self.data if self.is_bound else ():
+            if BODY_FIELD.match(key):
+                self.fields[key] = forms.CharField(required=False, strip=False)
 
     def body_values(self) -> list[str]:
         """body_1 … body_n as posted, in order; a gap counts as an empty value."""
@@ -245,9 +279,12 @@ class ComposerForm(forms.Form):
             "The sections could not be read. Reload the page; the other fields are kept."
         )
         try:
-            data = json.loads(raw)
-        except ValueError:
-            raise unreadable from None
+            data = jsonsafe.loads(raw)
+        except jsonsafe.JsonRefused as exc:
+            raise forms.ValidationError(
+                f"The sections could not be read: {exc}. Reload the page; the other fields are "
+                "kept."
+            ) from None
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise unreadable
         if len(data) > MAX_DRAFT_SECTIONS:
@@ -282,7 +319,10 @@ class ComposerForm(forms.Form):
         def value(name):
             if name in cleaned:
                 return cleaned[name]
-            return self.data.get(name, "") if self.is_bound else self.initial.get(name, "")
+            if not self.is_bound:
+                return self.initial.get(name, "")
+            # Refused as typed; a NUL would still break the catalog's lookups (PostgreSQL).
+            return self.data.get(name, "").replace("\x00", "")
 
         sections = cleaned.get("sections")
         if sections is None:  # refused (e.g. a 101-character title): keep what was typed
@@ -301,12 +341,7 @@ class ComposerForm(forms.Form):
         )
 
     def problems(self) -> list[validation.Problem]:
-        """The form's own errors as problems, named by field like the check's."""
-        return [
-            validation.Problem(field if field != "__all__" else "form", str(message))
-            for field, messages in self.errors.items()
-            for message in messages
-        ]
+        return form_problems(self)
 
 
 class RecipientsForm(forms.Form):
@@ -349,6 +384,15 @@ class RecipientsForm(forms.Form):
         if not numbers and not upload and not self.errors:
             raise forms.ValidationError("Paste at least one phone number, or upload a CSV file.")
         return cleaned
+
+
+class ProductSearchForm(forms.Form):
+    """The composer's search-as-you-type; longer queries are cut, not refused (typing on)."""
+
+    q = forms.CharField(label="Search products", required=False)
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"][:100]
 
 
 class CampaignFilterForm(forms.Form):

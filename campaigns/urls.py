@@ -1,8 +1,26 @@
 """The marketer's composer, at /campaigns/."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from campaigns.views import campaigns, composer, results, sending
+
+
+class IdConverter:
+    """A row id: digits within the database's bigint, so a longer number is a 404, never an
+    overflow in the query."""
+
+    regex = "[0-9]+"
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 19 or int(value) > 2**63 - 1:
+            raise ValueError(value)
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 app_name = "campaigns"
 
@@ -12,13 +30,13 @@ urlpatterns = [
     path("results/", results.campaign_results, name="results"),
     path("check/", composer.composer_check, name="check"),
     path("products/", composer.product_search, name="product_search"),
-    path("<int:pk>/", campaigns.campaign_detail, name="detail"),
-    path("<int:pk>/edit/", composer.campaign_edit, name="edit"),
-    path("<int:pk>/clone/", composer.campaign_clone, name="clone"),
-    path("<int:pk>/send/", sending.campaign_send, name="send"),
-    path("<int:pk>/uploads/<int:upload_id>/", sending.campaign_upload, name="upload"),
-    path("<int:pk>/progress/", campaigns.campaign_progress, name="progress"),
-    path("<int:pk>/dashboard.json", campaigns.campaign_dashboard, name="dashboard"),
-    path("<int:pk>/control/<str:action>/", campaigns.campaign_control, name="control"),
-    path("<int:pk>/results.csv", results.campaign_results_csv, name="results_csv"),
+    path("<id:pk>/", campaigns.campaign_detail, name="detail"),
+    path("<id:pk>/edit/", composer.campaign_edit, name="edit"),
+    path("<id:pk>/clone/", composer.campaign_clone, name="clone"),
+    path("<id:pk>/send/", sending.campaign_send, name="send"),
+    path("<id:pk>/uploads/<id:upload_id>/", sending.campaign_upload, name="upload"),
+    path("<id:pk>/progress/", campaigns.campaign_progress, name="progress"),
+    path("<id:pk>/dashboard.json", campaigns.campaign_dashboard, name="dashboard"),
+    path("<id:pk>/control/<str:action>/", campaigns.campaign_control, name="control"),
+    path("<id:pk>/results.csv", results.campaign_results_csv, name="results_csv"),
 ]

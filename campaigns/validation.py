@@ -301,7 +301,11 @@ def section_problems(sections) -> list[Problem]:
 
 def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> list[Problem]:
     """A recipient's own values (a CSV row) against the template, before anything is sent."""
-    problems = []
+    problems = [
+        Problem(key, f"{key} holds a NUL character (\\x00), which cannot be stored.")
+        for key, value in overrides.items()
+        if "\x00" in value
+    ]
     if overrides.get("header") and not template.header_variable_count:
         problems.append(Problem("header", "The template's header has no variable; leave it empty."))
     elif len(header := overrides.get("header", "")) > limits.MAX_HEADER_VALUE_LENGTH:

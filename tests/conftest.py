@@ -1,13 +1,30 @@
 """Shared fixtures: Kaleyra played by a stand-in on 127.0.0.1 (`provider`), the app's own sandbox
 over HTTP (`sandbox`), and ready campaigns."""
 
+import os
+
 import pytest
 from django.core.signals import request_started
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from benchmarks.standin import Script, StandinThread
 from campaigns.selectors import campaign_for_sending
 from tests.support.factories import make_campaign
 from tests.support.provider import API_KEY, Provider, use_kaleyra_at
+
+# The fuzz suites (tests/fuzz/): quick enough for every CI run; HYPOTHESIS_PROFILE=deep digs
+# further. No example database: nothing is written into the checkout. The database fixtures are
+# per test, not per example; every fuzz test compares counts before and after each example.
+for _name, _examples in (("ci", 60), ("deep", 2000)):
+    hypothesis_settings.register_profile(
+        _name,
+        max_examples=_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 KALEYRA_BASE = "https://kaleyra.test"
 TEST_API_KEY = API_KEY

@@ -16,12 +16,27 @@ from campaigns.models import CallbackInbox, OptOut, Order, OrderItem, SenderPaci
 
 @admin.register(CallbackInbox)
 class CallbackInboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "kind", "received_at", "processed_at", "error_short"]
-    list_filter = ["kind", ("processed_at", admin.EmptyFieldListFilter), "received_at"]
+    list_display = ["id", "kind", "received_at", "processed_at", "problem", "error_short"]
+    # `problem`: callbacks kept without being applied, by reason (an order beyond the tables'
+    # range is here, with its body, rather than lost).
+    list_filter = [
+        "problem",
+        "kind",
+        ("processed_at", admin.EmptyFieldListFilter),
+        "received_at",
+    ]
     search_fields = ["=id"]
     list_per_page = 100
     show_full_result_count = False
-    fields = ["kind", "content_type", "received_at", "processed_at", "error", "body_pretty"]
+    fields = [
+        "kind",
+        "content_type",
+        "received_at",
+        "processed_at",
+        "problem",
+        "error",
+        "body_pretty",
+    ]
     readonly_fields = ["body_pretty"]
 
     @admin.display(description="error")

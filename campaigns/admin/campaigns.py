@@ -19,7 +19,13 @@ from django.utils.html import format_html
 
 from campaigns import recipients, services, validation
 from campaigns.admin.display import not_sendable_text, pre, problems_html
-from campaigns.forms import LAST_TEST_NUMBER, CampaignAdminForm, SendTestForm, SendToNumbersForm
+from campaigns.forms import (
+    LAST_TEST_NUMBER,
+    CampaignAdminForm,
+    IdChoiceField,
+    SendTestForm,
+    SendToNumbersForm,
+)
 from campaigns.kaleyra.answers import describe_test_send
 from campaigns.models import Campaign, Message, Section, SectionItem
 from campaigns.selectors import campaign_for_sending, campaign_funnel, campaign_progress
@@ -94,8 +100,17 @@ class SectionInline(admin.TabularInline):
         )
 
 
+class AutocompleteIds:
+    """Autocomplete fields that re-show a refused post without querying what is not an id."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault("form_class", IdChoiceField)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
     form = CampaignAdminForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
     list_display = [
@@ -392,7 +407,7 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, " ".join(notes), messages.INFO)
 
 
-class SectionItemInline(admin.TabularInline):
+class SectionItemInline(AutocompleteIds, admin.TabularInline):
     model = SectionItem
     fields = ["position", "product"]
     autocomplete_fields = ["product"]
@@ -400,7 +415,7 @@ class SectionItemInline(admin.TabularInline):
 
 
 @admin.register(Section)
-class SectionAdmin(admin.ModelAdmin):
+class SectionAdmin(AutocompleteIds, admin.ModelAdmin):
     """A section changes with its campaign: only while that campaign is a draft."""
 
     list_display = ["campaign", "position", "title", "product_count"]

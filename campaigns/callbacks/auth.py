@@ -12,7 +12,6 @@ DJANGO_SECRET_KEY: the sandbox never holds or sends the production credentials.
 """
 
 import base64
-import binascii
 from dataclasses import dataclass
 
 from django.core import signing
@@ -109,7 +108,7 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None

@@ -9,7 +9,6 @@ campaigns" (and `answers.META_CODES`, which words them for people).
 import re
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import transaction
@@ -347,7 +346,7 @@ def record_order(message: IncomingMessage, now, counts: Counter):
         catalog_id=order_value.catalog_id,
         text=order_value.text,
         currency=currency,
-        total=sum((line.item_price * line.quantity for line in order_value.items), Decimal("0")),
+        total=order_value.total,
         received_at=when,
         raw=message.raw,
     )

@@ -81,7 +81,9 @@ def _apply_one(row) -> Counter:
     except Exception as exc:
         logger.exception("Callback %s could not be applied", row[0])
         CallbackInbox.objects.filter(pk=row[0], processed_at__isnull=True).update(
-            processed_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+            processed_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            problem=CallbackInbox.Problem.FAILED,
         )
         return Counter(rows=1, errors=1)
     return counts
@@ -94,7 +96,7 @@ def _apply_rows(rows, counts: Counter):
         try:
             events = parse_row(kind, body)
         except CallbackError as exc:
-            errors[pk] = str(exc)
+            errors[pk] = exc
             continue
         for event in events:
             event.received_at, event.source_id = received_at, pk
@@ -115,7 +117,9 @@ def _apply_rows(rows, counts: Counter):
             raise _Contended
         for pk, error in errors.items():
             logger.warning("Callback %s not applied: %s", pk, error)
-            CallbackInbox.objects.filter(pk=pk).update(error=error[:2000])
+            CallbackInbox.objects.filter(pk=pk).update(
+                error=str(error)[:2000], problem=error.problem
+            )
         _write_statuses(prepared, now, counts)
         for message in incoming:
             apply_incoming(message, now, counts)
@@ -162,8 +166,8 @@ def _write_statuses(prepared: _Prepared, now, counts: Counter):
                 update.provider_message_id,
                 update.alt_message_id,
                 update.ref,
-                update.recipient[:20],
-                update.sender[:20],
+                update.recipient,
+                update.sender,
                 update.status,
                 update.status_raw,
                 adapt_datetime(update.timestamp),

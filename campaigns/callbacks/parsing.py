@@ -18,7 +18,8 @@ from hashlib import sha256
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from campaigns.models import CallbackInbox, MessageTemplate, StatusEvent
+from campaigns import jsonsafe
+from campaigns.models import CallbackInbox, MessageTemplate, Order, OrderItem, StatusEvent
 
 # Provider status → our status. Compared lower-case: pages write `sent`, `SENT`, `not-sent`.
 # Anything else (e.g. Meta's `deleted`) is kept as `unknown` and moves nothing.
@@ -43,12 +44,37 @@ TEMPLATE_EVENTS = {
     "pending": MessageTemplate.Status.PENDING,
 }
 
+# What the tables can hold. Times: from the Unix epoch (Meta's clock) to 2100; a time outside
+# that is not an event's (and near the calendar's ends, adding a day to it overflows).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_QUANTITY = 2_147_483_647  # PositiveIntegerField: safe on every database Django supports
+MAX_PHONE_DIGITS = 15  # E.164
+
+
+def _decimal_limit(field) -> int:
+    return 10 ** (field.max_digits - field.decimal_places)
+
+
+STATUS_PRICE_LIMIT = _decimal_limit(StatusEvent._meta.get_field("price"))
+ITEM_PRICE_LIMIT = _decimal_limit(OrderItem._meta.get_field("item_price"))
+ORDER_TOTAL_LIMIT = _decimal_limit(Order._meta.get_field("total"))
+
 
 # --- event values --------------------------------------------------------------------------------
 
 
 class CallbackError(ValueError):
     """The body is not a callback this app understands; the message says why."""
+
+    problem = CallbackInbox.Problem.NOT_A_CALLBACK
+
+
+class OutOfRange(CallbackError):
+    """The callback is understood, but a value in it (a time, a quantity, a price, a number)
+    is beyond what can be stored: the callback is kept, not applied, for staff to see."""
+
+    problem = CallbackInbox.Problem.OUT_OF_RANGE
 
 
 @dataclass
@@ -106,6 +132,7 @@ class OrderValue:
     catalog_id: str
     text: str
     items: list[OrderLine]
+    total: Decimal = Decimal("0")
 
 
 @dataclass
@@ -151,6 +178,8 @@ def digits(value) -> str:
 
 def e164(value) -> str:
     number = digits(value)
+    if len(number) > MAX_PHONE_DIGITS:
+        raise OutOfRange(f"The number {number[:40]} has more than {MAX_PHONE_DIGITS} digits.")
     return f"+{number}" if number else ""
 
 
@@ -167,35 +196,62 @@ def _list(value) -> list:
 
 
 def parse_timestamp(value) -> datetime | None:
-    """Unix seconds (Meta), milliseconds, or an ISO / `YYYY-MM-DD HH:MM:SS` time (UTC if naive)."""
+    """Unix seconds (Meta), milliseconds, or an ISO / `YYYY-MM-DD HH:MM:SS` time (UTC if naive);
+    None when there is no time or it cannot be read; OutOfRange outside EARLIEST … LATEST."""
     raw = str(value).strip() if value not in (None, "") else ""
     if not raw:
         return None
+    parsed = None
     if re.fullmatch(r"\d+(\.\d+)?", raw):
         seconds = float(raw)
         if seconds > 1e12:
             seconds /= 1000
         try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            parsed = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
+            parsed = LATEST + (LATEST - EARLIEST)  # past any calendar: refused below
+    else:
+        try:
+            parsed = parse_datetime(raw)
+        except ValueError:
             return None
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
+        if parsed is None:
+            return None
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+    if not EARLIEST <= parsed < LATEST:
+        raise OutOfRange(
+            f"The time {raw[:40]} is outside {EARLIEST:%Y} to {LATEST:%Y}: it cannot be an event's."
+        )
     return parsed
 
 
-def parse_decimal(value, *, places: int = 6, limit: int = 10**6) -> Decimal | None:
+def parse_decimal(value, *, places: int = 6, limit: int = STATUS_PRICE_LIMIT) -> Decimal | None:
+    """A price: None when there is none or it is not a number; OutOfRange when it is a number
+    the table cannot hold (NaN, infinite, `limit` or more)."""
     if value in (None, ""):
         return None
+    raw = str(value).strip()
     try:
-        number = Decimal(str(value).strip()).quantize(Decimal(1).scaleb(-places))
+        number = Decimal(raw)
     except (InvalidOperation, ValueError):
         return None
-    return number if number.is_finite() and abs(number) < limit else None
+    if not number.is_finite() or number.copy_abs() >= limit:
+        raise OutOfRange(f"The amount {raw[:40]} is not below {limit:,}.")
+    return number.quantize(Decimal(1).scaleb(-places))
+
+
+def parse_quantity(value) -> int:
+    """An order line's quantity: 1 when missing or unreadable (Meta's default), at least 0;
+    OutOfRange beyond MAX_QUANTITY."""
+    raw = str(value).strip() if value not in (None, "") else "1"
+    try:
+        number = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        return 1
+    if not number.is_finite() or number.copy_abs() > MAX_QUANTITY:
+        raise OutOfRange(f"The quantity {raw[:40]} is more than {MAX_QUANTITY:,}.")
+    return max(0, int(number))
 
 
 def normalise_status(value) -> str:
@@ -212,11 +268,12 @@ def provider_ids(*values) -> tuple[str, ...]:
 
 
 def parse_row(kind: str, body: str) -> list[Event]:
-    """The events in one stored callback; CallbackError when there are none to apply."""
+    """The events in one stored callback; CallbackError when there are none to apply, and
+    OutOfRange when a value in it cannot be stored."""
     try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise CallbackError(f"The body is not JSON: {exc}.") from None
+        data = jsonsafe.loads(body)
+    except jsonsafe.JsonRefused as exc:
+        raise CallbackError(f"The body was refused: {exc}.") from None
     documents = data if isinstance(data, list) else [data]
     events: list[Event] = []
     for document in documents:
@@ -306,8 +363,8 @@ def _status_from_meta(status: dict, data: dict, extra: dict, sender: str) -> Sta
             data.get("message_id"), extra.get("message_id"), status.get("id")
         ),
         ref=text(extra.get("ref"), 255),
-        recipient=digits(status.get("recipient_id") or data.get("mobile") or data.get("to")),
-        sender=sender,
+        recipient=digits(status.get("recipient_id") or data.get("mobile") or data.get("to"))[:20],
+        sender=sender[:20],
         timestamp_raw=text(timestamp, 40),
         timestamp=parse_timestamp(timestamp),
         error_code=text(error.get("code") or data.get("error_code"), 20),
@@ -344,23 +401,23 @@ def _order(order) -> OrderValue | None:
         retailer_id = text(item.get("product_retailer_id"), 100)
         if not retailer_id:
             continue
-        try:
-            quantity = max(0, int(str(item.get("quantity") or 1)))
-        except ValueError:
-            quantity = 1
         lines.append(
             OrderLine(
                 retailer_id=retailer_id,
-                quantity=quantity,
-                item_price=parse_decimal(item.get("item_price"), places=2, limit=10**10)
+                quantity=parse_quantity(item.get("quantity")),
+                item_price=parse_decimal(item.get("item_price"), places=2, limit=ITEM_PRICE_LIMIT)
                 or Decimal("0.00"),
                 currency=text(item.get("currency"), 3).upper(),
             )
         )
+    total = sum((line.item_price * line.quantity for line in lines), Decimal("0"))
+    if total >= ORDER_TOTAL_LIMIT:
+        raise OutOfRange(f"The order's total {total:,} is not below {ORDER_TOTAL_LIMIT:,}.")
     return OrderValue(
         catalog_id=text(order.get("catalog_id"), 100),
         text=str(order.get("text") or ""),
         items=lines,
+        total=total,
     )
 
 
@@ -397,8 +454,8 @@ def parse_dynamic(data: dict) -> list[Event]:
                 status_raw=text(data["status"], 30),
                 candidate_ids=provider_ids(data.get("id"), data.get("message_id")),
                 ref=text(data.get("ref"), 255),
-                recipient=digits(data.get("mobile") or data.get("to")),
-                sender=digits(data.get("wanumber") or data.get("from")),
+                recipient=digits(data.get("mobile") or data.get("to"))[:20],
+                sender=digits(data.get("wanumber") or data.get("from"))[:20],
                 timestamp_raw=text(timestamp, 40),
                 timestamp=parse_timestamp(timestamp),
                 error_code=text(data.get("error_code"), 20),

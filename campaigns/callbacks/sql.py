@@ -7,7 +7,7 @@ from django.db import connection
 from campaigns.models import CallbackInbox, StatusEvent
 from campaigns.models.rawsql import adapt_datetime, cached_insert_sql
 
-INBOX_COLUMNS = ("kind", "content_type", "body", "received_at", "error")
+INBOX_COLUMNS = ("kind", "content_type", "body", "received_at", "error", "problem")
 
 
 STATUS_EVENT_COLUMNS = (
@@ -36,7 +36,7 @@ def insert_callback(cursor, kind: str, content_type: str, body: str, received_at
     """Store one callback as it arrived (the webhook's only statement)."""
     cursor.execute(
         cached_insert_sql(CallbackInbox, INBOX_COLUMNS, connection.vendor),
-        (kind, content_type, body, adapt_datetime(received_at), ""),
+        (kind, content_type, body, adapt_datetime(received_at), "", ""),
     )
 
 

@@ -1,8 +1,8 @@
 """Kaleyra's callbacks come in here: authenticated, checked to be JSON, stored, answered.
 
 The views do nothing slow: every credential is checked (`campaigns.callbacks.auth`) before the
-body is read, a malformed body is refused with 400, and a good one becomes one `CallbackInbox`
-row, committed before the 200. `campaigns.callbacks` applies the rows in batches
+body is read, a malformed body is refused with 400 (413 when too large) and nothing is stored,
+and a good one becomes one `CallbackInbox` row, committed before the 200. `campaigns.callbacks` applies the rows in batches
 (`manage.py apply_callbacks`).
 """
 
@@ -10,13 +10,15 @@ import json
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from campaigns import jsonsafe
 from campaigns.callbacks.auth import (
     CallbackAuth,
     accepted,
@@ -38,6 +40,32 @@ MAX_BODY_BYTES = 1_000_000  # a status callback is about 1 kB; an order with 30 
 class Malformed(Exception):
     """The body cannot be a callback; the message says why (sent back with the 400)."""
 
+    status = 400
+
+
+class TooLarge(Malformed):
+    """The body is larger than any callback (413)."""
+
+    status = 413
+
+
+def request_fields(read):
+    """`read()` (request.POST or .GET) with Django's own refusals as Malformed: too large,
+    too many fields, a broken multipart body."""
+    try:
+        return read()
+    except RequestDataTooBig:
+        raise TooLarge("The body is too large.") from None
+    except (SuspiciousOperation, MultiPartParserError) as exc:
+        raise Malformed(f"The fields cannot be read: {exc}") from None
+
+
+def request_body(request) -> bytes:
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise TooLarge("The body is too large.") from None
+
 
 def unauthorized(auth: CallbackAuth) -> JsonResponse:
     response = JsonResponse(
@@ -55,14 +83,15 @@ def _json_document(raw: bytes) -> str:
     if not raw:
         raise Malformed("The body is empty.")
     if len(raw) > MAX_BODY_BYTES:
-        raise Malformed(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        raise TooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text)
     except UnicodeDecodeError:
         raise Malformed("The body is not UTF-8.") from None
-    except ValueError as exc:
-        raise Malformed(f"The body is not JSON: {exc}.") from None
+    try:
+        data = jsonsafe.loads(text)
+    except jsonsafe.JsonRefused as exc:
+        raise Malformed(f"The body was refused: {exc}.") from None
     if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
         return text
     if not isinstance(data, dict) or not data:
@@ -75,8 +104,8 @@ class CallbackView(View):
 
     CSRF-exempt and open to anonymous requests (LoginRequiredMiddleware lets it through); each
     subclass names its `kind` and, for the dynamic-variable forms, accepts GET and form bodies.
-    Answers: 200 stored; 401 wrong or missing credentials (nothing stored); 400 malformed (with
-    the reason, logged); 405 wrong method; 503 our database failed (Kaleyra retries). Never a
+    Answers: 200 stored; 401 wrong or missing credentials (nothing stored); 400 malformed and
+    413 too large (with the reason, logged; nothing stored); 405 wrong method; 503 our database failed (Kaleyra retries). Never a
     traceback page, even with DEBUG on.
     """
 
@@ -98,7 +127,7 @@ class CallbackView(View):
                 content_type, body = self.read_body(request)
             except Malformed as exc:
                 logger.warning("Refused a malformed %s callback: %s", self.kind, exc)
-                return JsonResponse({"error": "malformed", "detail": str(exc)}, status=400)
+                return JsonResponse({"error": "malformed", "detail": str(exc)}, status=exc.status)
             return self.store(content_type, body)
         except Exception:  # our bug: logged, and an answer Kaleyra will retry
             logger.exception("The %s callback view failed", self.kind)
@@ -106,21 +135,20 @@ class CallbackView(View):
 
     def read_body(self, request) -> tuple[str, str]:
         if request.method == "GET":
-            return "query", self._fields_json(request.GET)
-        content_type = request.content_type or ""
+            return "query", self._fields_json(request_fields(lambda: request.GET))
+        # A NUL could never be stored (PostgreSQL); no real content type holds one.
+        content_type = (request.content_type or "").replace("\x00", "")
         if self.accepts_form and content_type in FORM_TYPES:
-            return content_type, self._fields_json(request.POST)
-        try:
-            raw = request.body
-        except RequestDataTooBig:
-            raise Malformed("The body is too large.") from None
-        return content_type, _json_document(raw)
+            return content_type, self._fields_json(request_fields(lambda: request.POST))
+        return content_type, _json_document(request_body(request))
 
     @staticmethod
     def _fields_json(query) -> str:
         fields = {key: query.get(key) for key in query}
         if not fields:
             raise Malformed("No fields were given.")
+        if any("\x00" in key or "\x00" in value for key, value in fields.items()):
+            raise Malformed("A field holds a NUL character, which cannot be stored.")
         return json.dumps(fields)
 
     def store(self, content_type: str, body: str):
@@ -169,7 +197,10 @@ def token_view(request):
                 {"error": "method not allowed"}, status=405, headers={"Allow": "POST"}
             )
         auth = configured_auth()
-        client_id, client_secret = _client_credentials(request)
+        try:
+            client_id, client_secret = _client_credentials(request)
+        except Malformed as exc:
+            return JsonResponse({"error": "invalid_request", "detail": str(exc)}, status=exc.status)
         id_ok = matches_any(client_id, auth.client_ids)
         secret_ok = matches_any(client_secret, auth.client_secrets)
         if not (auth.bearer and id_ok and secret_ok):
@@ -198,15 +229,14 @@ def _client_credentials(request) -> tuple[str, str]:
     credentials = basic_credentials(request)
     if credentials:
         return credentials
-    fields = {}
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
+            data = jsonsafe.loads(request_body(request) or b"{}")
+        except jsonsafe.JsonRefused:
             data = {}
         fields = data if isinstance(data, dict) else {}
     else:
-        fields = request.POST
+        fields = request_fields(lambda: request.POST)
     client_id = next((str(fields[k]) for k in CLIENT_ID_FIELDS if fields.get(k)), "")
     client_secret = next((str(fields[k]) for k in CLIENT_SECRET_FIELDS if fields.get(k)), "")
     return client_id, client_secret

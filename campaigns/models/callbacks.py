@@ -17,12 +17,20 @@ class CallbackInbox(models.Model):
         TEMPLATE = "template", "Template status"
         DYNAMIC = "dynamic", "Dynamic-variable callback"
 
+    class Problem(models.TextChoices):
+        """Why a callback was kept without being applied (blank: applied)."""
+
+        NOT_A_CALLBACK = "not_a_callback", "Not a callback this app understands"
+        OUT_OF_RANGE = "out_of_range", "A value beyond what can be stored"
+        FAILED = "failed", "Applying it failed"
+
     kind = models.CharField(max_length=10, choices=Kind.choices)
     content_type = models.CharField(max_length=100, blank=True)
     body = models.TextField(help_text="The raw body (for GET callbacks, the query as JSON).")
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Why the body could not be applied.")
+    problem = models.CharField(max_length=20, choices=Problem.choices, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -14,7 +14,8 @@ from django.core.files.storage import Storage
 from campaigns import limits
 from campaigns.recipients.phones import split_numbers
 
-BODY_COLUMN = re.compile(r"^body_[1-9]\d*$")
+# body_1 … body_999: a longer number cannot be a variable of a 1,024-character body.
+BODY_COLUMN = re.compile(r"^body_[1-9]\d{0,2}$")
 
 
 class RecipientFileError(Exception):

@@ -13,7 +13,7 @@ from campaigns.models import Campaign
 from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
 from campaigns.services import background, composer
-from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, without_page
+from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, page_number, without_page
 
 RESULTS_PER_PAGE = 50
 
@@ -78,10 +78,7 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
     state = code = ""
     if filters.is_valid():
         state, code = filters.cleaned_data["state"], filters.cleaned_data["code"]
-    try:
-        number = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        number = 1
+    number = page_number(request.GET)
     start = (number - 1) * RESULTS_PER_PAGE
     # campaign_recipients matches a code against Meta's as well as Kaleyra's, so the
     # dashboard's failure groups link straight to their recipients.

@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns import limits, selectors, services, validation
-from campaigns.forms import LAST_TEST_NUMBER, ComposerForm, SendTestForm
+from campaigns.forms import (
+    LAST_TEST_NUMBER,
+    ComposerForm,
+    ProductSearchForm,
+    SendTestForm,
+    form_problems,
+)
 from campaigns.kaleyra.answers import describe_test_send
 from campaigns.models import Campaign, MessageTemplate
 from campaigns.roles import ADD, CHANGE, SEND, VIEW
@@ -219,8 +225,12 @@ def composer_check(request):
 def product_search(request):
     """Active products by retailer ID prefix or name, for search-as-you-type (two queries)."""
     need_any(request, ADD, CHANGE)
-    query = request.GET.get("q", "")[:100]
-    products = selectors.product_search(query, limit=20)
+    form = ProductSearchForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse(
+            {"problems": problems_data(form_problems(form)), "results": []}, status=400
+        )
+    products = selectors.product_search(form.cleaned_data["q"], limit=20)
     return JsonResponse({"results": [composer.product_info(p) for p in products]})
 
 

@@ -1,0 +1,57 @@
+"""JSON from outside (callback bodies, the composer's sections) read so that whatever it holds
+can be stored: strict RFC 8259 (no NaN or Infinity), nested at most MAX_DEPTH levels (deeper
+nesting exhausts Python's stack), and no text a database refuses (NUL, which PostgreSQL cannot
+store; lone surrogates, which are not UTF-8). Refused input raises `JsonRefused` saying why.
+"""
+
+import json
+import re
+
+# Kaleyra's deepest callback (an order inside Meta's webhook) nests about 8 levels.
+MAX_DEPTH = 32
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class JsonRefused(ValueError):
+    """The text is not JSON this app can keep; the message says why, in plain words."""
+
+
+def _no_constants(name: str):
+    raise JsonRefused(f"it holds {name}, which JSON does not allow")
+
+
+def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH):
+    """The JSON document in `text`, checked as the module says (JsonRefused otherwise)."""
+    try:
+        data = json.loads(text, parse_constant=_no_constants)
+    except JsonRefused:
+        raise
+    except RecursionError:
+        raise JsonRefused(f"it is nested more than {max_depth} levels deep") from None
+    except ValueError as exc:  # includes UnicodeDecodeError and json.JSONDecodeError
+        raise JsonRefused(f"it is not JSON ({exc})") from None
+    _check(data, max_depth)
+    return data
+
+
+def _check(data, max_depth: int):
+    """Walk the document without recursion: depth and every string (keys included)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise JsonRefused(
+                    "it holds a NUL character or a lone surrogate (\\u0000, \\ud800…), "
+                    "which cannot be stored"
+                )
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > max_depth:
+            raise JsonRefused(f"it is nested more than {max_depth} levels deep")
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        for key, item in items:
+            if key is not None:
+                pending.append((key, depth))
+            pending.append((item, depth + 1))
