@@ -306,6 +306,8 @@ def main():
             + "?conn_max_age=600",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "benchmark-only-secret",
+            "DJANGO_SSL_REDIRECT": "false",  # the benchmark's client speaks plain HTTP
+            "KALEYRA_MODE": "live",
             "KALEYRA_SID": "HXBENCH",
             "KALEYRA_API_KEY": "benchmark-key",
             "KALEYRA_SENDER": "+919000000001",

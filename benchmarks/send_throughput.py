@@ -88,10 +88,13 @@ def one_run(args, run: int) -> dict:
             "DATABASE_URL": fresh_database(args.database, workdir, "mpm_bench"),
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "benchmark-only-secret",
+            "KALEYRA_MODE": "live",
             "KALEYRA_SID": "HXBENCH",
             "KALEYRA_API_KEY": "benchmark-key",
             "KALEYRA_SENDER": SENDER,
             "KALEYRA_BASE_URL": f"http://127.0.0.1:{port}",
+            "KALEYRA_CALLBACK_HEADER": "X-Bench",  # configured, as in production (no warning)
+            "KALEYRA_CALLBACK_TOKEN": "benchmark-callback-token",
             "MPM_JOURNAL_DIR": str(workdir / "journal"),
             "MPM_RATE_LIMIT_DIR": str(workdir / "rate"),
             "LOG_LEVEL": "WARNING",
