@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 ('detail', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('checked_at', models.DateTimeField(blank=True, null=True)),
+                ('touched_at', models.DateTimeField(blank=True, null=True)),
                 ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to='campaigns.campaign')),
                 ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],

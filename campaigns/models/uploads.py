@@ -5,6 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models.campaigns import Campaign
@@ -21,10 +22,18 @@ class RecipientUploadQuerySet(models.QuerySet):
     """Each state change one conditional UPDATE, so two workers (or a double click) never check
     or queue the same upload twice; each returns how many rows moved."""
 
-    def start_check(self) -> int:
-        return self.filter(state=RecipientUpload.State.PENDING).update(
-            state=RecipientUpload.State.CHECKING
+    def start_check(self, *, stalled_before=None) -> int:
+        """Pending, or being checked by a worker that stopped writing progress before
+        `stalled_before` (killed: the check only reads, so it simply starts again)."""
+        waiting = Q(state=RecipientUpload.State.PENDING)
+        if stalled_before is not None:
+            waiting |= Q(state=RecipientUpload.State.CHECKING, touched_at__lt=stalled_before)
+        return self.filter(waiting).update(
+            state=RecipientUpload.State.CHECKING, touched_at=timezone.now()
         )
+
+    def stalled(self, before) -> "RecipientUploadQuerySet":
+        return self.filter(state=RecipientUpload.State.CHECKING, touched_at__lt=before)
 
     def confirm(self) -> int:
         return self.filter(state=RecipientUpload.State.CHECKED).update(
@@ -62,6 +71,7 @@ class RecipientUpload(models.Model):
     detail = models.TextField(blank=True)  # why it failed, or what was queued
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     checked_at = models.DateTimeField(null=True, blank=True)
+    touched_at = models.DateTimeField(null=True, blank=True)  # the check's last progress write
 
     objects = RecipientUploadQuerySet.as_manager()
 

@@ -85,6 +85,15 @@ def upload_receive(*, campaign: Campaign, owner, uploaded) -> RecipientUpload:
     return upload
 
 
+def upload_heal(upload: RecipientUpload) -> bool:
+    """Check again an upload whose worker died mid-check (asked by its page while someone
+    waits on it); True when a new check was queued."""
+    if not RecipientUpload.objects.filter(pk=upload.pk).stalled(uploads.stalled_before()).exists():
+        return False
+    transaction.on_commit(lambda: check_upload_task.enqueue(upload.pk))
+    return True
+
+
 def upload_confirm(upload: RecipientUpload) -> bool:
     """Queue a checked upload's recipients and send them (on a worker when the file is large);
     False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing

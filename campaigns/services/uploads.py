@@ -7,7 +7,7 @@ for progress. The file lives in `default_storage`, so any web server or worker c
 """
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -17,6 +17,8 @@ from campaigns.selectors import campaign_for_sending
 from campaigns.services.campaigns import CampaignNotRunnable, campaign_start
 
 PROGRESS_EVERY = 20_000  # rows between two progress writes (about 0.3 s of checking)
+# A check with no progress written for this long lost its worker (killed, machine gone).
+STALL_AFTER = timedelta(seconds=60)
 # SendPlan fields kept as columns (polled while checking); the rest of the plan goes to `plan`.
 COUNTER_COLUMNS = {
     "rows_read": "rows_read",
@@ -63,16 +65,16 @@ def csv_of(upload: RecipientUpload) -> recipients.CsvRecipients:
 def upload_check(*, upload_id: int) -> str:
     """Check every row of a pending upload and keep what a send would do; the counters are
     written every PROGRESS_EVERY rows so the page can show them."""
-    if not RecipientUpload.objects.filter(pk=upload_id).start_check():
-        return f"Upload {upload_id} is gone or already checked."
+    rows = RecipientUpload.objects.filter(pk=upload_id)
+    if not rows.start_check(stalled_before=stalled_before()):
+        return f"Upload {upload_id} is gone, being checked or already checked."
     upload = RecipientUpload.objects.get(pk=upload_id)
     campaign = campaign_for_sending(upload.campaign_id)
-    rows = RecipientUpload.objects.filter(pk=upload_id)
     try:
         plan = recipients.recipients_plan(
             campaign,
             csv_of(upload),
-            progress=lambda plan: rows.update(**counters(plan)),
+            progress=lambda plan: rows.update(touched_at=timezone.now(), **counters(plan)),
             progress_every=PROGRESS_EVERY,
         )
     except recipients.RecipientFileError as exc:
@@ -86,6 +88,10 @@ def upload_check(*, upload_id: int) -> str:
         **counters(plan),
     )
     return f"{upload.original_name}: {plan.rows_read} rows, {plan.invalid_count} invalid."
+
+
+def stalled_before() -> datetime:
+    return timezone.now() - STALL_AFTER
 
 
 def counters(plan: recipients.SendPlan) -> dict[str, int]:

@@ -117,6 +117,7 @@ def campaign_upload(request, pk: int, upload_id: int):
     if upload is None:
         raise Http404("This upload is not here: it may have expired. Upload the file again.")
     if request.htmx:  # the progress panel polling: the whole page again once the work is done
+        background.upload_heal(upload)
         if upload.in_progress:
             return render(request, "campaigns/_upload_progress.html", {**context, "upload": upload})
         return HttpResponseClientRefresh()

@@ -377,3 +377,33 @@ def test_each_upload_books_its_own_purge_on_a_backend_that_can_wait(
     purge = DBTaskResult.objects.get(task_path="campaigns.tasks.purge_uploads_task")
     upload = RecipientUpload.objects.get()
     assert purge.run_after - upload.created_at == timedelta(hours=2, minutes=1)
+
+
+def test_a_check_whose_worker_died_starts_again_when_its_page_is_polled(
+    marketer, in_background, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    campaign = make_campaign()
+    body = "phone\n" + "\n".join([ASHA, RAVI, "12345"]) + "\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer.post(send_url(campaign), {"csv_file": csv_file(body)})
+    upload = RecipientUpload.objects.get()
+    # A worker took it, wrote some progress, and was killed: its task row never finishes.
+    DBTaskResult.objects.update(status="RUNNING")
+    RecipientUpload.objects.update(
+        state=RecipientUpload.State.CHECKING, rows_read=1, touched_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer.get(upload_url(upload), headers={"HX-Request": "true"})
+    assert DBTaskResult.objects.filter(status="READY").count() == 0  # a live check is left alone
+    assert uploads.upload_check(upload_id=upload.pk).startswith("Upload")  # and not restarted
+
+    RecipientUpload.objects.update(touched_at=timezone.now() - uploads.STALL_AFTER * 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer.get(upload_url(upload), headers={"HX-Request": "true"})
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    run_worker()
+    upload.refresh_from_db()
+    assert upload.state == RecipientUpload.State.CHECKED
+    assert (upload.rows_read, upload.invalid, upload.valid) == (3, 1, 2)
