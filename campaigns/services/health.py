@@ -46,45 +46,41 @@ def _migrations() -> dict:
     return {"ok": True, "detail": "Every migration is applied."}
 
 
-def _oldest_wait(waiting_since) -> float:
-    return (timezone.now() - waiting_since).total_seconds() if waiting_since else 0.0
+def _queue(oldest, *, waiting: str, runner: str, moving: str) -> dict:
+    """A queue is healthy while its oldest due item has waited at most MPM_HEALTH_MAX_WAIT;
+    longer means nothing is taking items (its `runner` is not running)."""
+    waited = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    if waited > conf.MPM_HEALTH_MAX_WAIT:
+        return {
+            "ok": False,
+            "detail": f"{waiting} waiting, the oldest for {waited:.0f} s: is {runner} running?",
+            "oldest_wait_seconds": round(waited),
+        }
+    return {"ok": True, "detail": moving, "oldest_wait_seconds": round(waited)}
 
 
 def _worker() -> dict:
-    """A task due for longer than MPM_HEALTH_MAX_WAIT means no worker is taking tasks."""
     if settings.TASKS["default"]["BACKEND"] != DATABASE_TASKS:
         return {"ok": True, "detail": "Tasks run on another backend: not checked here."}
     from django_tasks_db.models import DBTaskResult  # only installed with that backend
 
     due = DBTaskResult.objects.ready()
-    oldest = due.order_by("run_after").values_list("run_after", flat=True).first()
-    waited = _oldest_wait(oldest)
-    if waited > conf.MPM_HEALTH_MAX_WAIT:
-        return {
-            "ok": False,
-            "detail": f"{due.count()} tasks are waiting, the oldest for {waited:.0f} s: is a "
-            "worker (`manage.py db_worker`) running?",
-            "oldest_wait_seconds": round(waited),
-        }
-    return {"ok": True, "detail": "Tasks are being taken.", "oldest_wait_seconds": round(waited)}
+    return _queue(
+        due.order_by("run_after").values_list("run_after", flat=True).first(),
+        waiting=f"{due.count()} tasks are",
+        runner="a worker (`manage.py db_worker`)",
+        moving="Tasks are being taken.",
+    )
 
 
 def _callbacks() -> dict:
     pending = CallbackInbox.objects.filter(processed_at__isnull=True)
-    oldest = pending.order_by("id").values_list("received_at", flat=True).first()
-    waited = _oldest_wait(oldest)
-    if waited > conf.MPM_HEALTH_MAX_WAIT:
-        return {
-            "ok": False,
-            "detail": f"Callbacks are waiting, the oldest for {waited:.0f} s: is the applier "
-            "(`manage.py apply_callbacks`) running?",
-            "oldest_wait_seconds": round(waited),
-        }
-    return {
-        "ok": True,
-        "detail": "Callbacks are being applied.",
-        "oldest_wait_seconds": round(waited),
-    }
+    return _queue(
+        pending.order_by("id").values_list("received_at", flat=True).first(),
+        waiting="Callbacks are",
+        runner="the applier (`manage.py apply_callbacks`)",
+        moving="Callbacks are being applied.",
+    )
 
 
 def _provider() -> dict:
