@@ -24,12 +24,16 @@ install: $(VENV)/.installed
 
 ## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker
 ## and the callback applier.
-run: install
+run: install .env
 	$(RUN_ENV) $(MANAGE) migrate --noinput
 	$(RUN_ENV) $(MANAGE) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
 	$(RUN_ENV) KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
 	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) runserver $(HOST):$(PORT)'
+
+# A development .env, so that `.venv/bin/python manage.py …` works in any new shell too.
+.env:
+	sed 's|http://127.0.0.1:8000|http://$(HOST):$(PORT)|g' .env.example > $@
 
 ## Production: migrate, collect the static files, then serve with gunicorn (gunicorn.conf.py),
 ## a send worker and the callback applier. Reads the environment (README "Deploying"): it refuses

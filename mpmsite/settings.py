@@ -1,5 +1,6 @@
 """Project settings, read from the environment (and `.env` in development) via django-environ."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,9 +12,12 @@ from campaigns.conf import from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Development settings live in `.env` (`make run` writes one from .env.example); the
+# environment wins over it. DJANGO_ENV_FILE names another file, or none when empty.
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env", overwrite=False)
+ENV_FILE = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("DJANGO_ENV_FILE", "")  # a developer's .env never reaches the tests
 
 from .settings import *  # noqa: F403
 

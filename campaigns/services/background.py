@@ -15,6 +15,7 @@ from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
     campaign_pause,
+    campaign_queueable,
     campaign_start,
     sending_config,
 )
@@ -42,6 +43,7 @@ def campaign_queue_and_send(
     `CampaignNotRunnable` when the campaign's state does not allow a send. Queueing commits in
     chunks (lists may be long), so a refused start leaves the new rows queued for a resume.
     """
+    campaign_queueable(campaign)
     report = recipients.campaign_queue_recipients(campaign, recipient_inputs)
     if not report.invalid_count:
         campaign_enqueue_send(campaign)

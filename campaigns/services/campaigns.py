@@ -68,6 +68,16 @@ class CampaignNotRunnable(Exception):
     """The campaign's state (e.g. paused or cancelled) or Kaleyra's settings do not allow this."""
 
 
+def campaign_queueable(campaign: Campaign):
+    """Refuse, before any recipient is queued, a campaign that can never send again: a queued
+    Message of a cancelled campaign would wait forever."""
+    state = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).first()
+    if state == Campaign.State.CANCELLED:
+        raise CampaignNotRunnable(
+            "The campaign is cancelled: nothing more can be sent from it. Clone it to send again."
+        )
+
+
 def sending_config() -> KaleyraConfig:
     """Kaleyra's settings, checked before anything starts or is recorded: a missing sender, an
     unknown region, a URL or key the engine's client cannot send with is CampaignNotRunnable."""

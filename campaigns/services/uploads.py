@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns import conf, recipients
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.selectors import campaign_for_sending
-from campaigns.services.campaigns import CampaignNotRunnable, campaign_start
+from campaigns.services.campaigns import CampaignNotRunnable, campaign_queueable, campaign_start
 
 PROGRESS_EVERY = 20_000  # rows between two progress writes (about 0.3 s of checking)
 # A check with no progress written for this long lost its worker (killed, machine gone).
@@ -115,6 +115,7 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
         return None
     campaign = campaign_for_sending(upload.campaign_id)
     try:
+        campaign_queueable(campaign)
         report = recipients.campaign_queue_recipients(campaign, csv_of(upload))
         detail = queue_summary(report)
         if not report.invalid_count:

@@ -359,3 +359,15 @@ def test_sending_is_csrf_protected(admin_user, provider, campaign):
 def test_an_unknown_campaign_is_a_404(admin_client):
     assert admin_client.get("/admin/campaigns/campaign/999999/send-test/").status_code == 404
     assert admin_client.get("/admin/campaigns/campaign/nope/send/").status_code == 404
+
+
+def test_send_to_numbers_on_a_cancelled_campaign_queues_nothing(admin_client, provider, campaign):
+    Campaign.objects.filter(pk=campaign.pk).cancel()
+    response = admin_client.post(
+        send_url(campaign), {"numbers": ASHA, "confirm": "Yes"}, follow=True
+    )
+    assert (
+        "The campaign is cancelled: nothing more can be sent from it" in response.content.decode()
+    )
+    assert not Message.objects.exists()
+    assert len(provider.requests) == 0

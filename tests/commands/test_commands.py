@@ -169,3 +169,12 @@ def test_demo_campaign_is_ready_to_send(sandbox, db, settings, tmp_path):
     campaign = Campaign.objects.get()
     code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A)
     assert (code, out.strip()) == (0, "accepted 1, failed 0, skipped 0")
+
+
+def test_a_cancelled_campaign_queues_nothing_and_exits_2(sandbox, campaign):
+    Campaign.objects.filter(pk=campaign.pk).cancel()
+    code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert code == 2
+    assert "The campaign is cancelled: nothing more can be sent from it" in err
+    assert not Message.objects.exists()
+    assert not sandbox.requests

@@ -49,8 +49,9 @@ def production_env(tmp_path: Path, **values: str) -> dict[str, str]:
 
 def clean_env(values: dict[str, str]) -> dict[str, str]:
     """Only what a service manager would give: PATH, HOME and `values` (no DJANGO_* or
-    KALEYRA_* from the developer's shell, no test settings)."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""), **values}
+    KALEYRA_* from the developer's shell or `.env`, no test settings)."""
+    home = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+    return {**home, "DJANGO_ENV_FILE": "", **values}
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

@@ -82,7 +82,7 @@ class Command(BaseCommand):
         if user is not None:
             self.stdout.write(
                 f"Admin login: {username} (its password was printed when it was created; "
-                f"set a new one with: python manage.py changepassword {username})"
+                f"set a new one with: .venv/bin/python manage.py changepassword {username})"
             )
         else:
             password = secrets.token_urlsafe(12)

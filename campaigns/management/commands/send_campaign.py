@@ -102,6 +102,10 @@ class Command(BaseCommand):
         report = recipient_lists.QueueReport()
         if inputs is not None:
             try:
+                services.campaign_queueable(campaign)
+            except services.CampaignNotRunnable as exc:
+                raise invalid_input(str(exc)) from None
+            try:
                 report = recipient_lists.campaign_queue_recipients(
                     campaign, inputs, resend_unknown=resend_unknown
                 )
