@@ -22,6 +22,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Production: the app's own dependencies only (no test tools).
+$(VENV)/.installed-prod: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
 ## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker
 ## and the callback applier.
 run: install .env
@@ -38,7 +43,7 @@ run: install .env
 ## Production: migrate, collect the static files, then serve with gunicorn (gunicorn.conf.py),
 ## a send worker and the callback applier. Reads the environment (README "Deploying"): it refuses
 ## to start without DJANGO_SECRET_KEY, or in live mode without Kaleyra's credentials.
-serve: install
+serve: $(VENV)/.installed-prod
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"

@@ -17,7 +17,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 keepalive = 5
-# A worker is replaced after this many requests (a leak cannot grow for ever).
+# A worker is replaced after this many requests (a leak cannot grow for ever). In sandbox mode
+# that also ends its thread posting the sandbox's callbacks: ones still waiting are dropped.
 max_requests = 2000
 max_requests_jitter = 200
 # Bounded request lines and headers: a giant header never reaches Django.

@@ -2,6 +2,7 @@
 
 import functools
 
+from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
@@ -97,3 +98,24 @@ def callback_auth_check(app_configs, **kwargs):
                 )
             )
     return problems
+
+
+@register()
+@once_settings_are_valid
+def sandbox_callbacks_check(app_configs, **kwargs):
+    """With HTTPS enforced, the sandbox's callbacks to a plain-HTTP SITE_URL are redirected and
+    lost: the dashboard would never move."""
+    if not (conf.KALEYRA_SANDBOX and conf.MPM_SANDBOX_CALLBACKS):
+        return []
+    target = conf.MPM_SANDBOX_CALLBACK_URL or conf.SITE_URL
+    if getattr(settings, "SECURE_SSL_REDIRECT", False) and target.startswith("http://"):
+        return [
+            Warning(
+                f"The sandbox posts its callbacks to {target}, but SECURE_SSL_REDIRECT sends "
+                "plain-HTTP requests to HTTPS: they would be lost.",
+                hint="Set SITE_URL (or MPM_SANDBOX_CALLBACK_URL) to the app's https:// address, "
+                "or DJANGO_SSL_REDIRECT=false for a local trial.",
+                id="campaigns.W004",
+            )
+        ]
+    return []

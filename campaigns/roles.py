@@ -1,9 +1,10 @@
 """Who may do what: the permissions the pages check and the two groups a team starts with.
 
-Migration 0007 makes the groups from `ROLES`, and the permission page names the group a refused
-user should ask for. To change a role, edit it here and add a migration that runs
-`create_groups` again (it only adds permissions, so it never takes back what an administrator
-granted by hand).
+Migration 0007 made the groups with these roles' permissions as they were then (it keeps its
+own copy, so editing a role never changes an old migration), and the permission page names the
+group a refused user should ask for. To change a role, edit it here and add a migration that
+runs `create_groups` again (it only adds permissions, so it never takes back what an
+administrator granted by hand).
 """
 
 from dataclasses import dataclass
@@ -61,8 +62,11 @@ def role_for(perms) -> Role | None:
     return next((role for role in ROLES if set(perms) <= set(role.permissions)), None)
 
 
-def create_groups(apps, schema_editor=None):
-    """Make each role's group with its permissions; run again, it only adds what is missing."""
+def create_groups(apps, schema_editor=None, groups: dict[str, tuple[str, ...]] | None = None):
+    """Make each group ({name: permissions}, default: the roles above) with its permissions;
+    run again, it only adds what is missing."""
+    if groups is None:
+        groups = {role.name: role.permissions for role in ROLES}
     using = schema_editor.connection.alias if schema_editor else DEFAULT_DB_ALIAS
     app_config = apps.get_app_config("campaigns")
     # Django makes permissions after the last migration (post_migrate), so on a fresh database
@@ -76,19 +80,20 @@ def create_groups(apps, schema_editor=None):
         app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role in ROLES:
-        wanted = {perm.split(".", 1)[1] for perm in role.permissions}
+    for name, permissions in groups.items():
+        wanted = {perm.split(".", 1)[1] for perm in permissions}
         found = Permission.objects.using(using).filter(
             content_type__app_label="campaigns", codename__in=wanted
         )
         missing = wanted - {permission.codename for permission in found}
         if missing:
-            raise LookupError(f"{role.name}: no permission {', '.join(sorted(missing))}")
-        group, _ = Group.objects.using(using).get_or_create(name=role.name)
+            raise LookupError(f"{name}: no permission {', '.join(sorted(missing))}")
+        group, _ = Group.objects.using(using).get_or_create(name=name)
         group.permissions.add(*found)
 
 
-def delete_groups(apps, schema_editor=None):
+def delete_groups(apps, schema_editor=None, names=None):
     using = schema_editor.connection.alias if schema_editor else DEFAULT_DB_ALIAS
     Group = apps.get_model("auth", "Group")
-    Group.objects.using(using).filter(name__in=[role.name for role in ROLES]).delete()
+    names = [role.name for role in ROLES] if names is None else list(names)
+    Group.objects.using(using).filter(name__in=names).delete()

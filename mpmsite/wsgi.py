@@ -2,7 +2,9 @@
 
 The system checks run before the first request, as `runserver` and every command run them: a
 server with settings that cannot work (live mode without Kaleyra's credentials, a value out of
-its limits) refuses to start and names the variable, instead of serving a broken app.
+its limits) refuses to start and names the variable, instead of serving a broken app. (Under
+gunicorn, gunicorn.conf.py has checked once already, before any worker; this covers any other
+WSGI server.)
 """
 
 import os

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Case, F, Min, When
 from django.utils import timezone
 
 from campaigns import conf
 from campaigns.kaleyra import config_from_settings
 from campaigns.kaleyra.client import check_config
+from campaigns.kaleyra.config import missing_credentials
 from campaigns.models import CallbackInbox
 
 DATABASE_TASKS = "django_tasks_db.DatabaseBackend"
@@ -34,9 +36,14 @@ def _database() -> dict:
     return {"ok": True, "detail": "The database answers."}
 
 
+_all_applied = False  # once true in a process, it stays true: its migrations do not change
+
+
 def _migrations() -> dict:
-    executor = MigrationExecutor(connection)
-    unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    """Building the migration graph reads every migration: done until they are all applied."""
+    global _all_applied
+    unapplied = [] if _all_applied else _unapplied_migrations()
+    _all_applied = not unapplied
     if unapplied:
         return {
             "ok": False,
@@ -44,6 +51,11 @@ def _migrations() -> dict:
             "applied: run `manage.py migrate`.",
         }
     return {"ok": True, "detail": "Every migration is applied."}
+
+
+def _unapplied_migrations() -> list:
+    executor = MigrationExecutor(connection)
+    return executor.migration_plan(executor.loader.graph.leaf_nodes())
 
 
 def _queue(oldest, *, waiting: str, runner: str, moving: str) -> dict:
@@ -62,11 +74,16 @@ def _queue(oldest, *, waiting: str, runner: str, moving: str) -> dict:
 def _worker() -> dict:
     if settings.TASKS["default"]["BACKEND"] != DATABASE_TASKS:
         return {"ok": True, "detail": "Tasks run on another backend: not checked here."}
-    from django_tasks_db.models import DBTaskResult  # only installed with that backend
+    from django_tasks_db.models import DBTaskResult, get_date_max  # only with that backend
 
     due = DBTaskResult.objects.ready()
+    # A task due "now" is stored with run_after at the end of the calendar: it has waited since
+    # it was enqueued; a deferred one since its run_after.
+    waiting_since = Case(
+        When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after")
+    )
     return _queue(
-        due.order_by("run_after").values_list("run_after", flat=True).first(),
+        due.aggregate(oldest=Min(waiting_since))["oldest"],
         waiting=f"{due.count()} tasks are",
         runner="a worker (`manage.py db_worker`)",
         moving="Tasks are being taken.",
@@ -84,8 +101,15 @@ def _callbacks() -> dict:
 
 
 def _provider() -> dict:
+    """Whether sending is configured, naming at most the variables to set (never a value)."""
     try:
         check_config(config_from_settings())
-    except ImproperlyConfigured as exc:
-        return {"ok": False, "mode": conf.KALEYRA_MODE, "detail": str(exc)}
+    except ImproperlyConfigured:
+        missing = missing_credentials() if conf.KALEYRA_MODE == "live" else []
+        detail = (
+            f"Set {', '.join(missing)}."
+            if missing
+            else "Kaleyra's settings cannot send: `manage.py check` says which."
+        )
+        return {"ok": False, "mode": conf.KALEYRA_MODE, "detail": detail}
     return {"ok": True, "mode": conf.KALEYRA_MODE, "detail": "Sending is configured."}

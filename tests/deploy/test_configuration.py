@@ -114,3 +114,14 @@ def test_check_deploy_is_clean_with_the_documented_production_environment(tmp_pa
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "System check identified no issues (0 silenced)."
     assert result.stderr == ""
+
+
+def test_sandbox_callbacks_to_plain_http_under_an_https_redirect_are_a_warning(settings):
+    settings.KALEYRA_MODE = "sandbox"
+    settings.MPM_SANDBOX_CALLBACKS = True
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    [warning] = [m for m in checks.run_checks() if m.id == "campaigns.W004"]
+    assert "http://127.0.0.1:8000" in warning.msg
+    settings.SITE_URL = "https://mpm.example.com"
+    assert "campaigns.W004" not in [m.id for m in checks.run_checks()]

@@ -38,4 +38,4 @@ def test_the_port_of_make_run_reaches_every_url_the_commands_use(tmp_path):
     assert result.returncode == 0, result.stderr
     last_line = result.stdout.strip().splitlines()[-1]  # after "N objects imported"
     assert last_line.split() == ["http://127.0.0.1:8123", "http://127.0.0.1:8123/sandbox"]
-    assert "8000" not in (tmp_path / ".env").read_text()
+    assert "http://127.0.0.1:8000" not in (tmp_path / ".env").read_text()

@@ -93,3 +93,25 @@ def test_staff_unlock_an_account_in_the_admin(client, admin_client, viewer, sett
     )
     assert response.status_code == 302
     assert sign_in(client, PASSWORD).status_code == 302
+
+
+def test_behind_the_proxy_a_forged_address_cannot_lock_others_out(client, viewer, settings):
+    """nginx appends the address it saw to X-Forwarded-For (docs/deploy/mpm-nginx.conf): the
+    throttle keys on that one, whatever the client wrote before it."""
+    settings.BEHIND_PROXY = True
+    attacker = {"X-Forwarded-For": "7.7.7.7, 203.0.113.66"}  # 7.7.7.7: the victim's, forged
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        client.post(reverse("login"), {"username": "viewer", "password": "guess"}, headers=attacker)
+    assert {a.ip_address for a in AccessAttempt.objects.all()} == {"203.0.113.66"}
+
+    victim = client.__class__()
+    response = victim.post(
+        reverse("login"),
+        {"username": "viewer", "password": PASSWORD},
+        headers={"X-Forwarded-For": "7.7.7.7"},
+    )
+    assert response.status_code == 302  # signed in
+    locked = client.post(
+        reverse("login"), {"username": "viewer", "password": PASSWORD}, headers=attacker
+    )
+    assert locked.status_code == 429

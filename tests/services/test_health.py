@@ -42,7 +42,17 @@ def test_live_mode_without_credentials_is_unhealthy(client, settings):
     settings.KALEYRA_MODE = "live"
     status, report = healthz(client)
     assert status == 503 and report["ok"] is False
-    assert "KALEYRA_SID" in report["checks"]["provider"]["detail"]
+    assert report["checks"]["provider"]["detail"] == (
+        "Set KALEYRA_SID, KALEYRA_API_KEY, KALEYRA_SENDER."
+    )
+
+
+def test_a_broken_setting_is_named_without_its_value(client, kaleyra_settings):
+    kaleyra_settings.KALEYRA_BASE_URL = "kaleyra-internal.corp:not-a-port"
+    status, report = healthz(client)
+    assert status == 503
+    assert "kaleyra-internal" not in json.dumps(report)
+    assert "manage.py check" in report["checks"]["provider"]["detail"]
 
 
 def test_a_task_nobody_takes_means_no_worker(client, kaleyra_settings):
@@ -51,13 +61,31 @@ def test_a_task_nobody_takes_means_no_worker(client, kaleyra_settings):
     from campaigns.tasks import send_campaign_task
 
     kaleyra_settings.TASKS = DB_TASKS
-    send_campaign_task.enqueue(1)
-    assert healthz(client)[0] == 200  # just queued: a worker has not had time yet
-    DBTaskResult.objects.update(run_after=timezone.now() - timedelta(minutes=5))
+    send_campaign_task.enqueue(1)  # due now: stored with run_after at the calendar's end
+    status, report = healthz(client)
+    assert status == 200  # just queued: a worker has not had time yet
+    assert 0 <= report["checks"]["worker"]["oldest_wait_seconds"] <= 5
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(minutes=5))
     status, report = healthz(client)
     assert status == 503
     assert report["checks"]["worker"]["ok"] is False
     assert "is a worker (`manage.py db_worker`) running?" in report["checks"]["worker"]["detail"]
+    assert report["checks"]["worker"]["oldest_wait_seconds"] == 300
+
+
+def test_a_deferred_task_counts_from_when_it_became_due(client, kaleyra_settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from campaigns.tasks import send_campaign_task
+
+    kaleyra_settings.TASKS = DB_TASKS
+    send_campaign_task.using(run_after=timezone.now() + timedelta(seconds=1)).enqueue(1)
+    DBTaskResult.objects.update(
+        enqueued_at=timezone.now() - timedelta(hours=2),
+        run_after=timezone.now() - timedelta(minutes=3),
+    )
+    status, report = healthz(client)
+    assert status == 503 and report["checks"]["worker"]["oldest_wait_seconds"] == 180
 
 
 def test_a_task_due_later_is_not_a_missing_worker(client, kaleyra_settings):
@@ -81,7 +109,10 @@ def test_callbacks_waiting_too_long_mean_no_applier(client, kaleyra_settings):
     assert healthz(client)[0] == 200
 
 
-def test_unapplied_migrations_are_unhealthy(client, kaleyra_settings):
+def test_unapplied_migrations_are_unhealthy(client, kaleyra_settings, monkeypatch):
+    from campaigns.services import health
+
+    monkeypatch.setattr(health, "_all_applied", False)  # another test's request saw them all
     from django.db import connection
     from django.db.migrations.recorder import MigrationRecorder
 

@@ -6,7 +6,6 @@ a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
 import ipaddress
-import json
 import uuid
 
 from django.contrib.auth.decorators import login_not_required
@@ -15,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from campaigns import conf
+from campaigns import conf, jsonsafe
 from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
 from campaigns.models import MessageTemplate, Product
@@ -66,9 +65,9 @@ def messages_endpoint(request, sid: str, sender: str):
     if request.headers.get("api-key") != SANDBOX_API_KEY:
         return _answer(*documented.ERRORS["RBC001"])
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return _wa400("The body is not JSON.")
+        body = jsonsafe.loads(request.body)
+    except jsonsafe.JsonRefused as exc:
+        return _wa400(f"The body cannot be read: {exc}.")
     problems = request_body_problems(body) or _catalog_problems(body)
     if problems:
         return _wa400("; ".join(str(p) for p in problems))
