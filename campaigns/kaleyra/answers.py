@@ -6,6 +6,8 @@ spec-notes.
 
 from dataclasses import dataclass
 
+from campaigns import conf
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -62,6 +64,12 @@ TRANSPORT_ANSWERS = {
         "Look at the recorded response body; resend once the cause is clear.",
     ),
 }
+
+# In sandbox mode the far end is the app's own web server, found at KALEYRA_SANDBOX_BASE_URL.
+SANDBOX_CONNECTION = Explanation(
+    "Could not connect to the sandbox; the request never left.",
+    "Check that the app's web server is running at KALEYRA_SANDBOX_BASE_URL, then resend.",
+)
 
 
 # Meta's error codes, forwarded by Kaleyra in failure callbacks (`statuses[].errors[]`).
@@ -145,6 +153,8 @@ def explain(code: str, http_status: int | None = None) -> Explanation | None:
         return KALEYRA_CODES[code]
     if code in META_CODES:
         return META_CODES[code]
+    if code == "connection" and conf.KALEYRA_SANDBOX:
+        return SANDBOX_CONNECTION
     if code in TRANSPORT_ANSWERS:
         return TRANSPORT_ANSWERS[code]
     if code or http_status:

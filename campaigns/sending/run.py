@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Min
@@ -63,6 +64,9 @@ class SendSummary:
     paused_reason: str = ""
     waiting_until: str = ""
     last_result: SendResult | None = None  # the latest answer (what a test send shows)
+    # At the end of a run: messages still queued for a retry, and when the first is due.
+    waiting: int = 0
+    next_attempt_at: datetime | None = None
 
     @property
     def done(self) -> int:
@@ -72,9 +76,21 @@ class SendSummary:
         parts = [f"accepted {self.accepted}", f"failed {self.failed}", f"skipped {self.skipped}"]
         if self.unknown:
             parts.append(f"unknown {self.unknown}")
+        if self.waiting:
+            parts.append(f"waiting for a retry {self.waiting} ({self.waiting_line()})")
         if self.paused_reason:
             parts.append(f"paused: {self.paused_reason}")
         return ", ".join(parts)
+
+    def waiting_line(self) -> str:
+        """Why the waiting messages wait, by answer, and when the next one goes."""
+        reasons = "; ".join(f"{code}: {n}" for code, n in self.codes.most_common())
+        when = (
+            f"next attempt at {timezone.localtime(self.next_attempt_at):%Y-%m-%d %H:%M:%S}"
+            if self.next_attempt_at
+            else "no attempt scheduled"
+        )
+        return f"{reasons}; {when}" if reasons else when
 
     @property
     def per_second(self) -> float:
@@ -288,6 +304,13 @@ class CampaignRun:
                 self._release(clean=clean)
         if not self.scope.is_test:
             finish(self.scope.campaign_id)
+            self.progress.next_attempt_at = next_retry_at(self.scope.campaign_id)
+            self.progress.waiting = (
+                Message.objects.real()
+                .filter(campaign_id=self.scope.campaign_id, state=Message.State.QUEUED)
+                .filter(attempts__gt=0)  # answered, and queued again for a retry
+                .count()
+            )
         if self.callback:
             self.callback(self.progress)
         return self.progress

@@ -178,3 +178,22 @@ def test_a_cancelled_campaign_queues_nothing_and_exits_2(sandbox, campaign):
     assert "The campaign is cancelled: nothing more can be sent from it" in err
     assert not Message.objects.exists()
     assert not sandbox.requests
+
+
+def test_no_wait_with_a_retry_pending_names_it_and_exits_3(provider, campaign, settings):
+    settings.KALEYRA_WA500_RETRY_DELAYS = [600]
+    provider.answer_error("WA500")
+    code, out, err = send(str(campaign.pk), "--to", ACCEPTED_A, "--no-wait")
+    assert code == 3
+    assert (
+        "accepted 0, failed 0, skipped 0, waiting for a retry 1 (WA500: 1; next attempt at " in out
+    )
+    assert "1 message(s) are waiting for a retry" in err
+    message = Message.objects.get()
+    assert message.state == Message.State.QUEUED and message.attempts == 1
+
+
+def test_every_recipient_accepted_is_the_only_exit_0(provider, campaign):
+    provider.answer()
+    code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A, "--no-wait")
+    assert (code, out.strip().splitlines()[-1]) == (0, "accepted 1, failed 0, skipped 0")

@@ -228,6 +228,19 @@ def test_refused_connection_is_retried_with_backoff_then_fails(provider, campaig
     assert (message.state, message.attempts) == (Message.State.FAILED, 3)
     assert message.last_code == "connection"
     assert list(SendAttempt.objects.values_list("http_status", flat=True)) == [None] * 3
+    assert "KALEYRA_REGION / KALEYRA_BASE_URL" in message.detail
+
+
+def test_a_refused_sandbox_names_the_sandbox_setting(db, settings, campaign):
+    settings.KALEYRA_MODE = "sandbox"
+    settings.KALEYRA_SANDBOX_BASE_URL = refused_url()
+    settings.MPM_CONNECT_MAX_RETRIES = 0
+    queue(campaign, ASHA)
+    campaign_send(campaign)
+    message = Message.objects.get()
+    assert message.state == Message.State.FAILED
+    assert "KALEYRA_SANDBOX_BASE_URL" in message.detail
+    assert "KALEYRA_BASE_URL" not in message.detail.replace("KALEYRA_SANDBOX_BASE_URL", "")
 
 
 def test_timeout_leaves_the_message_unknown(provider, campaign, settings):
@@ -596,7 +609,9 @@ def test_the_send_task_comes_back_for_a_wa500_retry_when_its_backend_can_wait(
 
     line = send_campaign_task.call(campaign.pk)
 
-    assert line == "accepted 0, failed 0, skipped 0"
+    assert line.startswith(
+        "accepted 0, failed 0, skipped 0, waiting for a retry 1 (WA500: 1; next attempt at "
+    )
     [later] = send_campaign_task.get_backend().results
     assert later.args == [campaign.pk]
     assert later.task.run_after == Message.objects.get().next_attempt_at
@@ -610,6 +625,7 @@ def test_the_send_task_with_a_backend_that_cannot_wait_leaves_the_retry_queued(
     queue(campaign, ASHA)
     campaign_start(campaign)
 
-    assert send_campaign_task.call(campaign.pk) == "accepted 0, failed 0, skipped 0"
+    line = send_campaign_task.call(campaign.pk)
+    assert line.startswith("accepted 0, failed 0, skipped 0, waiting for a retry 1 (WA500: 1; ")
     assert Message.objects.get().state == Message.State.QUEUED
     assert len(provider.requests) == 1

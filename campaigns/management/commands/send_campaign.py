@@ -17,6 +17,9 @@ from campaigns.selectors import campaign_for_sending
 MAX_LISTED_PROBLEMS = 50
 
 
+STILL_WAITING = 3  # exit status: nothing failed, but some messages wait for a retry
+
+
 def invalid_input(message: str) -> CommandError:
     return CommandError(message, returncode=2)
 
@@ -138,6 +141,12 @@ class Command(BaseCommand):
                 "Some messages were not accepted: "
                 + ", ".join(f"{c}: {n}" for c, n in summary.codes.items()),
                 returncode=1,
+            )
+        if summary.waiting:
+            raise CommandError(
+                f"{summary.waiting} message(s) are waiting for a retry ({summary.waiting_line()}). "
+                "A worker sends them when they are due, or run again with --resume then.",
+                returncode=STILL_WAITING,
             )
 
     def send(self, campaign, run_options, *, resume):
