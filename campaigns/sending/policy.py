@@ -75,4 +75,15 @@ def decide(
             0.5, 1.5
         )  # jitter spreads many workers' retries apart
         return Decision("queued", now + timedelta(seconds=delay), detail=detail)
+    retried = result.code in RETRY_LATER_CODES or result.outcome is Outcome.CONNECTION
+    if retried and attempts > 1 and explanation is not None:
+        # Final after retries: say so; "retry later" advice was followed already (a refused
+        # connection's advice names the setting to check, and stays).
+        then = (
+            explanation.action
+            if result.outcome is Outcome.CONNECTION
+            else "Send it again by hand later."
+        )
+        detail = f"{said}{explanation.meaning} Failed for good after {attempts} attempts. {then}"
+        detail = detail.strip()[:500]
     return Decision("failed", detail=detail)

@@ -177,6 +177,9 @@ def test_wa500_is_retried_three_times_then_fails(provider, campaign):
     assert (message.state, message.attempts) == (Message.State.FAILED, 4)
     assert len(provider.requests) == 4
     assert list(SendAttempt.objects.values_list("code", flat=True)) == ["WA500"] * 4
+    # A final failure says final things: not "retry later" once the retries are spent.
+    assert "Failed for good after 4 attempts" in message.detail
+    assert "Retry later" not in message.detail
 
 
 def test_wa500_then_success_is_accepted(provider, campaign):
