@@ -51,6 +51,16 @@ class MessageQuerySet(models.QuerySet):
             state=Message.State.FAILED, detail=detail, updated_at=timezone.now()
         )
 
+    def waiting_for_retry(self):
+        """Answered, and queued again for a later attempt (WA500, a refused connection)."""
+        return self.filter(state=Message.State.QUEUED, attempts__gt=0)
+
+    def give_up_retries(self, detail: str) -> int:
+        """Retries an operator gave up on: failed for good, never sent again."""
+        return self.waiting_for_retry().update(
+            state=Message.State.FAILED, detail=detail, updated_at=timezone.now()
+        )
+
     def skip_queued(self, detail: str) -> int:
         """What is still queued is skipped, never sent (a cancelled campaign, an opt-out)."""
         return self.filter(state=Message.State.QUEUED).update(

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, fields
 
-from django.db.models import Count, DecimalField, F, Max, Prefetch, Q, Sum
+from django.db.models import Count, DecimalField, F, Max, Min, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, Trunc, Upper
 
 from campaigns import limits
@@ -92,6 +92,12 @@ def campaign_progress(campaign_id: int) -> dict:
         .order_by()
     )
     campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
+    retries = (
+        Message.objects.real()
+        .filter(campaign_id=campaign_id)
+        .waiting_for_retry()
+        .aggregate(n=Count("id"), next_at=Min("next_attempt_at"))
+    )
     total = sum(counts.values())
     # Settled: everything not waiting to be sent (callbacks move accepted ones further along).
     settled = total - counts.get("queued", 0) - counts.get("sending", 0)
@@ -101,6 +107,8 @@ def campaign_progress(campaign_id: int) -> dict:
         "counts": {state: counts.get(state, 0) for state in Message.State.values},
         "total": total,
         "percent": round(100 * settled / total) if total else 0,
+        "retrying": retries["n"],
+        "next_retry_at": retries["next_at"],
     }
 
 

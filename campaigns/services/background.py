@@ -14,6 +14,7 @@ from campaigns.services import uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
+    campaign_give_up_retries,
     campaign_pause,
     campaign_queueable,
     campaign_start,
@@ -51,7 +52,7 @@ def campaign_queue_and_send(
 
 
 def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:
-    """Pause, resume or cancel a campaign: (done, what to tell the user in plain words)."""
+    """Pause, resume, cancel, or give up waiting retries: (done, what to tell the user)."""
     if action == "pause":
         if campaign_pause(campaign):
             return True, "Paused: requests in flight finish, nothing new is sent until you resume."
@@ -65,7 +66,12 @@ def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:
     if action == "cancel":
         skipped = campaign_cancel(campaign)
         return True, f"Cancelled: {skipped} queued message(s) will not be sent."
-    raise ValueError(f"Unknown action {action!r}: use pause, resume or cancel.")
+    if action == "give-up":
+        given_up = campaign_give_up_retries(campaign)
+        if not given_up:
+            return False, "No message was waiting for a retry."
+        return True, f"Gave up {given_up} retry(ies): those messages failed and are not sent."
+    raise ValueError(f"Unknown action {action!r}: use pause, resume, cancel or give-up.")
 
 
 def upload_receive(*, campaign: Campaign, owner, uploaded) -> RecipientUpload:

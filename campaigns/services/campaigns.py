@@ -154,6 +154,20 @@ def campaign_cancel(campaign: Campaign) -> int:
         return engine.skip_cancelled(campaign.pk)
 
 
+GIVEN_UP_DETAIL = "Its retries were given up by an operator: it was not sent."
+
+
+def campaign_give_up_retries(campaign: Campaign) -> int:
+    """Fail for good what waits for a retry, so a campaign blocked by one Kaleyra error can
+    complete now; returns how many messages were given up."""
+    with transaction.atomic():
+        given_up = (
+            Message.objects.real().filter(campaign_id=campaign.pk).give_up_retries(GIVEN_UP_DETAIL)
+        )
+        engine.finish(campaign.pk)
+    return given_up
+
+
 def campaign_send_test(campaign: Campaign, *, to: str) -> SendResult:
     """Send the campaign to one number as a test, through the same pipeline as every send:
     recorded, never counted as the real send. Opt-outs and the US rule apply (the frequency cap

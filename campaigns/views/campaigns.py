@@ -130,9 +130,9 @@ def campaign_dashboard(request, pk: int):
 
 @require_POST
 def campaign_control(request, pk: int, action: str):
-    """Pause, resume or cancel: POST only, with the send permission."""
+    """Pause, resume, cancel or give up retries: POST only, with the send permission."""
     need(request, VIEW, SEND)
-    if action not in ("pause", "resume", "cancel"):
+    if action not in ("pause", "resume", "cancel", "give-up"):
         raise Http404("Unknown action.")
     campaign = load_campaign(pk)
     done, text = background.campaign_control(campaign, action=action)

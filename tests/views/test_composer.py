@@ -641,6 +641,33 @@ def test_pause_resume_and_cancel(marketer, provider, django_capture_on_commit_ca
     assert marketer.post(url("control", campaign.pk, "explode")).status_code == 404
 
 
+def test_a_wa500_retry_shows_its_time_and_can_be_given_up(marketer, provider, settings):
+    """One WA500 would keep the campaign sending for half an hour: the page says until when,
+    and the marketer can give up that retry so the campaign completes now."""
+    from campaigns.services import campaign_send, run_options
+
+    settings.KALEYRA_WA500_RETRY_DELAYS = [1800]
+    provider.answer_error("WA500")
+    campaign = make_campaign()
+    Message.objects.create(campaign=campaign, to=ASHA)
+    campaign_send(campaign, options=run_options(wait_for_retries=False))
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SENDING
+
+    page = marketer.get(url("detail", campaign.pk)).content.decode()
+    message = Message.objects.get()
+    assert "1 message waits for a retry; the next at" in page
+    assert f'<time datetime="{message.next_attempt_at.isoformat()}' in page
+    assert "Give up retries now" in page
+    assert marketer.get(url("progress", campaign.pk)).json()["retrying"] == 1
+
+    response = marketer.post(url("control", campaign.pk, "give-up"), follow=True)
+    assert "Gave up 1 retry(ies)" in messages_text(response)
+    message.refresh_from_db()
+    assert message.state == Message.State.FAILED and "given up by an operator" in message.detail
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
+    assert "Give up retries now" not in response.content.decode()
+
+
 # --- progress and results -------------------------------------------------------------------------
 
 
