@@ -114,6 +114,7 @@ class SendPlan(RowProblems):
     unknown: int = 0
     to_send: int = 0
     others_queued: int = 0
+    columns_note: str = ""  # a file's columns left out ("Column “email” ignored: …")
 
     @property
     def skipped_by_reason(self) -> list[tuple[str, list[str]]]:

@@ -65,23 +65,25 @@ def csv_of(upload: RecipientUpload) -> recipients.CsvRecipients:
 def upload_check(*, upload_id: int) -> str:
     """Check every row of a pending upload and keep what a send would do; the counters are
     written every PROGRESS_EVERY rows so the page can show them."""
-    rows = RecipientUpload.objects.filter(pk=upload_id)
-    if not rows.start_check(stalled_before=stalled_before()):
+    row = RecipientUpload.objects.filter(pk=upload_id)
+    if not row.start_check(stalled_before=stalled_before()):
         return f"Upload {upload_id} is gone, being checked or already checked."
     upload = RecipientUpload.objects.get(pk=upload_id)
     campaign = campaign_for_sending(upload.campaign_id)
     try:
+        rows = csv_of(upload)
         plan = recipients.recipients_plan(
             campaign,
-            csv_of(upload),
-            progress=lambda plan: rows.update(touched_at=timezone.now(), **counters(plan)),
+            rows,
+            progress=lambda plan: row.update(touched_at=timezone.now(), **counters(plan)),
             progress_every=PROGRESS_EVERY,
         )
     except recipients.RecipientFileError as exc:
-        rows.update(state=RecipientUpload.State.FAILED, detail=str(exc), checked_at=timezone.now())
+        row.update(state=RecipientUpload.State.FAILED, detail=str(exc), checked_at=timezone.now())
         upload.file.delete(save=False)
         return str(exc)
-    rows.update(
+    plan.columns_note = rows.ignored_note
+    row.update(
         state=RecipientUpload.State.CHECKED,
         plan={k: v for k, v in dataclasses.asdict(plan).items() if k not in COUNTER_COLUMNS},
         checked_at=timezone.now(),

@@ -94,11 +94,19 @@ def test_csv_with_bad_rows_sends_nothing_and_names_the_rows(sandbox, campaign, t
     assert not Message.objects.exists()
 
 
-def test_csv_with_unknown_column_is_refused(sandbox, campaign, tmp_path):
+def test_csv_extra_columns_are_ignored_with_a_note(sandbox, campaign, tmp_path):
     csv_file = tmp_path / "recipients.csv"
-    csv_file.write_text(f"phone,colour\n{ACCEPTED_A},red\n")
+    csv_file.write_text(f"phone;colour\n{ACCEPTED_A};red\n")
+    code, out, err = send(str(campaign.pk), "--recipients", str(csv_file))
+    assert code == 0 and "Column “colour” ignored" in err
+    assert out.strip().splitlines()[-1] == "accepted 1, failed 0, skipped 0"
+
+
+def test_a_header_only_csv_exits_2_saying_so(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text("phone,body_1\n")
     code, _, err = send(str(campaign.pk), "--recipients", str(csv_file))
-    assert code == 2 and "colour" in err
+    assert code == 2 and "The file has no recipients." in err
     assert not sandbox.requests
 
 

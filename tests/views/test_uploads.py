@@ -150,6 +150,22 @@ def test_a_csv_with_unknown_columns_is_refused_naming_the_file_and_nothing_is_ke
     assert not RecipientUpload.objects.exists() and stored_files() == []
 
 
+def test_a_semicolon_crm_export_has_its_extra_columns_ignored_with_a_note(marketer):
+    campaign = make_campaign()
+    body = f"\ufeffname;phone;email\nAsha;{ASHA};a@example.com\nRavi;{RAVI};r@example.com\n"
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    assert response.context["plan"].to_send == 2
+    assert "Columns “name”, “email” ignored" in response.content.decode()
+
+
+def test_a_header_only_csv_is_refused_and_nothing_is_kept(marketer):
+    campaign = make_campaign()
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file("phone,body_1\n")})
+    assert response.status_code == 400
+    assert "The file has no recipients." in response.content.decode()
+    assert not RecipientUpload.objects.exists() and stored_files() == []
+
+
 def test_a_csv_is_confirmed_then_sent_with_its_own_values(
     marketer, provider, django_capture_on_commit_callbacks
 ):

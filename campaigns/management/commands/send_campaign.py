@@ -32,7 +32,8 @@ class Command(BaseCommand):
             "--recipients",
             type=Path,
             metavar="FILE.csv",
-            help="CSV with phone and optional header, body_1…body_n, ref, ref1, ref2 columns.",
+            help="CSV (comma, semicolon or tab) with phone and optional header, body_1…body_n, ref, "
+            "ref1, ref2 columns; other columns are ignored.",
         )
         parser.add_argument(
             "--dry-run",
@@ -97,6 +98,8 @@ class Command(BaseCommand):
                 inputs = recipient_lists.CsvRecipients(recipients)
             except recipient_lists.RecipientFileError as exc:
                 raise invalid_input(str(exc)) from None
+            if inputs.ignored_note:
+                self.stderr.write(inputs.ignored_note)
         if dry_run:
             return self.dry_run(campaign, inputs or [])
         report = recipient_lists.QueueReport()
