@@ -1,4 +1,5 @@
-"""Queueing: what a send to these recipients would do, then one Message each, all or nothing.
+"""Queueing: what a send to these recipients would do, then one Message each: all or nothing,
+or (when the user chooses it) the valid rows only, the invalid ones counted and listed.
 
 Lists may hold a million rows, so nothing here keeps the whole list: rows are checked in one
 pass (valid ones spooled to a temporary file) and queued in chunks, each with a few queries.
@@ -40,13 +41,20 @@ def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
 
 @dataclass
 class QueueReport(RowProblems):
-    """What checking and queueing recipients found; nothing is queued when any row is invalid."""
+    """What checking and queueing recipients found; nothing is queued when any row is invalid,
+    unless `valid_only` was asked for (then the invalid rows are counted and left out)."""
 
+    valid_only: bool = False
     queued: int = 0
     already_accepted: int = 0
     unknown_kept: int = 0
     skipped_count_blocked: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing was queued because some rows are invalid (and valid_only was not asked)."""
+        return bool(self.invalid_count) and not self.valid_only
 
     @property
     def skipped_count(self) -> int:
@@ -61,6 +69,8 @@ class QueueReport(RowProblems):
     def notes(self) -> list[str]:
         """What the user should know about a send beyond the queued count, in plain words."""
         notes = []
+        if self.invalid_count and self.valid_only:
+            notes.append(f"{self.invalid_count} invalid line(s) were left out.")
         if self.already_accepted:
             notes.append(
                 f"{self.already_accepted} number(s) had already received this campaign and "
@@ -196,21 +206,23 @@ def campaign_queue_recipients(
     recipients: Iterable[RecipientInput],
     *,
     resend_unknown: bool = False,
+    valid_only: bool = False,
 ) -> QueueReport:
-    """Check every recipient, then create (or requeue) one Message each: all or nothing.
+    """Check every recipient, then create (or requeue) one Message each: all or nothing, or
+    with `valid_only` each valid one (the invalid rows counted and listed in the report).
 
     Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
     whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
     """
-    report = QueueReport()
+    report = QueueReport(valid_only=valid_only)
     content = campaign_content(campaign)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for recipient in recipients:
             number = check_recipient(campaign.template, content, recipient, report)
-            if number is not None and not report.invalid_count:
+            if number is not None and not report.refused:
                 overrides = {k: v for k, v in recipient.overrides.items() if v}
                 spool.write(f"{number}\t{json.dumps(overrides) if overrides else ''}\n")
-        if report.invalid_count:
+        if report.refused:
             return report
         spool.seek(0)
         started = timezone.now()

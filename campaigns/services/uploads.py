@@ -106,9 +106,9 @@ def upload_plan(upload: RecipientUpload) -> recipients.SendPlan:
     return recipients.SendPlan(**upload.plan, **counts)
 
 
-def upload_queue(*, upload_id: int) -> Campaign | None:
-    """Queue a confirmed upload's recipients (all or nothing, checked again as any send is) and
-    start its campaign; the file goes once read. The campaign to send now, or None (the upload
+def upload_queue(*, upload_id: int, valid_only: bool = False) -> Campaign | None:
+    """Queue a confirmed upload's recipients (all or nothing, or the valid ones only; checked
+    again as any send is) and start its campaign; the file goes once read. The campaign to send now, or None (the upload
     is then `failed`, saying why)."""
     upload = RecipientUpload.objects.filter(
         pk=upload_id, state=RecipientUpload.State.QUEUEING
@@ -117,13 +117,15 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
         return None
     campaign = campaign_for_sending(upload.campaign_id)
     try:
-        report = recipients.campaign_queue_recipients(campaign, csv_of(upload))
+        report = recipients.campaign_queue_recipients(
+            campaign, csv_of(upload), valid_only=valid_only
+        )
         detail = queue_summary(report)
-        if not report.invalid_count:
+        if not report.refused:
             campaign_start(campaign)
     except (recipients.RecipientFileError, CampaignNotRunnable) as exc:
         report, detail = None, f"Not sent: {exc}"
-    sent = report is not None and not report.invalid_count
+    sent = report is not None and not report.refused
     upload.file.delete(save=False)
     RecipientUpload.objects.filter(pk=upload_id).update(
         state=RecipientUpload.State.QUEUED if sent else RecipientUpload.State.FAILED,
@@ -133,7 +135,7 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
 
 
 def queue_summary(report: recipients.QueueReport) -> str:
-    if report.invalid_count:
+    if report.refused:
         return (
             f"Nothing was sent: {report.invalid_count} recipient(s) are not valid any more. "
             "Upload the file again to see them."

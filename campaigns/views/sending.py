@@ -80,18 +80,26 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200)
     )
 
 
+def wants_valid_only(request) -> bool:
+    """The confirmation's "Send to the N valid recipients" (else any invalid row sends nothing)."""
+    return request.POST.get("valid_only") == "yes"
+
+
 def send_confirmed(request, campaign, context):
-    """Queue and start: checked again, all or nothing; then follow it on the campaign page."""
+    """Queue and start: checked again, all or nothing (or the valid ones only, when that was the
+    button pressed); then follow it on the campaign page."""
     numbers = request.POST.get("numbers", "")
     if not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
     inputs = recipients.recipients_from_numbers(numbers)
     try:
-        report = background.campaign_queue_and_send(campaign, inputs)
+        report = background.campaign_queue_and_send(
+            campaign, inputs, valid_only=wants_valid_only(request)
+        )
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
-    if report.invalid_count:
+    if report.refused:
         messages.error(request, "Nothing was sent: some recipients are not valid any more.")
         plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
         return confirm_page(request, context, plan, numbers=numbers, status=400)
@@ -130,7 +138,7 @@ def campaign_upload(request, pk: int, upload_id: int):
 
 def upload_confirmed(request, campaign, upload):
     try:
-        confirmed = background.upload_confirm(upload)
+        confirmed = background.upload_confirm(upload, valid_only=wants_valid_only(request))
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)

@@ -127,15 +127,59 @@ def test_the_send_page_states_the_limit(marketer):
 # --- checking in the request (small files) -------------------------------------------------------
 
 
-def test_a_small_csv_with_a_bad_row_shows_the_row_and_sends_nothing(marketer, provider):
+def test_a_small_csv_with_a_bad_row_shows_the_row_next_to_send_to_the_valid_ones(
+    marketer, provider
+):
+    provider.answer()
     campaign = make_campaign()
     body = f"phone,body_1\n{ASHA},Asha\n12345,Ravi\n{MEERA},Meera\n"
     response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
     page = response.content.decode()
     assert "From the file customers.csv: 3 rows read." in page
     assert "<td>3</td>" in page and "12345" in page and "has no country code" in page
-    assert 'name="confirm"' not in page
+    assert "Send to the 2 valid recipients" in page
     assert not Message.objects.exists() and len(provider.requests) == 0
+
+    upload = RecipientUpload.objects.get()
+    refused = marketer.post(upload_url(upload), {"confirm": "yes"}, follow=True)
+    assert "Nothing was sent: 1 recipient(s) are not valid" in refused.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_a_dirty_10000_row_crm_export_sends_to_its_valid_rows_in_two_clicks(
+    marketer, provider, in_background, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    campaign = make_campaign()
+    lines = ["\ufeffContact ID;Name;phone;Email;body_1;Owner"]
+    bad = {17: "98765 43210", 4_000: "", 9_999: "+91 12"}
+    for n in range(10_000):
+        number = bad.get(n, f"+9198{n:08d}")
+        lines.append(f"{n};Customer {n};{number};c{n}@example.com;Name {n};Sales")
+    body = "\r\n".join(lines) + "\r\n"
+
+    with django_capture_on_commit_callbacks(execute=True):  # click 1: upload
+        response = marketer.post(send_url(campaign), {"csv_file": csv_file(body, "crm.csv")})
+    run_worker()  # the page polls while the worker checks
+    page = marketer.get(response.url).content.decode()
+    assert "From the file crm.csv: 10000 rows read." in page
+    assert "Columns “Contact ID”, “Name”, “Email”, “Owner” ignored" in page
+    assert "3 invalid lines: not sent" in page
+    assert "Send to the 9997 valid recipients" in page
+
+    upload = RecipientUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):  # click 2: send to the valid ones
+        marketer.post(upload_url(upload), {"confirm": "yes", "valid_only": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        run_worker()  # queues the valid rows, and enqueues the send
+    run_worker()
+
+    assert Message.objects.filter(state=Message.State.ACCEPTED).count() == 9_997
+    assert len(provider.requests) == 9_997
+    upload.refresh_from_db()
+    assert upload.state == RecipientUpload.State.QUEUED
+    assert upload.detail.startswith("9997 recipient(s) queued for sending.")
+    assert "3 invalid line(s) were left out." in upload.detail
 
 
 def test_a_csv_with_unknown_columns_is_refused_naming_the_file_and_nothing_is_kept(marketer):
@@ -245,7 +289,7 @@ def test_a_large_upload_is_checked_by_the_worker_with_progress_on_the_page(
     page = marketer.get(upload_url(upload)).content.decode()
     assert "From the file customers.csv: 7 rows read." in page
     assert "has no country code" in page and "+91 12" in page
-    assert 'name="confirm"' not in page
+    assert "Send to the 3 valid recipients" in page
 
 
 def test_confirming_a_large_upload_queues_exactly_the_valid_recipients_on_the_worker(
