@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from campaigns import limits
 from campaigns.models import Campaign, Message
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
@@ -30,6 +31,7 @@ from campaigns.recipients.sql import insert_messages
 from campaigns.selectors import campaign_content
 
 CHUNK = 2000
+FIRST_SHOWN = 5  # recipients the confirmation shows with their own values
 
 
 def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
@@ -108,6 +110,18 @@ def valid_recipients(
         yield number, recipient.overrides
 
 
+def invalid_rows(
+    campaign: Campaign, recipients: Iterable[RecipientInput]
+) -> Iterator[tuple[int, str, str]]:
+    """Every invalid row as (line, value as given, why), read lazily: the whole list of what a
+    check reports only the first MAX_REPORTED of, for a download."""
+    content = campaign_content(campaign)
+    for recipient in recipients:
+        found = RowProblems()
+        if check_recipient(campaign.template, content, recipient, found) is None:
+            yield found.invalid[0]
+
+
 @dataclass
 class SendPlan(RowProblems):
     """What sending to these recipients would do, shown before anything is queued or sent.
@@ -125,6 +139,7 @@ class SendPlan(RowProblems):
     to_send: int = 0
     others_queued: int = 0
     columns_note: str = ""  # a file's columns left out ("Column “email” ignored: …")
+    first_recipients: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     @property
     def skipped_by_reason(self) -> list[tuple[str, list[str]]]:
@@ -135,6 +150,21 @@ class SendPlan(RowProblems):
         return list(grouped.items())
 
     @property
+    def first_columns(self) -> list[str]:
+        """The own-value columns the first recipients fill, in the CSV's documented order."""
+        used = {name for _, values in self.first_recipients for name in values}
+        return sorted(used, key=column_order)
+
+    @property
+    def first_rows(self) -> list[tuple[str, list[str]]]:
+        """(number, its value in each of `first_columns`, "" where it keeps the campaign's)."""
+        columns = self.first_columns
+        return [
+            (number, [values.get(name, "") for name in columns])
+            for number, values in self.first_recipients
+        ]
+
+    @property
     def sends_anything(self) -> bool:
         return bool(self.to_send or self.others_queued)
 
@@ -142,6 +172,15 @@ class SendPlan(RowProblems):
     def total_to_send(self) -> int:
         """These recipients plus the ones queued earlier for this campaign."""
         return self.to_send + self.others_queued
+
+
+def column_order(name: str) -> tuple[int, int]:
+    """header, body_1 … body_n, then ref, ref1, ref2: the order the README documents."""
+    if name == "header":
+        return (0, 0)
+    if name.startswith("body_"):
+        return (1, int(name.removeprefix("body_")))
+    return (2, limits.REF_FIELDS.index(name))
 
 
 def recipients_plan(
@@ -191,10 +230,13 @@ def recipients_plan(
             else:
                 plan.to_send += 1
 
-    numbers = (
-        number for number, _ in valid_recipients(campaign, content, counted(recipients), plan)
-    )
-    for chunk in chunks(numbers):
+    def numbers() -> Iterator[str]:
+        for number, overrides in valid_recipients(campaign, content, counted(recipients), plan):
+            if len(plan.first_recipients) < FIRST_SHOWN:
+                plan.first_recipients.append((number, overrides))
+            yield number
+
+    for chunk in chunks(numbers()):
         plan.valid_count += len(chunk)
         classify(chunk)
     plan.others_queued = real.filter(state=Message.State.QUEUED).count() - queued_among_these

@@ -615,6 +615,12 @@ def test_invalid_numbers_are_listed_by_line_next_to_send_to_the_valid_ones(
     assert "<td>2</td>" in page and "not a number" in page and "has no country code" in page
     assert "1 invalid line: not sent" in page
     assert "Send to the 2 valid recipients" in page and 'name="valid_only"' in page
+    download = marketer.post(url("send", campaign.pk), {"numbers": typed, "download_invalid": "1"})
+    assert b"".join(download.streaming_content).decode().splitlines()[:2] == [
+        "line,value,reason",
+        "2,not a number,"
+        + next(reason for line, _, reason in response.context["plan"].invalid if line == 2),
+    ]
     response = marketer.post(url("send", campaign.pk), {"numbers": typed, "confirm": "yes"})
     assert response.status_code == 400  # without the choice, all or nothing
     assert not Message.objects.exists() and len(provider.requests) == 0

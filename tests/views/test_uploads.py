@@ -2,6 +2,7 @@
 check in the request or on a worker with progress, the confirmation, Django's storage API, and
 the purge of uploads never confirmed."""
 
+import csv
 import io
 import re
 from datetime import timedelta
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Message, OptOut, RecipientUpload
+from campaigns.recipients import eligibility
 from campaigns.services import uploads
 from tests.support.factories import make_campaign
 from tests.views.test_composer import ALL, ASHA, MEERA, RAVI, US_NUMBER, messages_text, user_with
@@ -144,6 +146,49 @@ def test_a_small_csv_with_a_bad_row_shows_the_row_next_to_send_to_the_valid_ones
     refused = marketer.post(upload_url(upload), {"confirm": "yes"}, follow=True)
     assert "Nothing was sent: 1 recipient(s) are not valid" in refused.content.decode()
     assert not Message.objects.exists()
+
+
+def test_every_invalid_line_downloads_as_csv_from_the_confirmation(marketer, monkeypatch):
+    monkeypatch.setattr(eligibility, "MAX_REPORTED", 2)  # the page lists 2, the file has all
+    campaign = make_campaign()
+    body = f"phone,body_1\n{ASHA},Asha\n12345,x\n=HYPERLINK(1),y\n+91 12,z\n"
+    page = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    upload = RecipientUpload.objects.get()
+    link = reverse("campaigns:upload-invalid", args=[campaign.pk, upload.pk])
+    assert f'href="{link}"' in page.content.decode()
+    assert "Download the 3 invalid lines (CSV)" in page.content.decode()
+
+    response = marketer.get(link)
+    assert response["Content-Disposition"] == 'attachment; filename="customers-invalid.csv"'
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[:2] for row in rows] == [
+        ["line", "value"],
+        ["3", "12345"],
+        ["4", "'=HYPERLINK(1)"],
+        ["5", "'+91 12"],
+    ]
+    assert "has no country code" in rows[1][2]
+    other = Client()
+    other.force_login(user_with(*ALL, username="someone-else"))
+    assert other.get(link).status_code == 404
+
+
+def test_the_confirmation_shows_the_first_5_recipients_with_their_own_values(marketer):
+    campaign = make_campaign()
+    rows = [f"+9198{n:08d},{n}-ref,Name {n}" if n != 1 else f"+9198{n:08d},," for n in range(7)]
+    body = "phone,ref,body_1\n" + "\n".join(rows) + "\n"
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    plan = response.context["plan"]
+    assert plan.first_columns == ["body_1", "ref"]
+    assert plan.first_rows[:2] == [
+        ("+919800000000", ["Name 0", "0-ref"]),
+        ("+919800000001", ["", ""]),
+    ]
+    assert len(plan.first_rows) == 5
+    page = response.content.decode()
+    assert "The first 5 recipients with their own values" in page
+    assert "<td>Name 4</td>" in page and "Name 5" not in page
+    assert ">the campaign's<" in page
 
 
 def test_a_dirty_10000_row_crm_export_sends_to_its_valid_rows_in_two_clicks(
