@@ -35,9 +35,10 @@ def check_upload_task(upload_id: int) -> str:
 
 
 @task()
-def queue_upload_task(upload_id: int) -> str:
-    """Queue a confirmed upload's recipients, then send them as any confirmed send is."""
-    campaign = uploads.upload_queue(upload_id=upload_id)
+def queue_upload_task(upload_id: int, valid_only: bool = False) -> str:
+    """Queue a confirmed upload's recipients (with `valid_only`, its valid rows), then send them
+    as any confirmed send is."""
+    campaign = uploads.upload_queue(upload_id=upload_id, valid_only=valid_only)
     if campaign is None:
         return f"Upload {upload_id}: nothing sent."
     transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))

@@ -35,6 +35,11 @@ urlpatterns = [
     path("<id:pk>/clone/", composer.campaign_clone, name="clone"),
     path("<id:pk>/send/", sending.campaign_send, name="send"),
     path("<id:pk>/uploads/<id:upload_id>/", sending.campaign_upload, name="upload"),
+    path(
+        "<id:pk>/uploads/<id:upload_id>/invalid.csv",
+        sending.campaign_upload_invalid_csv,
+        name="upload-invalid",
+    ),
     path("<id:pk>/progress/", campaigns.campaign_progress, name="progress"),
     path("<id:pk>/dashboard.json", campaigns.campaign_dashboard, name="dashboard"),
     path("<id:pk>/control/<str:action>/", campaigns.campaign_control, name="control"),

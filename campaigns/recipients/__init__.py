@@ -34,6 +34,7 @@ from campaigns.recipients.queueing import (
     SendPlan,
     campaign_queue_recipients,
     chunks,
+    invalid_rows,
     recipients_plan,
     valid_recipients,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "check_recipient",
     "chunks",
     "frequency_cap_reason",
+    "invalid_rows",
     "is_marketing_blocked",
     "normalise_phone",
     "parse_recipients",

@@ -36,9 +36,19 @@ def recipients_from_numbers(text: str) -> list[RecipientInput]:
     return [RecipientInput(phone, line=n) for n, phone in enumerate(split_numbers(text), start=1)]
 
 
+DELIMITERS = ",;\t"  # Excel writes ";" in many locales, and CRM exports often tabs
+NO_RECIPIENTS = "The file has no recipients."
+SHOWN_COLUMNS = 10  # ignored columns named in the note; the rest are counted
+
+
 class CsvRecipients:
     """Recipients from a CSV with a `phone` column and optional `header`, `body_1`…`body_n`,
     `ref`, `ref1`, `ref2` columns that override the campaign's values; read lazily.
+
+    The delimiter (comma, semicolon or tab) is sniffed from the header line and a byte order
+    mark is dropped. Other columns (a CRM export's name, email …) are ignored and named in
+    `ignored_columns`; a `body_…` column that is not body_1 … body_999 refuses the file, since
+    its values would be silently lost. A file with no row below its header is refused.
 
     The file is a path on disk, or a name in a Django `storage` (uploads, which several web
     servers and workers share); errors call it `shown_as` (the name its owner knows), else by
@@ -48,9 +58,15 @@ class CsvRecipients:
     def __init__(self, path: Path | str, *, storage: Storage | None = None, shown_as: str = ""):
         self.path, self.storage = path, storage
         self.shown_as = shown_as or str(path)
+        self.delimiter = ","
         try:
             with self.open() as handle:
-                columns = [c.strip() for c in next(csv.reader(handle), [])]
+                first_line = handle.readline()
+                self.delimiter = sniff_delimiter(first_line)
+                handle.seek(0)
+                reader = self.reader(handle)
+                columns = [c.strip() for c in next(reader, [])]
+                has_rows = any("".join(row).strip() for row in reader)
         except OSError as exc:
             raise RecipientFileError(
                 f"Cannot read {self.shown_as}: {exc.strerror or exc}."
@@ -62,24 +78,48 @@ class CsvRecipients:
                 f"{self.shown_as} needs a 'phone' column; its columns are: "
                 f"{', '.join(columns) or 'none'}."
             )
-        known = ("phone", "header", *limits.REF_FIELDS)
-        unknown = [c for c in columns if c not in known and not BODY_COLUMN.match(c)]
-        if unknown:
+        misnamed = [c for c in columns if c.startswith("body_") and not BODY_COLUMN.match(c)]
+        if misnamed:
             raise RecipientFileError(
-                f"{self.shown_as} has columns this app does not know: {', '.join(unknown)}. "
-                "Use phone, header, body_1 … body_n, ref, ref1, ref2."
+                f"{self.shown_as} has columns this app does not know: {', '.join(misnamed)}. "
+                "Body values go in body_1 … body_n."
             )
+        if not has_rows:
+            raise RecipientFileError(f"{NO_RECIPIENTS} {self.shown_as} has only a header line.")
+        known = ("phone", "header", *limits.REF_FIELDS)
         self.columns = columns
+        self.ignored_columns = [c for c in columns if c not in known and not BODY_COLUMN.match(c)]
+
+    @property
+    def ignored_note(self) -> str:
+        """The columns left out, in plain words ("" when every column is used)."""
+        if not self.ignored_columns:
+            return ""
+        shown = [f"“{c[:40]}”" for c in self.ignored_columns[:SHOWN_COLUMNS]]
+        more = len(self.ignored_columns) - len(shown)
+        return (
+            f"Column{'s' if len(self.ignored_columns) > 1 else ''} {', '.join(shown)}"
+            f"{f' and {more} more' if more else ''} ignored: only phone, header, "
+            "body_1 … body_n, ref, ref1 and ref2 are used."
+        )
 
     def open(self) -> TextIO:
         binary = self.storage.open(self.path, "rb") if self.storage else open(self.path, "rb")  # noqa: SIM115
         return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
 
+    def reader(self, handle: TextIO):
+        return csv.reader(handle, delimiter=self.delimiter)
+
     def __iter__(self) -> Iterator[RecipientInput]:
         phone_at = self.columns.index("phone")
-        others = [(at, name) for at, name in enumerate(self.columns) if name != "phone"]
+        used = ("header", *limits.REF_FIELDS)
+        others = [
+            (at, name)
+            for at, name in enumerate(self.columns)
+            if name in used or BODY_COLUMN.match(name)
+        ]
         with self.open() as handle:
-            reader = csv.reader(handle)
+            reader = self.reader(handle)
             next(reader, None)
             try:
                 for row in reader:
@@ -96,3 +136,11 @@ class CsvRecipients:
                 raise RecipientFileError(
                     f"{self.shown_as}, line {reader.line_num}: {exc}."
                 ) from exc
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The header line's delimiter among DELIMITERS; a comma when it has a single column."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","

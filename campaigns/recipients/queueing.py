@@ -1,4 +1,5 @@
-"""Queueing: what a send to these recipients would do, then one Message each, all or nothing.
+"""Queueing: what a send to these recipients would do, then one Message each: all or nothing,
+or (when the user chooses it) the valid rows only, the invalid ones counted and listed.
 
 Lists may hold a million rows, so nothing here keeps the whole list: rows are checked in one
 pass (valid ones spooled to a temporary file) and queued in chunks, each with a few queries.
@@ -15,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from campaigns import limits
 from campaigns.models import Campaign, Message
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
@@ -29,6 +31,7 @@ from campaigns.recipients.sql import insert_messages
 from campaigns.selectors import campaign_content
 
 CHUNK = 2000
+FIRST_SHOWN = 5  # recipients the confirmation shows with their own values
 
 
 def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
@@ -40,13 +43,20 @@ def chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
 
 @dataclass
 class QueueReport(RowProblems):
-    """What checking and queueing recipients found; nothing is queued when any row is invalid."""
+    """What checking and queueing recipients found; nothing is queued when any row is invalid,
+    unless `valid_only` was asked for (then the invalid rows are counted and left out)."""
 
+    valid_only: bool = False
     queued: int = 0
     already_accepted: int = 0
     unknown_kept: int = 0
     skipped_count_blocked: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing was queued because some rows are invalid (and valid_only was not asked)."""
+        return bool(self.invalid_count) and not self.valid_only
 
     @property
     def skipped_count(self) -> int:
@@ -61,6 +71,8 @@ class QueueReport(RowProblems):
     def notes(self) -> list[str]:
         """What the user should know about a send beyond the queued count, in plain words."""
         notes = []
+        if self.invalid_count and self.valid_only:
+            notes.append(f"{self.invalid_count} invalid line(s) were left out.")
         if self.already_accepted:
             notes.append(
                 f"{self.already_accepted} number(s) had already received this campaign and "
@@ -98,6 +110,18 @@ def valid_recipients(
         yield number, recipient.overrides
 
 
+def invalid_rows(
+    campaign: Campaign, recipients: Iterable[RecipientInput]
+) -> Iterator[tuple[int, str, str]]:
+    """Every invalid row as (line, value as given, why), read lazily: the whole list of what a
+    check reports only the first MAX_REPORTED of, for a download."""
+    content = campaign_content(campaign)
+    for recipient in recipients:
+        found = RowProblems()
+        if check_recipient(campaign.template, content, recipient, found) is None:
+            yield found.invalid[0]
+
+
 @dataclass
 class SendPlan(RowProblems):
     """What sending to these recipients would do, shown before anything is queued or sent.
@@ -114,6 +138,8 @@ class SendPlan(RowProblems):
     unknown: int = 0
     to_send: int = 0
     others_queued: int = 0
+    columns_note: str = ""  # a file's columns left out ("Column “email” ignored: …")
+    first_recipients: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     @property
     def skipped_by_reason(self) -> list[tuple[str, list[str]]]:
@@ -124,6 +150,21 @@ class SendPlan(RowProblems):
         return list(grouped.items())
 
     @property
+    def first_columns(self) -> list[str]:
+        """The own-value columns the first recipients fill, in the CSV's documented order."""
+        used = {name for _, values in self.first_recipients for name in values}
+        return sorted(used, key=column_order)
+
+    @property
+    def first_rows(self) -> list[tuple[str, list[str]]]:
+        """(number, its value in each of `first_columns`, "" where it keeps the campaign's)."""
+        columns = self.first_columns
+        return [
+            (number, [values.get(name, "") for name in columns])
+            for number, values in self.first_recipients
+        ]
+
+    @property
     def sends_anything(self) -> bool:
         return bool(self.to_send or self.others_queued)
 
@@ -131,6 +172,15 @@ class SendPlan(RowProblems):
     def total_to_send(self) -> int:
         """These recipients plus the ones queued earlier for this campaign."""
         return self.to_send + self.others_queued
+
+
+def column_order(name: str) -> tuple[int, int]:
+    """header, body_1 … body_n, then ref, ref1, ref2: the order the README documents."""
+    if name == "header":
+        return (0, 0)
+    if name.startswith("body_"):
+        return (1, int(name.removeprefix("body_")))
+    return (2, limits.REF_FIELDS.index(name))
 
 
 def recipients_plan(
@@ -180,10 +230,13 @@ def recipients_plan(
             else:
                 plan.to_send += 1
 
-    numbers = (
-        number for number, _ in valid_recipients(campaign, content, counted(recipients), plan)
-    )
-    for chunk in chunks(numbers):
+    def numbers() -> Iterator[str]:
+        for number, overrides in valid_recipients(campaign, content, counted(recipients), plan):
+            if len(plan.first_recipients) < FIRST_SHOWN:
+                plan.first_recipients.append((number, overrides))
+            yield number
+
+    for chunk in chunks(numbers()):
         plan.valid_count += len(chunk)
         classify(chunk)
     plan.others_queued = real.filter(state=Message.State.QUEUED).count() - queued_among_these
@@ -195,21 +248,23 @@ def campaign_queue_recipients(
     recipients: Iterable[RecipientInput],
     *,
     resend_unknown: bool = False,
+    valid_only: bool = False,
 ) -> QueueReport:
-    """Check every recipient, then create (or requeue) one Message each: all or nothing.
+    """Check every recipient, then create (or requeue) one Message each: all or nothing, or
+    with `valid_only` each valid one (the invalid rows counted and listed in the report).
 
     Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
     whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
     """
-    report = QueueReport()
+    report = QueueReport(valid_only=valid_only)
     content = campaign_content(campaign)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for recipient in recipients:
             number = check_recipient(campaign.template, content, recipient, report)
-            if number is not None and not report.invalid_count:
+            if number is not None and not report.refused:
                 overrides = {k: v for k, v in recipient.overrides.items() if v}
                 spool.write(f"{number}\t{json.dumps(overrides) if overrides else ''}\n")
-        if report.invalid_count:
+        if report.refused:
             return report
         spool.seek(0)
         started = timezone.now()

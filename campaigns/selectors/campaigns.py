@@ -83,21 +83,26 @@ def mpm_content(
 
 
 def campaign_progress(campaign_id: int) -> dict:
-    """Where a campaign's real messages stand, by state, in one query."""
-    counts = dict(
+    """Where a campaign's real messages stand, by state, and what waits for a retry (queued
+    after an answer), in one query."""
+    answered = Q(attempts__gt=0)
+    rows = (
         Message.objects.real()
         .filter(campaign_id=campaign_id)
         .values_list("state")
-        .annotate(n=Count("id"))
+        .annotate(
+            n=Count("id"),
+            retrying=Count("id", filter=answered),
+            next_at=Min("next_attempt_at", filter=answered),
+        )
         .order_by()
     )
+    counts, retry = {}, (0, None)
+    for state, n, retrying, next_at in rows:
+        counts[state] = n
+        if state == Message.State.QUEUED:
+            retry = (retrying, next_at)
     campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
-    retries = (
-        Message.objects.real()
-        .filter(campaign_id=campaign_id)
-        .waiting_for_retry()
-        .aggregate(n=Count("id"), next_at=Min("next_attempt_at"))
-    )
     total = sum(counts.values())
     # Settled: everything not waiting to be sent (callbacks move accepted ones further along).
     settled = total - counts.get("queued", 0) - counts.get("sending", 0)
@@ -107,8 +112,8 @@ def campaign_progress(campaign_id: int) -> dict:
         "counts": {state: counts.get(state, 0) for state in Message.State.values},
         "total": total,
         "percent": round(100 * settled / total) if total else 0,
-        "retrying": retries["n"],
-        "next_retry_at": retries["next_at"],
+        "retrying": retry[0],
+        "next_retry_at": retry[1],
     }
 
 

@@ -36,17 +36,21 @@ def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
 
 
 def campaign_queue_and_send(
-    campaign: Campaign, recipient_inputs: Iterable[recipients.RecipientInput]
+    campaign: Campaign,
+    recipient_inputs: Iterable[recipients.RecipientInput],
+    *,
+    valid_only: bool = False,
 ) -> recipients.QueueReport:
-    """Queue the recipients (all or nothing) and start sending in the background.
+    """Queue the recipients (all or nothing, or the valid ones only) and start sending in the
+    background.
 
-    Nothing is queued when any recipient is invalid (see `report.invalid`); raises
+    Unless `valid_only`, nothing is queued when any recipient is invalid (`report.refused`); raises
     `CampaignNotRunnable` when the campaign's state does not allow a send. Queueing commits in
     chunks (lists may be long), so a refused start leaves the new rows queued for a resume.
     """
     campaign_queueable(campaign)
-    report = recipients.campaign_queue_recipients(campaign, recipient_inputs)
-    if not report.invalid_count:
+    report = recipients.campaign_queue_recipients(campaign, recipient_inputs, valid_only=valid_only)
+    if not report.refused:
         campaign_enqueue_send(campaign)
     return report
 
@@ -102,21 +106,21 @@ def upload_heal(upload: RecipientUpload) -> bool:
     return True
 
 
-def upload_confirm(upload: RecipientUpload) -> bool:
-    """Queue a checked upload's recipients and send them (on a worker when the file is large);
-    False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing
+def upload_confirm(upload: RecipientUpload, *, valid_only: bool = False) -> bool:
+    """Queue a checked upload's recipients (all or nothing, or the valid ones only) and send
+    them (on a worker when the file is large); False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing
     could be sent, before anything is queued."""
     sending_config()
     if not RecipientUpload.objects.filter(pk=upload.pk).confirm():
         return False
-    run_for(upload, queue_upload_task)
+    run_for(upload, queue_upload_task, valid_only)
     upload.refresh_from_db()
     return True
 
 
-def run_for(upload: RecipientUpload, task: Task):
+def run_for(upload: RecipientUpload, task: Task, *args):
     """Small files in this request (the answer is at once), larger ones on a worker."""
     if upload.size <= conf.MPM_UPLOAD_INLINE_BYTES:
-        task.call(upload.pk)
+        task.call(upload.pk, *args)
     else:
-        transaction.on_commit(lambda: task.enqueue(upload.pk))
+        transaction.on_commit(lambda: task.enqueue(upload.pk, *args))

@@ -65,23 +65,25 @@ def csv_of(upload: RecipientUpload) -> recipients.CsvRecipients:
 def upload_check(*, upload_id: int) -> str:
     """Check every row of a pending upload and keep what a send would do; the counters are
     written every PROGRESS_EVERY rows so the page can show them."""
-    rows = RecipientUpload.objects.filter(pk=upload_id)
-    if not rows.start_check(stalled_before=stalled_before()):
+    row = RecipientUpload.objects.filter(pk=upload_id)
+    if not row.start_check(stalled_before=stalled_before()):
         return f"Upload {upload_id} is gone, being checked or already checked."
     upload = RecipientUpload.objects.get(pk=upload_id)
     campaign = campaign_for_sending(upload.campaign_id)
     try:
+        rows = csv_of(upload)
         plan = recipients.recipients_plan(
             campaign,
-            csv_of(upload),
-            progress=lambda plan: rows.update(touched_at=timezone.now(), **counters(plan)),
+            rows,
+            progress=lambda plan: row.update(touched_at=timezone.now(), **counters(plan)),
             progress_every=PROGRESS_EVERY,
         )
     except recipients.RecipientFileError as exc:
-        rows.update(state=RecipientUpload.State.FAILED, detail=str(exc), checked_at=timezone.now())
+        row.update(state=RecipientUpload.State.FAILED, detail=str(exc), checked_at=timezone.now())
         upload.file.delete(save=False)
         return str(exc)
-    rows.update(
+    plan.columns_note = rows.ignored_note
+    row.update(
         state=RecipientUpload.State.CHECKED,
         plan={k: v for k, v in dataclasses.asdict(plan).items() if k not in COUNTER_COLUMNS},
         checked_at=timezone.now(),
@@ -104,9 +106,9 @@ def upload_plan(upload: RecipientUpload) -> recipients.SendPlan:
     return recipients.SendPlan(**upload.plan, **counts)
 
 
-def upload_queue(*, upload_id: int) -> Campaign | None:
-    """Queue a confirmed upload's recipients (all or nothing, checked again as any send is) and
-    start its campaign; the file goes once read. The campaign to send now, or None (the upload
+def upload_queue(*, upload_id: int, valid_only: bool = False) -> Campaign | None:
+    """Queue a confirmed upload's recipients (all or nothing, or the valid ones only; checked
+    again as any send is) and start its campaign; the file goes once read. The campaign to send now, or None (the upload
     is then `failed`, saying why)."""
     upload = RecipientUpload.objects.filter(
         pk=upload_id, state=RecipientUpload.State.QUEUEING
@@ -116,13 +118,15 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
     campaign = campaign_for_sending(upload.campaign_id)
     try:
         campaign_queueable(campaign)
-        report = recipients.campaign_queue_recipients(campaign, csv_of(upload))
+        report = recipients.campaign_queue_recipients(
+            campaign, csv_of(upload), valid_only=valid_only
+        )
         detail = queue_summary(report)
-        if not report.invalid_count:
+        if not report.refused:
             campaign_start(campaign)
     except (recipients.RecipientFileError, CampaignNotRunnable) as exc:
         report, detail = None, f"Not sent: {exc}"
-    sent = report is not None and not report.invalid_count
+    sent = report is not None and not report.refused
     upload.file.delete(save=False)
     RecipientUpload.objects.filter(pk=upload_id).update(
         state=RecipientUpload.State.QUEUED if sent else RecipientUpload.State.FAILED,
@@ -132,7 +136,7 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
 
 
 def queue_summary(report: recipients.QueueReport) -> str:
-    if report.invalid_count:
+    if report.refused:
         return (
             f"Nothing was sent: {report.invalid_count} recipient(s) are not valid any more. "
             "Upload the file again to see them."

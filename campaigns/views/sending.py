@@ -4,10 +4,12 @@ Typed numbers are checked in the request; an uploaded file becomes a `RecipientU
 own page, which shows the check's progress (polled by htmx) and then the confirmation.
 """
 
+import csv
+
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from campaigns import conf, recipients, services, validation
@@ -16,6 +18,7 @@ from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer, uploads
 from campaigns.views.common import load_campaign, need
+from campaigns.views.results import Echo, spreadsheet_safe
 
 
 def send_blocked_reason(campaign: Campaign) -> str:
@@ -45,6 +48,9 @@ def campaign_send(request, pk: int):
         return render(request, "campaigns/send.html", {**context, "form": RecipientsForm()})
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
+    if "download_invalid" in request.POST:
+        rows = recipients.recipients_from_numbers(request.POST.get("numbers", ""))
+        return invalid_csv(campaign, rows, name=f"campaign-{campaign.pk}-invalid.csv")
     form = RecipientsForm(request.POST, request.FILES)
     if form.is_valid() and form.cleaned_data["csv_file"]:
         try:
@@ -80,18 +86,26 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200)
     )
 
 
+def wants_valid_only(request) -> bool:
+    """The confirmation's "Send to the N valid recipients" (else any invalid row sends nothing)."""
+    return request.POST.get("valid_only") == "yes"
+
+
 def send_confirmed(request, campaign, context):
-    """Queue and start: checked again, all or nothing; then follow it on the campaign page."""
+    """Queue and start: checked again, all or nothing (or the valid ones only, when that was the
+    button pressed); then follow it on the campaign page."""
     numbers = request.POST.get("numbers", "")
     if not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
     inputs = recipients.recipients_from_numbers(numbers)
     try:
-        report = background.campaign_queue_and_send(campaign, inputs)
+        report = background.campaign_queue_and_send(
+            campaign, inputs, valid_only=wants_valid_only(request)
+        )
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
-    if report.invalid_count:
+    if report.refused:
         messages.error(request, "Nothing was sent: some recipients are not valid any more.")
         plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
         return confirm_page(request, context, plan, numbers=numbers, status=400)
@@ -128,9 +142,38 @@ def campaign_upload(request, pk: int, upload_id: int):
     return render(request, "campaigns/upload.html", {**context, "upload": upload})
 
 
+@require_GET
+def campaign_upload_invalid_csv(request, pk: int, upload_id: int):
+    """Every invalid line of a checked upload (not only the ones the page lists), as CSV."""
+    need(request, VIEW, SEND)
+    campaign = load_campaign(pk)
+    upload = RecipientUpload.objects.filter(
+        pk=upload_id, campaign=campaign, owner=request.user, state=RecipientUpload.State.CHECKED
+    ).first()
+    if upload is None:
+        raise Http404("This upload is not here any more: it was sent or has expired.")
+    name = f"{upload.original_name.removesuffix('.csv')}-invalid.csv"
+    return invalid_csv(campaign, uploads.csv_of(upload), name=name)
+
+
+def invalid_csv(campaign, rows, *, name: str) -> StreamingHttpResponse:
+    """The invalid rows streamed as CSV (line, value as given, reason), read lazily."""
+    writer = csv.writer(Echo())
+
+    def lines():
+        yield writer.writerow(["line", "value", "reason"])
+        for line, value, reason in recipients.invalid_rows(campaign, rows):
+            yield writer.writerow([line, spreadsheet_safe(value), spreadsheet_safe(reason)])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+    return response
+
+
 def upload_confirmed(request, campaign, upload):
     try:
-        confirmed = background.upload_confirm(upload)
+        confirmed = background.upload_confirm(upload, valid_only=wants_valid_only(request))
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was sent: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)

@@ -94,11 +94,48 @@ def test_csv_with_bad_rows_sends_nothing_and_names_the_rows(sandbox, campaign, t
     assert not Message.objects.exists()
 
 
-def test_csv_with_unknown_column_is_refused(sandbox, campaign, tmp_path):
+def test_valid_only_sends_to_the_valid_rows_and_exits_1_naming_the_rest(
+    sandbox, campaign, tmp_path
+):
     csv_file = tmp_path / "recipients.csv"
-    csv_file.write_text(f"phone,colour\n{ACCEPTED_A},red\n")
+    csv_file.write_text(f"phone,body_2\n{ACCEPTED_A},\nnot-a-number,\n{ACCEPTED_B},extra\n")
+    code, out, err = send(str(campaign.pk), "--recipients", str(csv_file), "--valid-only")
+
+    assert code == 1
+    assert "line 3" in err and "line 4" in err
+    assert "2 invalid line(s) were left out (listed above); the rest were sent." in err
+    assert out.strip().splitlines()[-1] == "accepted 1, failed 0, skipped 0"
+    assert list(Message.objects.values_list("to", flat=True)) == [ACCEPTED_A]
+
+
+def test_valid_only_with_no_valid_row_exits_2_and_sends_nothing(sandbox, campaign):
+    code, _, err = send(str(campaign.pk), "--to", "12345,not-a-number", "--valid-only")
+    assert code == 2 and "No valid recipient" in err
+    assert not sandbox.requests and not Message.objects.exists()
+
+
+def test_valid_only_dry_run_prints_the_valid_rows_and_exits_1(sandbox, campaign):
+    code, out, err = send(
+        str(campaign.pk), "--to", f"{ACCEPTED_A},12345", "--dry-run", "--valid-only"
+    )
+    assert code == 1
+    assert "1 request(s) would be sent" in out and "the rest would be sent" in err
+    assert not sandbox.requests and not Message.objects.exists()
+
+
+def test_csv_extra_columns_are_ignored_with_a_note(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text(f"phone;colour\n{ACCEPTED_A};red\n")
+    code, out, err = send(str(campaign.pk), "--recipients", str(csv_file))
+    assert code == 0 and "Column “colour” ignored" in err
+    assert out.strip().splitlines()[-1] == "accepted 1, failed 0, skipped 0"
+
+
+def test_a_header_only_csv_exits_2_saying_so(sandbox, campaign, tmp_path):
+    csv_file = tmp_path / "recipients.csv"
+    csv_file.write_text("phone,body_1\n")
     code, _, err = send(str(campaign.pk), "--recipients", str(csv_file))
-    assert code == 2 and "colour" in err
+    assert code == 2 and "The file has no recipients." in err
     assert not sandbox.requests
 
 

@@ -1,5 +1,6 @@
-"""Reading recipient lists: CSV columns checked up front, rows read lazily and named by their
-CSV line, blank lines left out."""
+"""Reading recipient lists: CSV columns checked up front (extra ones ignored and named), the
+delimiter sniffed, empty files refused, rows read lazily and named by their CSV line, blank lines
+left out."""
 
 import pytest
 
@@ -46,12 +47,59 @@ def test_bad_rows_are_named_by_their_csv_line_and_nothing_is_queued(campaign, tm
 
 
 @pytest.mark.parametrize(
-    ("header", "named"),
-    [("phone,name", "name"), ("phone,body_0", "body_0"), ("phone,ref,Ref3", "Ref3")],
+    ("header", "named"), [("phone,body_0", "body_0"), ("phone,ref,body_x", "body_x")]
 )
-def test_an_unknown_column_refuses_the_file(tmp_path, header, named):
+def test_a_body_column_that_is_not_a_variable_refuses_the_file(tmp_path, header, named):
     path = write_csv(tmp_path / "r.csv", header, [f"{phone(1)},x,y"])
     with pytest.raises(RecipientFileError, match=f"does not know: {named}\\."):
+        CsvRecipients(path)
+
+
+def test_a_crm_exports_extra_columns_are_ignored_and_named(campaign, tmp_path):
+    path = write_csv(
+        tmp_path / "r.csv",
+        "id,name,phone,email,body_1,Ref3",
+        [f"7,Asha,{phone(1)},asha@example.com,Asha,x"],
+    )
+    rows = CsvRecipients(path)
+    assert rows.ignored_columns == ["id", "name", "email", "Ref3"]
+    assert rows.ignored_note == (
+        "Columns “id”, “name”, “email”, “Ref3” ignored: only phone, header, "
+        "body_1 … body_n, ref, ref1 and ref2 are used."
+    )
+    assert [(r.phone, r.overrides) for r in rows] == [(phone(1), {"body_1": "Asha"})]
+
+
+def test_many_ignored_columns_are_counted_after_the_first_ten(tmp_path):
+    extra = [f"c{n}" for n in range(12)]
+    path = write_csv(tmp_path / "r.csv", ",".join(["phone", *extra]), [phone(1)])
+    assert CsvRecipients(path).ignored_note.startswith(
+        "Columns “c0”, “c1”, “c2”, “c3”, “c4”, “c5”, “c6”, “c7”, “c8”, “c9” and 2 more ignored"
+    )
+    assert CsvRecipients(write_csv(tmp_path / "s.csv", "phone", [phone(1)])).ignored_note == ""
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_the_delimiter_is_sniffed_and_a_byte_order_mark_dropped(campaign, tmp_path, delimiter):
+    path = tmp_path / "r.csv"
+    lines = [["phone", "body_1", "name"], [phone(1), "Asha", "A, B"], [phone(2), "Ravi", "R"]]
+    text = "".join(
+        delimiter.join(f'"{c}"' if "," in c else c for c in line) + "\r\n" for line in lines
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    rows = CsvRecipients(path)
+    assert rows.ignored_columns == ["name"]
+    assert [(r.phone, r.overrides) for r in rows] == [
+        (phone(1), {"body_1": "Asha"}),
+        (phone(2), {"body_1": "Ravi"}),
+    ]
+
+
+@pytest.mark.parametrize("content", ["phone,body_1\n", "\ufeffphone\n\n  \n,\n", "phone"])
+def test_a_file_without_recipients_is_refused_in_plain_words(tmp_path, content):
+    path = tmp_path / "r.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RecipientFileError, match=r"^The file has no recipients\. "):
         CsvRecipients(path)
 
 

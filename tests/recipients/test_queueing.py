@@ -57,6 +57,21 @@ def test_a_200k_row_csv_is_queued_in_flat_memory(campaign, tmp_path, monkeypatch
     assert peak < PEAK_BOUND, f"peak {peak / 1e6:.1f} MB"
 
 
+def test_valid_only_queues_the_valid_rows_and_counts_the_invalid_ones(campaign, tmp_path):
+    rows = [phone(1), "12345", phone(2), "", "+91 12", phone(1)]
+    path = write_csv(tmp_path / "dirty.csv", "phone,email", [f"{r},x@example.com" for r in rows])
+
+    report = campaign_queue_recipients(campaign, CsvRecipients(path), valid_only=True)
+
+    assert not report.refused
+    assert (report.queued, report.invalid_count, report.duplicate_count) == (2, 3, 1)
+    assert [line for line, *_ in report.invalid] == [3, 5, 6]  # 5: an email, no number
+    assert stored(campaign) == {phone(1): "queued", phone(2): "queued"}
+    assert report.notes()[0] == "3 invalid line(s) were left out."
+    refused = campaign_queue_recipients(campaign, CsvRecipients(path))
+    assert refused.refused and refused.queued == 0
+
+
 # --- duplicates and reruns ----------------------------------------------------------------------
 
 

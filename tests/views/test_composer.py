@@ -604,17 +604,39 @@ def test_pasted_numbers_are_confirmed_then_queued_and_sent(
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
 
 
-def test_invalid_numbers_are_listed_by_line_and_nothing_can_be_confirmed(marketer, provider):
+def test_invalid_numbers_are_listed_by_line_next_to_send_to_the_valid_ones(
+    marketer, provider, django_capture_on_commit_callbacks
+):
+    provider.answer()
     campaign = make_campaign()
-    response = marketer.post(url("send", campaign.pk), {"numbers": f"{ASHA}\nnot a number"})
+    typed = f"{ASHA}\nnot a number\n{RAVI}"
+    response = marketer.post(url("send", campaign.pk), {"numbers": typed})
     page = response.content.decode()
     assert "<td>2</td>" in page and "not a number" in page and "has no country code" in page
-    assert 'name="confirm"' not in page
-    response = marketer.post(
-        url("send", campaign.pk), {"numbers": f"{ASHA}\nnot a number", "confirm": "yes"}
-    )
-    assert response.status_code == 400
+    assert "1 invalid line: not sent" in page
+    assert "Send to the 2 valid recipients" in page and 'name="valid_only"' in page
+    download = marketer.post(url("send", campaign.pk), {"numbers": typed, "download_invalid": "1"})
+    assert b"".join(download.streaming_content).decode().splitlines()[:2] == [
+        "line,value,reason",
+        "2,not a number,"
+        + next(reason for line, _, reason in response.context["plan"].invalid if line == 2),
+    ]
+    response = marketer.post(url("send", campaign.pk), {"numbers": typed, "confirm": "yes"})
+    assert response.status_code == 400  # without the choice, all or nothing
     assert not Message.objects.exists() and len(provider.requests) == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer.post(
+            url("send", campaign.pk),
+            {"numbers": typed, "confirm": "yes", "valid_only": "yes"},
+            follow=True,
+        )
+    assert "to 2 recipient(s) in the background" in messages_text(response)
+    assert "1 invalid line(s) were left out." in messages_text(response)
+    assert sorted(Message.objects.values_list("to", "state")) == [
+        (ASHA, Message.State.ACCEPTED),
+        (RAVI, Message.State.ACCEPTED),
+    ]
 
 
 def test_a_broken_campaign_cannot_reach_the_confirmation(marketer, provider):

@@ -2,6 +2,7 @@
 check in the request or on a worker with progress, the confirmation, Django's storage API, and
 the purge of uploads never confirmed."""
 
+import csv
 import io
 import re
 from datetime import timedelta
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Message, OptOut, RecipientUpload
+from campaigns.recipients import eligibility
 from campaigns.services import uploads
 from tests.support.factories import make_campaign
 from tests.views.test_composer import ALL, ASHA, MEERA, RAVI, US_NUMBER, messages_text, user_with
@@ -127,15 +129,102 @@ def test_the_send_page_states_the_limit(marketer):
 # --- checking in the request (small files) -------------------------------------------------------
 
 
-def test_a_small_csv_with_a_bad_row_shows_the_row_and_sends_nothing(marketer, provider):
+def test_a_small_csv_with_a_bad_row_shows_the_row_next_to_send_to_the_valid_ones(
+    marketer, provider
+):
+    provider.answer()
     campaign = make_campaign()
     body = f"phone,body_1\n{ASHA},Asha\n12345,Ravi\n{MEERA},Meera\n"
     response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
     page = response.content.decode()
     assert "From the file customers.csv: 3 rows read." in page
     assert "<td>3</td>" in page and "12345" in page and "has no country code" in page
-    assert 'name="confirm"' not in page
+    assert "Send to the 2 valid recipients" in page
     assert not Message.objects.exists() and len(provider.requests) == 0
+
+    upload = RecipientUpload.objects.get()
+    refused = marketer.post(upload_url(upload), {"confirm": "yes"}, follow=True)
+    assert "Nothing was sent: 1 recipient(s) are not valid" in refused.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_every_invalid_line_downloads_as_csv_from_the_confirmation(marketer, monkeypatch):
+    monkeypatch.setattr(eligibility, "MAX_REPORTED", 2)  # the page lists 2, the file has all
+    campaign = make_campaign()
+    body = f"phone,body_1\n{ASHA},Asha\n12345,x\n=HYPERLINK(1),y\n+91 12,z\n"
+    page = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    upload = RecipientUpload.objects.get()
+    link = reverse("campaigns:upload-invalid", args=[campaign.pk, upload.pk])
+    assert f'href="{link}"' in page.content.decode()
+    assert "Download the 3 invalid lines (CSV)" in page.content.decode()
+
+    response = marketer.get(link)
+    assert response["Content-Disposition"] == 'attachment; filename="customers-invalid.csv"'
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[:2] for row in rows] == [
+        ["line", "value"],
+        ["3", "12345"],
+        ["4", "'=HYPERLINK(1)"],
+        ["5", "'+91 12"],
+    ]
+    assert "has no country code" in rows[1][2]
+    other = Client()
+    other.force_login(user_with(*ALL, username="someone-else"))
+    assert other.get(link).status_code == 404
+
+
+def test_the_confirmation_shows_the_first_5_recipients_with_their_own_values(marketer):
+    campaign = make_campaign()
+    rows = [f"+9198{n:08d},{n}-ref,Name {n}" if n != 1 else f"+9198{n:08d},," for n in range(7)]
+    body = "phone,ref,body_1\n" + "\n".join(rows) + "\n"
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    plan = response.context["plan"]
+    assert plan.first_columns == ["body_1", "ref"]
+    assert plan.first_rows[:2] == [
+        ("+919800000000", ["Name 0", "0-ref"]),
+        ("+919800000001", ["", ""]),
+    ]
+    assert len(plan.first_rows) == 5
+    page = response.content.decode()
+    assert "The first 5 recipients with their own values" in page
+    assert "<td>Name 4</td>" in page and "Name 5" not in page
+    assert ">the campaign's<" in page
+
+
+def test_a_dirty_10000_row_crm_export_sends_to_its_valid_rows_in_two_clicks(
+    marketer, provider, in_background, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    campaign = make_campaign()
+    lines = ["\ufeffContact ID;Name;phone;Email;body_1;Owner"]
+    bad = {17: "98765 43210", 4_000: "", 9_999: "+91 12"}
+    for n in range(10_000):
+        number = bad.get(n, f"+9198{n:08d}")
+        lines.append(f"{n};Customer {n};{number};c{n}@example.com;Name {n};Sales")
+    body = "\r\n".join(lines) + "\r\n"
+
+    with django_capture_on_commit_callbacks(execute=True):  # click 1: upload
+        response = marketer.post(send_url(campaign), {"csv_file": csv_file(body, "crm.csv")})
+    run_worker()  # the page polls while the worker checks
+    page = marketer.get(response.url).content.decode()
+    assert "From the file crm.csv: 10000 rows read." in page
+    assert "Columns “Contact ID”, “Name”, “Email”, “Owner” ignored" in page
+    assert "3 invalid lines: not sent" in page
+    assert "Send to the 9997 valid recipients" in page
+
+    upload = RecipientUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):  # click 2: send to the valid ones
+        marketer.post(upload_url(upload), {"confirm": "yes", "valid_only": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        run_worker()  # queues the valid rows, and enqueues the send
+    run_worker()
+
+    assert Message.objects.filter(state=Message.State.ACCEPTED).count() == 9_997
+    assert len(provider.requests) == 9_997
+    upload.refresh_from_db()
+    assert upload.state == RecipientUpload.State.QUEUED
+    assert upload.detail.startswith("9997 recipient(s) queued for sending.")
+    assert "3 invalid line(s) were left out." in upload.detail
 
 
 def test_a_csv_with_unknown_columns_is_refused_naming_the_file_and_nothing_is_kept(marketer):
@@ -147,6 +236,22 @@ def test_a_csv_with_unknown_columns_is_refused_naming_the_file_and_nothing_is_ke
     page = response.content.decode()
     assert "list.csv needs a &#x27;phone&#x27; column" in page
     assert "uploads/" not in page
+    assert not RecipientUpload.objects.exists() and stored_files() == []
+
+
+def test_a_semicolon_crm_export_has_its_extra_columns_ignored_with_a_note(marketer):
+    campaign = make_campaign()
+    body = f"\ufeffname;phone;email\nAsha;{ASHA};a@example.com\nRavi;{RAVI};r@example.com\n"
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file(body)}, follow=True)
+    assert response.context["plan"].to_send == 2
+    assert "Columns “name”, “email” ignored" in response.content.decode()
+
+
+def test_a_header_only_csv_is_refused_and_nothing_is_kept(marketer):
+    campaign = make_campaign()
+    response = marketer.post(send_url(campaign), {"csv_file": csv_file("phone,body_1\n")})
+    assert response.status_code == 400
+    assert "The file has no recipients." in response.content.decode()
     assert not RecipientUpload.objects.exists() and stored_files() == []
 
 
@@ -229,7 +334,7 @@ def test_a_large_upload_is_checked_by_the_worker_with_progress_on_the_page(
     page = marketer.get(upload_url(upload)).content.decode()
     assert "From the file customers.csv: 7 rows read." in page
     assert "has no country code" in page and "+91 12" in page
-    assert 'name="confirm"' not in page
+    assert "Send to the 3 valid recipients" in page
 
 
 def test_confirming_a_large_upload_queues_exactly_the_valid_recipients_on_the_worker(

@@ -1,7 +1,7 @@
 """Send a campaign to numbers given on the command line or in a CSV file.
 
-Exit status: 0 all accepted, 1 some failed (or their outcome is unknown), 2 bad arguments or
-invalid input (then nothing is sent).
+Exit status: 0 all accepted, 1 some failed (or their outcome is unknown, or `--valid-only` left
+invalid lines out), 2 bad arguments or invalid input (then nothing is sent).
 """
 
 from pathlib import Path
@@ -24,6 +24,10 @@ def invalid_input(message: str) -> CommandError:
     return CommandError(message, returncode=2)
 
 
+def left_out(invalid: int, *, the_rest: str = "were sent") -> str:
+    return f"{invalid} invalid line(s) were left out (listed above); the rest {the_rest}."
+
+
 class Command(BaseCommand):
     help = "Send a campaign's MPM to each recipient (one request per recipient)."
 
@@ -35,12 +39,19 @@ class Command(BaseCommand):
             "--recipients",
             type=Path,
             metavar="FILE.csv",
-            help="CSV with phone and optional header, body_1…body_n, ref, ref1, ref2 columns.",
+            help="CSV (comma, semicolon or tab) with phone and optional header, body_1…body_n, ref, "
+            "ref1, ref2 columns; other columns are ignored.",
         )
         parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Check everything and print the payloads; send nothing.",
+        )
+        parser.add_argument(
+            "--valid-only",
+            action="store_true",
+            help="Send to the valid recipients and list the invalid lines (without it, one "
+            "invalid line sends nothing); exits 1 when lines were left out.",
         )
         parser.add_argument(
             "--resume",
@@ -69,7 +80,16 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, campaign_id, to, recipients, dry_run, resume, resend_unknown, **options
+        self,
+        *args,
+        campaign_id,
+        to,
+        recipients,
+        dry_run,
+        resume,
+        resend_unknown,
+        valid_only,
+        **options,
     ):
         if to is None and recipients is None and not resume:
             raise invalid_input(
@@ -100,8 +120,10 @@ class Command(BaseCommand):
                 inputs = recipient_lists.CsvRecipients(recipients)
             except recipient_lists.RecipientFileError as exc:
                 raise invalid_input(str(exc)) from None
+            if inputs.ignored_note:
+                self.stderr.write(inputs.ignored_note)
         if dry_run:
-            return self.dry_run(campaign, inputs or [])
+            return self.dry_run(campaign, inputs or [], valid_only=valid_only)
         report = recipient_lists.QueueReport()
         if inputs is not None:
             try:
@@ -110,15 +132,18 @@ class Command(BaseCommand):
                 raise invalid_input(str(exc)) from None
             try:
                 report = recipient_lists.campaign_queue_recipients(
-                    campaign, inputs, resend_unknown=resend_unknown
+                    campaign, inputs, resend_unknown=resend_unknown, valid_only=valid_only
                 )
             except recipient_lists.RecipientFileError as exc:
                 raise invalid_input(str(exc)) from None
             self.explain_report(report)
-            if report.invalid_count:
+            if report.refused:
                 raise invalid_input(
-                    f"{report.invalid_count} invalid recipient(s); nothing was sent."
+                    f"{report.invalid_count} invalid recipient(s); nothing was sent "
+                    "(--valid-only sends to the valid ones)."
                 )
+            if report.invalid_count and not report.queued:
+                raise invalid_input("No valid recipient to send to; nothing was sent.")
         run_options = services.run_options(
             rate=options["rate"],
             concurrency=options["concurrency"],
@@ -142,6 +167,8 @@ class Command(BaseCommand):
                 + ", ".join(f"{c}: {n}" for c, n in summary.codes.items()),
                 returncode=1,
             )
+        if report.invalid_count:
+            raise CommandError(left_out(report.invalid_count), returncode=1)
         if summary.waiting:
             raise CommandError(
                 f"{summary.waiting} message(s) are waiting for a retry ({summary.waiting_line()}). "
@@ -197,17 +224,21 @@ class Command(BaseCommand):
                 "use --resend-unknown to send them again."
             )
 
-    def dry_run(self, campaign, inputs):
+    def dry_run(self, campaign, inputs, *, valid_only):
         """Check everything and print each request body; nothing is written or sent."""
         try:
             result = services.campaign_dry_run(campaign, inputs)
         except recipient_lists.RecipientFileError as exc:
             raise invalid_input(str(exc)) from None
         self.explain_report(result.report)
-        if result.report.invalid_count:
+        if result.report.invalid_count and not (valid_only and result.bodies):
             raise invalid_input(f"{result.report.invalid_count} invalid recipient(s).")
         for body in result.bodies:
             self.stdout.write(body)
         self.stdout.write(
             f"Dry run: {len(result.bodies)} request(s) would be sent; nothing was sent."
         )
+        if result.report.invalid_count:
+            raise CommandError(
+                left_out(result.report.invalid_count, the_rest="would be sent"), returncode=1
+            )
