@@ -71,8 +71,11 @@ SETTINGS: dict[str, Setting] = {
     "KALEYRA_WA500_RETRY_DELAYS": Setting("floats", [300.0, 600.0, 900.0], minimum=0),
     "MPM_CONNECT_RETRY_BASE_DELAY": Setting("float", 2.0, minimum=0),
     "MPM_CONNECT_MAX_RETRIES": Setting("int", 5, minimum=0, maximum=100),
-    # Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
-    "MPM_CLAIM_LEASE": Setting("float", 120.0, minimum=0),
+    # A run beats its heartbeat row every quarter of this and stops sending once half of it
+    # passes without a beat; after all of it, recovery counts the run dead and settles its claims.
+    "MPM_HEARTBEAT_LEASE": Setting("float", 20.0, minimum=0.4, maximum=3600),
+    # How often the recovery task looks for campaigns left sending by a dead worker.
+    "MPM_RECOVERY_INTERVAL": Setting("float", 30.0, minimum=0.5, maximum=3600),
     "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),
     "MPM_RATE_LIMIT_DIR": Setting("str", "", doc="default: the system's temporary folder"),
     # Recipient CSVs uploaded in the composer (kept in Django's default storage): refused above

@@ -6,7 +6,7 @@ from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.services import uploads
+from campaigns.services import healing, uploads
 
 
 @task()
@@ -26,6 +26,14 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
     if next_at is not None and send_campaign_task.get_backend().supports_defer:
         send_campaign_task.using(run_after=next_at).enqueue(campaign_id)
     return summary.line()
+
+
+@task()
+def recover_campaigns_task() -> str:
+    """Continue campaigns whose worker died; comes back while any campaign is sending."""
+    report = healing.campaigns_heal(send_task=send_campaign_task)
+    healing.recovery_schedule(recover_campaigns_task)
+    return report
 
 
 @task()

@@ -15,6 +15,7 @@ from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, temp
 from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
 from campaigns.models.uploads import RecipientUpload
+from campaigns.models.workers import WorkerHeartbeat
 
 __all__ = [
     "VARIABLE_RE",
@@ -33,5 +34,6 @@ __all__ = [
     "SendAttempt",
     "SenderPacing",
     "StatusEvent",
+    "WorkerHeartbeat",
     "template_variables",
 ]

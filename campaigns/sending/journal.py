@@ -10,7 +10,6 @@ from pathlib import Path
 from campaigns import conf
 from campaigns.kaleyra import Outcome, SendResult
 from campaigns.sending.claims import Answer
-from campaigns.sending.workers import worker_alive
 
 
 def journal_dir() -> Path:
@@ -57,15 +56,16 @@ class JournalReplay:
     files: list[Path]
 
 
-def read_dead_journals(campaign_id: int) -> JournalReplay:
-    """What the finished or dead runs of this machine sent and heard for this campaign."""
+def read_dead_journals(campaign_id: int, live: set[str]) -> JournalReplay:
+    """What the finished or dead runs of this machine sent and heard for this campaign (`live`:
+    the ids of the runs still going)."""
     replay = JournalReplay({}, set(), [])
     directory = journal_dir()
     if not directory.is_dir():
         return replay
     for path in sorted(directory.glob(f"{campaign_id}@*.jsonl")):
         worker_id = path.stem.partition("@")[2].replace("@", ":")
-        if worker_alive(worker_id):
+        if worker_id in live:
             continue
         replay.files.append(path)
         for line in path.read_text(errors="replace").splitlines():

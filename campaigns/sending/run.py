@@ -31,13 +31,7 @@ from campaigns.sending.ratelimit import machine_limiter
 from campaigns.sending.recorder import Recorder, record, retry_policy
 from campaigns.sending.sender import Sender
 from campaigns.sending.sql import claim_messages
-from campaigns.sending.workers import (
-    HOST,
-    new_worker_id,
-    stale_before,
-    worker_alive,
-    worker_finished,
-)
+from campaigns.sending.workers import HOST, Heartbeat, live_workers
 
 logger = logging.getLogger(__name__)
 
@@ -161,47 +155,51 @@ def claim(scope: Scope, size: int, worker_id: str) -> list[Claimed]:
 def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
     """Settle Messages left in `sending` by runs that died, before sending anything new.
 
+    A run is dead when its heartbeat is older than the lease (it stopped sending at half of it).
     From this machine's journals: an answer that arrived is recorded; a request that left with
     no answer becomes `unknown` (it may have been sent); a claim that never left is queued
-    again. Claims of other machines older than the lease also become `unknown`.
+    again. Another machine's dead run left no journal here: its claims become `unknown`.
+    Every change is conditional on the dead run still holding the claim, and the campaign's row
+    is locked (PostgreSQL) so that two recoveries never record one answer twice.
     """
-    replay = read_dead_journals(campaign_id)
-    stuck = Message.objects.filter(campaign_id=campaign_id, state=Message.State.SENDING)
-    to_record, unknown, requeue = [], [], []
-    rows = stuck.filter(claimed_by__startswith=f"{HOST}:").values_list(
-        "id", "to", "overrides", "attempts", "claimed_by", "is_test"
-    )
-    tests = set()
-    for mid, to, overrides, attempts, worker_id, is_test in rows:
-        if worker_alive(worker_id):
-            continue
-        if is_test:
-            tests.add(mid)
-        if mid in replay.answered:
-            claimed = Claimed(mid, to, overrides, attempts)
-            body = serialize(request_body(content, claimed)).decode()
-            to_record.append(Answer(claimed, body, replay.answered[mid]))
-        elif mid in replay.sent:
-            unknown.append(mid)
-        else:
-            requeue.append(mid)
-    for policy, answers in (
-        (retry_policy(), [a for a in to_record if a.message.id not in tests]),
-        (SINGLE_EXCHANGE, [a for a in to_record if a.message.id in tests]),
-    ):
-        if answers:
-            record(answers, campaign_id=campaign_id, policy=policy)
-    unknown += list(
-        stuck.exclude(claimed_by__startswith=f"{HOST}:")
-        .filter(claimed_at__lt=stale_before())
-        .values_list("id", flat=True)
-    )
-    Message.objects.mark_unknown(unknown, IN_FLIGHT_DETAIL)
-    # A test send that never left is not sent later, out of the user's sight.
-    Message.objects.mark_failed(
-        [m for m in requeue if m in tests], "The test send was interrupted before it left."
-    )
-    Message.objects.requeue_unsent([m for m in requeue if m not in tests])
+    with transaction.atomic():
+        list(Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("pk"))
+        live = live_workers()
+        replay = read_dead_journals(campaign_id, live)
+        stuck = Message.objects.filter(
+            campaign_id=campaign_id, state=Message.State.SENDING
+        ).exclude(claimed_by__in=live)
+        to_record, unknown, requeue = [], [], []
+        rows = stuck.filter(claimed_by__startswith=f"{HOST}:").values_list(
+            "id", "to", "overrides", "attempts", "is_test"
+        )
+        tests = set()
+        for mid, to, overrides, attempts, is_test in rows:
+            if is_test:
+                tests.add(mid)
+            if mid in replay.answered:
+                claimed = Claimed(mid, to, overrides, attempts)
+                body = serialize(request_body(content, claimed)).decode()
+                to_record.append(Answer(claimed, body, replay.answered[mid]))
+            elif mid in replay.sent:
+                unknown.append(mid)
+            else:
+                requeue.append(mid)
+        for policy, answers in (
+            (retry_policy(), [a for a in to_record if a.message.id not in tests]),
+            (SINGLE_EXCHANGE, [a for a in to_record if a.message.id in tests]),
+        ):
+            if answers:
+                record(answers, campaign_id=campaign_id, policy=policy)
+        unknown += list(
+            stuck.exclude(claimed_by__startswith=f"{HOST}:").values_list("id", flat=True)
+        )
+        stuck.mark_unknown(unknown, IN_FLIGHT_DETAIL)
+        # A test send that never left is not sent later, out of the user's sight.
+        stuck.mark_failed(
+            [m for m in requeue if m in tests], "The test send was interrupted before it left."
+        )
+        stuck.requeue_unsent([m for m in requeue if m not in tests])
     for path in replay.files:
         path.unlink(missing_ok=True)
     counts = {"recorded": len(to_record), "unknown": len(unknown), "requeued": len(requeue)}
@@ -242,6 +240,10 @@ def send_test(message: Message, content: MpmContent, config: KaleyraConfig) -> S
     return summary.last_result
 
 
+class LeaseLost(RuntimeError):
+    """A run that could not beat its heartbeat in time: others may have settled its claims."""
+
+
 class CampaignRun:
     """One process's run over one scope: its claims, sender, recorder and journal."""
 
@@ -251,7 +253,8 @@ class CampaignRun:
         self.options = options
         self.callback = progress_callback
         self.policy: RetryPolicy = SINGLE_EXCHANGE if scope.is_test else retry_policy()
-        self.worker_id = new_worker_id()
+        self.heartbeat = Heartbeat(scope.campaign_id)
+        self.worker_id = self.heartbeat.worker_id
         self.progress = SendSummary(total=self._total(), rate_limit=options.rate)
         self.journal = Journal(scope.campaign_id, self.worker_id)
         self.recorder = Recorder(scope.campaign_id, self.journal, self.progress, self.policy)
@@ -283,9 +286,15 @@ class CampaignRun:
         return Message.objects.real().waiting().filter(campaign_id=self.scope.campaign_id).count()
 
     def should_stop(self) -> bool:
-        return self.recorder.pause_heard.is_set() or self.stopped.is_set()
+        return (
+            self.recorder.pause_heard.is_set()
+            or self.stopped.is_set()
+            or not self.heartbeat.valid()
+        )
 
     def journal_send(self, message: Claimed):
+        if not self.heartbeat.valid():  # recovery may count this run dead: nothing more leaves
+            raise LeaseLost(f"Run {self.worker_id} missed its heartbeats; it stops sending.")
         self.journal.sending(message.id)
 
     def run(self) -> SendSummary:
@@ -300,7 +309,7 @@ class CampaignRun:
                 self.recorder.flush(time.monotonic())
                 clean = sent_all  # every answer committed: the journal is no longer needed
             finally:
-                Message.objects.requeue_unsent(unsent)
+                Message.objects.filter(claimed_by=self.worker_id).requeue_unsent(unsent)
                 self._release(clean=clean)
         if not self.scope.is_test:
             finish(self.scope.campaign_id)
@@ -318,11 +327,14 @@ class CampaignRun:
     def _release(self, *, clean: bool):
         self.journal.close(remove=clean)
         self.limiter.close()
-        worker_finished(self.worker_id)
+        self.heartbeat.end()
 
     def _loop(self):
         last_check = last_report = 0.0
         while not self.recorder.pause_heard.is_set():
+            self.heartbeat.beat()
+            if not self.heartbeat.valid():
+                return
             now = time.monotonic()
             if not self.scope.is_test and now - last_check >= STATE_CHECK_INTERVAL:
                 last_check = now
@@ -354,6 +366,7 @@ class CampaignRun:
     def _drain(self):
         """Wait until everything submitted has been answered, committing as answers come."""
         while self.sender.pending:
+            self.heartbeat.beat()
             now = time.monotonic()
             if self.recorder.due(now):
                 self.recorder.flush(now)

@@ -1,49 +1,64 @@
-"""Who is sending: each engine run's id (`host:pid:run`) is written on the Messages it claims, so
-the next run can tell a crashed run's claims from a slow one's."""
+"""Who is sending: each engine run has an id (`host:pid:run`, written on the Messages it claims and
+naming its journal) and a heartbeat row in the database that it beats from its own thread.
+
+A run whose beats stop (stuck, cut off from the database, or its row removed by recovery) stops
+sending at half the lease, so by the time anyone counts it dead (the whole lease) nothing new can
+leave it: what its journal says never left may then be queued again without a duplicate."""
 
 import os
 import socket
+import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from campaigns import conf
+from campaigns.models import WorkerHeartbeat
 
 HOST = socket.gethostname()
-_active_runs: set[str] = set()  # this process's engine runs that are still going
 
 
-def new_worker_id() -> str:
-    run = uuid.uuid4().hex[:12]
-    _active_runs.add(run)
-    return f"{HOST}:{os.getpid()}:{run}"
+def lease_start(now: datetime | None = None) -> datetime:
+    """A run whose last beat is older than this is dead."""
+    return (now or timezone.now()) - timedelta(seconds=conf.MPM_HEARTBEAT_LEASE)
 
 
-def worker_finished(worker_id: str):
-    _active_runs.discard(worker_id.rpartition(":")[2])
+def live_workers() -> set[str]:
+    return set(WorkerHeartbeat.objects.live(lease_start()).values_list("worker_id", flat=True))
 
 
-def worker_alive(worker_id: str) -> bool:
-    """False only when we know the worker is gone: a run of this process that ended, or a
-    process of this machine that no longer exists. Other machines' workers count as alive."""
-    host, _, rest = worker_id.partition(":")
-    pid_text, _, run = rest.partition(":")
-    if host != HOST or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return run in _active_runs
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class Heartbeat:
+    """One run's liveness: `beat()` is called often and writes only when a beat is due;
+    `valid()` (a clock read) is what the senders check before each request leaves."""
 
+    def __init__(self, campaign_id: int | None):
+        self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.interval = conf.MPM_HEARTBEAT_LEASE / 4
+        self.fence = conf.MPM_HEARTBEAT_LEASE / 2
+        self.last = time.monotonic()
+        self.lost = False
+        now = timezone.now()
+        WorkerHeartbeat.objects.create(
+            worker_id=self.worker_id,
+            host=HOST,
+            pid=os.getpid(),
+            campaign_id=campaign_id,
+            started_at=now,
+            beat_at=now,
+        )
 
-def stale_before(now: datetime | None = None) -> datetime:
-    """Claims older than this belong to a worker that is gone (no answer can still arrive)."""
-    lease = conf.KALEYRA_CONNECT_TIMEOUT + conf.KALEYRA_READ_TIMEOUT + conf.MPM_CLAIM_LEASE
-    return (now or timezone.now()) - timedelta(seconds=lease)
+    def beat(self):
+        started = time.monotonic()  # before the write: the lease is never longer than it seems
+        if self.lost or started - self.last < self.interval:
+            return
+        if WorkerHeartbeat.objects.filter(worker_id=self.worker_id).beat(timezone.now()):
+            self.last = started
+        else:
+            self.lost = True
+
+    def valid(self) -> bool:
+        return not self.lost and time.monotonic() - self.last < self.fence
+
+    def end(self):
+        WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()

@@ -10,7 +10,7 @@ from django_tasks.base import Task
 
 from campaigns import conf, recipients
 from campaigns.models import Campaign, RecipientUpload
-from campaigns.services import uploads
+from campaigns.services import healing, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -24,15 +24,22 @@ from campaigns.tasks import (
     check_upload_task,
     purge_uploads_task,
     queue_upload_task,
+    recover_campaigns_task,
     send_campaign_task,
 )
 
 
 def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
-    """Start (or resume) sending in the background once the current transaction commits."""
+    """Start (or resume) sending in the background once the current transaction commits, with
+    the recovery task booked to continue it should its worker die."""
     sending_config()  # a worker could not send either: say so now
     campaign_start(campaign, resume=resume)
-    transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
+
+    def enqueue():
+        send_campaign_task.enqueue(campaign.pk)
+        healing.recovery_schedule(recover_campaigns_task)
+
+    transaction.on_commit(enqueue)
 
 
 def campaign_queue_and_send(

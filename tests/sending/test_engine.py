@@ -28,7 +28,7 @@ from benchmarks.standin import HANG_SUFFIX, STANDIN_ANSWERS, StandinThread
 from campaigns import conf
 from campaigns.callbacks import apply_pending_callbacks
 from campaigns.kaleyra import Outcome, SendResult, config_from_settings, parse_answer
-from campaigns.models import Campaign, Message, SendAttempt, SenderPacing
+from campaigns.models import Campaign, Message, SendAttempt, SenderPacing, WorkerHeartbeat
 from campaigns.payload import serialize
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.selectors import campaign_content, campaign_for_sending
@@ -51,6 +51,7 @@ from tests.support.provider import API_KEY, SENDER, SID, use_kaleyra_at
 ROOT = Path(__file__).resolve().parents[2]
 RESERVED_SUFFIXES = {*STANDIN_ANSWERS, HANG_SUFFIX}
 WAIT = 60  # seconds: the most any one wait on a subprocess or a condition may take
+HEARTBEAT_LEASE = 1.0  # seconds, in subprocesses: a killed one counts as dead soon after
 
 transactional = pytest.mark.django_db(transaction=True)
 
@@ -313,15 +314,6 @@ def test_a_sender_that_always_wakes_late_still_sends_everything(start_standin, c
 # --- crash recovery -----------------------------------------------------------------------------
 
 
-def finished_pid() -> int:
-    """The pid of a process of this machine that has ended (and been reaped)."""
-    proc = subprocess.Popen(["true"])
-    proc.wait(timeout=WAIT)
-    with pytest.raises(ProcessLookupError):
-        os.kill(proc.pid, 0)
-    return proc.pid
-
-
 def expected_journal(settings, campaign_id: int, worker_id: str) -> Path:
     """Where a run's journal lives: `<campaign>@<host>@<pid>@<run>.jsonl`."""
     host, pid, run = worker_id.split(":")
@@ -335,76 +327,82 @@ def cut_last_line(path: Path):
     path.write_bytes(data[: start + (len(data) - start) // 2])
 
 
+def beating(worker_id: str, seconds_ago: float = 0) -> str:
+    """A run's heartbeat row, last beaten `seconds_ago`."""
+    at = timezone.now() - timedelta(seconds=seconds_ago)
+    host, pid, _ = worker_id.split(":")
+    WorkerHeartbeat.objects.create(
+        worker_id=worker_id, host=host, pid=int(pid), started_at=at, beat_at=at
+    )
+    return worker_id
+
+
 @pytest.mark.django_db
 def test_recover_settles_what_a_dead_run_left_in_sending(engine_settings):
     campaign = campaign_for_sending(make_campaign().pk)
     content = campaign_content(campaign)
-    now = timezone.now()
-    dead = f"{HOST}:{finished_pid()}:0123456789ab"
-    elsewhere = "other-host:4242:ba9876543210"
-    live_proc = subprocess.Popen(["sleep", str(WAIT)])
-    try:
-        live = f"{HOST}:{live_proc.pid}:aaaaaaaaaaaa"
+    lease = conf.MPM_HEARTBEAT_LEASE
+    dead = beating(f"{HOST}:{os.getpid()}:0123456789ab", seconds_ago=lease + 1)
+    elsewhere = "other-host:4242:ba9876543210"  # never beat: dead, and its journal is not here
+    live = beating(f"{HOST}:{os.getpid()}:aaaaaaaaaaaa", seconds_ago=lease / 2)
+    live_elsewhere = beating("other-host:4343:bbbbbbbbbbbb")
 
-        def claimed(to, worker, claimed_at=now):
-            return Message.objects.create(
-                campaign=campaign, to=to, state="sending", claimed_by=worker, claimed_at=claimed_at
-            )
-
-        def answer(message, result):
-            return Answer(Claimed(message.id, message.to, {}, 0), "{}", result)
-
-        answered, refused, in_flight, never_left, cut_short = (
-            claimed(n, dead) for n in numbers(5, start=100)
+    def claimed(to, worker):
+        return Message.objects.create(
+            campaign=campaign, to=to, state="sending", claimed_by=worker, claimed_at=timezone.now()
         )
-        old_elsewhere = claimed(numbers(1, start=200)[0], elsewhere, now - timedelta(hours=1))
-        new_elsewhere = claimed(numbers(1, start=300)[0], elsewhere, now - timedelta(seconds=10))
-        still_running = claimed(numbers(1, start=400)[0], live)
-        wa401 = {"code": "WA401", "message": "Phone number is not present", "data": {}, "error": {}}
 
-        journal = Journal(campaign.pk, dead)  # what the dead run wrote before it died
-        assert journal.path == expected_journal(engine_settings, campaign.pk, dead)
-        for message in (answered, refused, in_flight, cut_short):
-            journal.sending(message.id)
-        journal.answered(answer(answered, accepted_result()))
-        journal.answered(answer(refused, parse_answer(401, json.dumps(wa401))))
-        journal.answered(answer(cut_short, accepted_result()))
-        journal.close(remove=False)
-        cut_last_line(journal.path)
-        other = Journal(campaign.pk, live)  # a run still going has a journal too
-        other.sending(still_running.id)
-        other.answered(answer(still_running, accepted_result()))
-        other.close(remove=False)
+    def answer(message, result):
+        return Answer(Claimed(message.id, message.to, {}, 0), "{}", result)
 
-        counts = recover(campaign.pk, content)
+    answered, refused, in_flight, never_left, cut_short = (
+        claimed(n, dead) for n in numbers(5, start=100)
+    )
+    dead_elsewhere = claimed(numbers(1, start=200)[0], elsewhere)
+    still_elsewhere = claimed(numbers(1, start=300)[0], live_elsewhere)
+    still_running = claimed(numbers(1, start=400)[0], live)
+    wa401 = {"code": "WA401", "message": "Phone number is not present", "data": {}, "error": {}}
 
-        assert counts == {"recorded": 2, "unknown": 3, "requeued": 1}
-        for message in (answered, refused, in_flight, cut_short, never_left, old_elsewhere):
-            message.refresh_from_db()
-        assert (answered.state, answered.message_id, answered.attempts) == (
-            "accepted",
-            "SI000000000042",
-            1,
-        )
-        attempt = answered.attempts_log.get()
-        expected_body = request_body(content, Claimed(answered.id, answered.to, {}, 0))
-        assert attempt.request_body == expected_body
-        assert attempt.request_body["extra_info"]["ref"] == ref(answered.id)
-        assert (refused.state, refused.last_code, refused.attempts) == ("failed", "WA401", 1)
-        for message in (in_flight, cut_short, old_elsewhere):
-            assert message.state == "unknown"
-            assert "may have been sent" in message.detail
-        assert (never_left.state, never_left.claimed_by) == ("queued", "")
-        for message in (new_elsewhere, still_running):  # their workers may still hear back
-            message.refresh_from_db()
-            assert message.state == "sending"
-        assert SendAttempt.objects.count() == 2
-        # The dead run's journal is settled and gone; a live run's is its own business.
-        assert list(Path(engine_settings.MPM_JOURNAL_DIR).iterdir()) == [other.path]
-        assert recover(campaign.pk, content) == {"recorded": 0, "unknown": 0, "requeued": 0}
-    finally:
-        live_proc.kill()
-        live_proc.wait(timeout=WAIT)
+    journal = Journal(campaign.pk, dead)  # what the dead run wrote before it died
+    assert journal.path == expected_journal(engine_settings, campaign.pk, dead)
+    for message in (answered, refused, in_flight, cut_short):
+        journal.sending(message.id)
+    journal.answered(answer(answered, accepted_result()))
+    journal.answered(answer(refused, parse_answer(401, json.dumps(wa401))))
+    journal.answered(answer(cut_short, accepted_result()))
+    journal.close(remove=False)
+    cut_last_line(journal.path)
+    other = Journal(campaign.pk, live)  # a run still going has a journal too
+    other.sending(still_running.id)
+    other.answered(answer(still_running, accepted_result()))
+    other.close(remove=False)
+
+    counts = recover(campaign.pk, content)
+
+    assert counts == {"recorded": 2, "unknown": 3, "requeued": 1}
+    for message in (answered, refused, in_flight, cut_short, never_left, dead_elsewhere):
+        message.refresh_from_db()
+    assert (answered.state, answered.message_id, answered.attempts) == (
+        "accepted",
+        "SI000000000042",
+        1,
+    )
+    attempt = answered.attempts_log.get()
+    expected_body = request_body(content, Claimed(answered.id, answered.to, {}, 0))
+    assert attempt.request_body == expected_body
+    assert attempt.request_body["extra_info"]["ref"] == ref(answered.id)
+    assert (refused.state, refused.last_code, refused.attempts) == ("failed", "WA401", 1)
+    for message in (in_flight, cut_short, dead_elsewhere):
+        assert message.state == "unknown"
+        assert "may have been sent" in message.detail
+    assert (never_left.state, never_left.claimed_by) == ("queued", "")
+    for message in (still_elsewhere, still_running):  # their runs still beat
+        message.refresh_from_db()
+        assert message.state == "sending"
+    assert SendAttempt.objects.count() == 2
+    # The dead run's journal is settled and gone; a live run's is its own business.
+    assert list(Path(engine_settings.MPM_JOURNAL_DIR).iterdir()) == [other.path]
+    assert recover(campaign.pk, content) == {"recorded": 0, "unknown": 0, "requeued": 0}
 
 
 def accepted_result() -> SendResult:
@@ -470,6 +468,7 @@ def command_env(settings, server) -> dict[str, str]:
         "KALEYRA_RATE_PER_SECOND": "0",
         "MPM_JOURNAL_DIR": settings.MPM_JOURNAL_DIR,
         "MPM_RATE_LIMIT_DIR": settings.MPM_RATE_LIMIT_DIR,
+        "MPM_HEARTBEAT_LEASE": str(HEARTBEAT_LEASE),
     }
 
 
@@ -544,6 +543,7 @@ def test_a_run_killed_mid_campaign_resumes_with_every_message_settled(
     assert first.proc.returncode == -signal.SIGKILL, first.output
     assert 300 <= accepted.count() < 3000
     assert Message.objects.filter(campaign=campaign, state="sending").exists()
+    time.sleep(HEARTBEAT_LEASE)  # until then its claims might still be a live run's
 
     resumed = Command(tmp_path, env, *args, "--resume", "--concurrency", "256")
     try:
@@ -656,6 +656,77 @@ def test_two_workers_on_one_campaign_send_each_message_once(
     assert {claimer.split(":")[1] for claimer in claimers} == {
         str(worker.proc.pid) for worker in workers
     }
+
+
+# --- self-healing: db_worker killed, a fresh one started --------------------------------------
+
+
+def manage(tmp_path, env, *args) -> subprocess.Popen:
+    out = (tmp_path / f"{args[0]}-{time.monotonic_ns()}.txt").open("w")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=out, stderr=out
+    )
+
+
+def stop(proc: subprocess.Popen):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=WAIT)
+
+
+@transactional
+@pytest.mark.timeout(180)
+def test_a_killed_worker_heals_itself_and_the_campaign_completes_once(
+    start_standin, engine_settings, tmp_path
+):
+    server = start_standin(latency=0.2)
+    campaign = make_campaign()
+    queue(campaign, numbers(2000))
+    env = {
+        **command_env(engine_settings, server),
+        "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        "MPM_RECOVERY_INTERVAL": "0.5",
+        "MPM_SEND_CONCURRENCY": "64",
+    }
+    worker = ["db_worker", "--interval", "0.1", "--no-startup-delay"]
+    accepted = Message.objects.filter(campaign=campaign, state="accepted")
+    start = (
+        "from campaigns.models import Campaign; "
+        "from campaigns.services.background import campaign_enqueue_send; "
+        f"campaign_enqueue_send(Campaign.objects.get(pk={campaign.pk}))"
+    )
+    assert manage(tmp_path, env, "shell", "-c", start).wait(timeout=WAIT) == 0
+
+    first = manage(tmp_path, env, *worker)
+    try:
+        wait_until(lambda: accepted.count() >= 300 or first.poll() is not None, "sends")
+    finally:
+        stop(first)
+    assert first.returncode == -signal.SIGKILL
+    assert accepted.count() < 2000
+    assert Message.objects.filter(campaign=campaign, state="sending").exists()
+
+    fresh = manage(tmp_path, env, *worker)
+    try:
+        deadline = time.monotonic() + 120
+        while Campaign.objects.get(pk=campaign.pk).state != Campaign.State.COMPLETED:
+            assert time.monotonic() < deadline, states(campaign)
+            time.sleep(0.2)
+    finally:
+        stop(fresh)
+
+    counts = states(campaign)
+    assert set(counts) <= {"accepted", "unknown"} and sum(counts.values()) == 2000
+    unknown = set(
+        Message.objects.filter(campaign=campaign, state="unknown").values_list("id", flat=True)
+    )
+    accepted_ids = set(accepted.values_list("id", flat=True))
+    assert accepted_attempts(campaign) == dict.fromkeys(accepted_ids, 1)
+    seen = refs_seen(server)
+    assert all(seen.get(ref(mid)) == 1 for mid in accepted_ids)
+    assert all(seen.get(ref(mid), 0) <= 1 for mid in unknown)  # in flight at the kill: never resent
+    assert max(seen.values()) == 1  # 0 duplicates at the stand-in
+    assert not WorkerHeartbeat.objects.filter(campaign=campaign).exists()
 
 
 @pytest.mark.django_db
@@ -783,7 +854,7 @@ def test_answers_that_could_not_be_committed_stay_in_the_journal_for_the_next_ru
 def test_after_a_crash_a_test_send_that_never_left_fails_and_a_real_one_is_queued_again():
     """A test send is one exchange the user watched: it is never sent later, out of sight."""
     campaign = campaign_for_sending(make_campaign().pk)
-    dead = f"{HOST}:{2**22 + 12345}:gone"  # above Linux's pid limit: no such process
+    dead = f"{HOST}:{os.getpid()}:gone"  # no heartbeat: dead, though its process lives
     real, test = (
         Message.objects.create(
             campaign=campaign,
