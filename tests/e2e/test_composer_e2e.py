@@ -169,3 +169,33 @@ def test_the_composer_reads_well_on_a_tablet(page: Page, app, marketer, artifact
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 800
     page.screenshot(path=str(artifacts / "composer-800.png"), full_page=True)
+
+
+def test_a_removed_section_can_be_put_back_and_a_31st_product_is_refused_at_the_click(
+    page: Page, app, marketer
+):
+    from tests.support.factories import make_campaign
+
+    campaign = make_campaign(name="Thirty", sections=(("Fifteen here", 15), ("And fifteen", 15)))
+    sign_in(page, app.url)
+    page.goto(f"{app.url}/campaigns/{campaign.pk}/edit/")
+    expect(page.locator("#composer[data-ready]")).to_be_attached()
+    expect(page.locator("#count-products")).to_have_text("30/30 products")
+
+    # The 31st product: refused where it was picked, with the reason; nothing changes.
+    pick(page, "Add products to section 1", "earbuds", "Wireless earbuds")
+    note = page.locator("#section-1-limit")
+    expect(note).to_contain_text("Not added: an MPM holds at most 30 products")
+    expect(page.locator("#count-products")).to_have_text("30/30 products")
+
+    # Removing a section with its 15 products can be undone.
+    page.get_by_role("button", name="Remove Fifteen here").click()
+    undo = page.get_by_role("button", name="Undo")
+    expect(page.locator(".undo-notice")).to_contain_text(
+        "Removed Fifteen here and its 15 products."
+    )
+    expect(page.locator("#count-products")).to_have_text("15/30 products")
+    undo.click()
+    expect(page.locator(".undo-notice")).to_have_count(0)
+    expect(page.locator("#count-products")).to_have_text("30/30 products")
+    expect(page.get_by_label("Section 1 title")).to_have_value("Fifteen here")

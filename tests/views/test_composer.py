@@ -663,6 +663,20 @@ def test_pause_resume_and_cancel(marketer, provider, django_capture_on_commit_ca
     assert marketer.post(url("control", campaign.pk, "explode")).status_code == 404
 
 
+def test_cancel_asks_first_saying_what_it_skips_and_the_controls_lead_the_page(marketer):
+    campaign = make_campaign()
+    Message.objects.bulk_create(
+        [Message(campaign=campaign, to=ASHA), Message(campaign=campaign, to=RAVI)]
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    page = marketer.get(url("detail", campaign.pk)).content.decode()
+    confirm = page[page.index('<details class="confirm-cancel">') :]
+    assert "<summary" in confirm and "Cancel the rest…" in confirm
+    assert "the 2 messages not sent yet are skipped and never sent" in confirm
+    assert confirm.index("Yes, cancel the rest") < confirm.index("</details>")
+    assert page.index('id="mpm-progress"') < page.index('id="dashboard"')
+
+
 def test_a_wa500_retry_shows_its_time_and_can_be_given_up(marketer, provider, settings):
     """One WA500 would keep the campaign sending for half an hour: the page says until when,
     and the marketer can give up that retry so the campaign completes now."""

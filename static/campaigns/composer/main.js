@@ -105,9 +105,7 @@ function start(form) {
   editor.render();
   document.getElementById("add-section").addEventListener("click", () => {
     const index = state.addSection();
-    editor.render(`section-${index + 1}-title`);
-    changed();
-    announce(`Section ${index + 1} added.`);
+    editor.changed(`section-${index + 1}-title`, `Section ${index + 1} added.`);
   });
 
   // Counters of plain fields (header value, refs); refs over 255 are only a warning.

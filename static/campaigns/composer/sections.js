@@ -1,5 +1,7 @@
 // The sections editor: titles with their counters, products with move and remove buttons, and
 // a catalog search per section. Structural changes re-render it; typing a title does not.
+// Removing a section that holds something can be undone until the next change; a product past
+// the limit is refused at the click, with the reason beside the search it came from.
 import { announce, h, productThumb, setCounter } from "./dom.js";
 import { attachSearch } from "./search.js";
 
@@ -10,7 +12,9 @@ export class SectionsEditor {
 
   /** Draw every section; then focus the element with id `focusId`, if any. */
   render(focusId) {
-    this.container.replaceChildren(...this.state.sections.map((section, index) => this.card(section, index)));
+    const cards = this.state.sections.map((section, index) => this.card(section, index));
+    if (this.removed) cards.splice(Math.min(this.removed.index, cards.length), 0, this.undoNotice());
+    this.container.replaceChildren(...cards);
     if (!focusId) return;
     const target = document.getElementById(focusId);
     // A move button that became disabled (first or last place) hands focus to its neighbour.
@@ -18,7 +22,8 @@ export class SectionsEditor {
     focusable?.focus();
   }
 
-  changed(focusId, message) {
+  changed(focusId, message, { keepUndo = false } = {}) {
+    if (!keepUndo) this.removed = null;
     this.render(focusId);
     this.onChange();
     if (message) announce(message);
@@ -78,8 +83,12 @@ export class SectionsEditor {
         "aria-label": `Remove ${name}`,
         text: "Remove",
         onclick: () => {
-          this.state.removeSection(index);
-          this.changed(count > 1 ? `section-${Math.min(number, count - 1)}-title` : "add-section", `Removed ${name}.`);
+          const removed = this.state.removeSection(index);
+          const held = removed.products.length;
+          // Something worth keeping can be put back; an empty section just goes.
+          this.removed = held || removed.title ? { index, section: removed, name, held } : null;
+          const next = count > 1 ? `section-${Math.min(number, count - 1)}-title` : "add-section";
+          this.changed(this.removed ? "undo-remove" : next, `Removed ${name}.`, { keepUndo: true });
         },
       }),
     );
@@ -96,11 +105,13 @@ export class SectionsEditor {
       placeholder: "SKU or product name",
       autocomplete: "off",
     });
+    const limitNote = h("div", { class: "field-problems text-danger small", id: `${id}-limit`, role: "alert" });
     const searchBox = h(
       "div",
       { class: "product-search" },
       h("label", { for: `${id}-search`, class: "form-label small mb-1", text: `Add products to section ${number}` }),
       searchInput,
+      limitNote,
     );
     const card = h(
       "li",
@@ -134,11 +145,36 @@ export class SectionsEditor {
       catalog: this.catalog,
       isPicked: (retailerId) => this.state.sections[index].products.includes(retailerId),
       onPick: (product) => {
+        if (this.state.productCount >= this.limits.products) {
+          const reason = `Not added: an MPM holds at most ${this.limits.products} products, and this one has ${this.state.productCount}. Remove one first.`;
+          limitNote.textContent = reason;
+          announce(reason);
+          return;
+        }
         this.state.addProduct(index, product.retailer_id);
         this.changed(`${id}-search`, `${product.name} added to section ${number}.`);
       },
     });
     return card;
+  }
+
+  undoNotice() {
+    const { index, section, name, held } = this.removed;
+    return h(
+      "li",
+      { class: "alert alert-warning d-flex align-items-center gap-2 mb-3 undo-notice", role: "status" },
+      h("span", { class: "flex-grow-1", text: `Removed ${name}${held ? ` and its ${held} product${held === 1 ? "" : "s"}` : ""}.` }),
+      h("button", {
+        type: "button",
+        class: "btn btn-sm btn-outline-dark",
+        id: "undo-remove",
+        text: "Undo",
+        onclick: () => {
+          this.state.restoreSection(index, section);
+          this.changed(`section-${index + 1}-title`, `Put ${name} back.`);
+        },
+      }),
+    );
   }
 
   productItem(index, retailerId, position, count) {

@@ -32,8 +32,15 @@ export class SectionsState {
     return this.sections.length - 1;
   }
 
+  /** Remove a section; returns it, so that it can be put back (`restoreSection`). */
   removeSection(index) {
-    this.sections.splice(index, 1);
+    const [removed] = this.sections.splice(index, 1);
+    this.save();
+    return removed;
+  }
+
+  restoreSection(index, section) {
+    this.sections.splice(Math.min(index, this.sections.length), 0, section);
     this.save();
   }
 
