@@ -30,10 +30,10 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
 
 @task()
 def recover_campaigns_task() -> str:
-    """Continue campaigns whose worker died; comes back while any campaign is sending."""
-    report = healing.campaigns_heal(send_task=send_campaign_task)
+    """Continue campaigns whose worker died; comes back while any campaign is sending (booked
+    first, so a worker killed during this very task does not end the chain)."""
     healing.recovery_schedule(recover_campaigns_task)
-    return report
+    return healing.campaigns_heal(send_task=send_campaign_task)
 
 
 @task()

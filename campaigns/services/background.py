@@ -42,6 +42,13 @@ def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
     transaction.on_commit(enqueue)
 
 
+def campaign_watch(campaign: Campaign):
+    """A sending campaign someone is looking at has its recovery booked (the chain may have
+    ended with a worker killed before any send booked it again)."""
+    if campaign.state == Campaign.State.SENDING:
+        healing.recovery_schedule(recover_campaigns_task)
+
+
 def campaign_queue_and_send(
     campaign: Campaign,
     recipient_inputs: Iterable[recipients.RecipientInput],

@@ -44,6 +44,7 @@ def campaign_detail(request, pk: int):
     """The campaign, its live progress and its per-recipient results (one page at a time)."""
     need(request, VIEW)
     campaign = load_campaign(pk)
+    background.campaign_watch(campaign)
     progress = selectors.campaign_progress(pk)
     results = results_page(request, campaign, progress)
     if request.htmx and request.htmx.target == "results":

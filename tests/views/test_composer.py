@@ -856,3 +856,20 @@ def test_a_send_without_a_sender_setting_says_so_and_leaves_the_campaign_a_draft
     assert "KALEYRA_SENDER" in messages_text(response)
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.DRAFT
     assert len(provider.requests) == 0
+
+
+def test_looking_at_a_sending_campaign_books_its_recovery_once(marketer, settings):
+    """If the recovery chain ended with a killed worker, the campaign's page starts it again."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    campaign = make_campaign()
+    Message.objects.create(campaign=campaign, to=ASHA)
+    marketer.get(url("detail", campaign.pk))
+    assert not DBTaskResult.objects.exists()  # a draft has nothing to recover
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    marketer.get(url("detail", campaign.pk))
+    marketer.get(url("detail", campaign.pk))
+    [booked] = DBTaskResult.objects.all()
+    assert booked.task_path == "campaigns.tasks.recover_campaigns_task"
+    assert booked.status == "READY"
