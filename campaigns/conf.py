@@ -74,7 +74,6 @@ SETTINGS: dict[str, Setting] = {
     # Seconds beyond the timeouts after which another machine's unanswered claim counts as dead.
     "MPM_CLAIM_LEASE": Setting("float", 120.0, minimum=0),
     "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),
-    "MPM_RATE_LIMIT_DIR": Setting("str", "", doc="default: the system's temporary folder"),
     # Recipient CSVs uploaded in the composer (kept in Django's default storage): refused above
     # this size before the request is read; checked in the request up to MPM_UPLOAD_INLINE_BYTES,
     # by a worker above; removed when left unconfirmed this long.
