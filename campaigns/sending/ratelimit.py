@@ -21,7 +21,7 @@ TABLE = RateSlot._meta.db_table
 SERVER_NOW = "extract(epoch FROM clock_timestamp())::float8"
 RESERVE_SQL = {
     "postgresql": f"UPDATE {TABLE} SET next_free = greatest(next_free, {SERVER_NOW}) + %s"
-    f" WHERE sender = %s RETURNING next_free, {SERVER_NOW}",
+    " WHERE sender = %s RETURNING next_free",
     "sqlite": f"UPDATE {TABLE} SET next_free = %s WHERE sender = %s",
 }
 
@@ -43,6 +43,7 @@ class DatabaseSlotStore:
                 [self.sender],
             )
         self.sql = RESERVE_SQL[self.db.vendor]
+        self.offset = self._server_clock_offset() if self.db.vendor == "postgresql" else 0.0
 
     def reserve(self, clock: Callable[[], float], count: int, interval: float) -> float:
         """Claim `count` consecutive slots starting no earlier than now; returns the first."""
@@ -51,10 +52,22 @@ class DatabaseSlotStore:
             if self.db.vendor == "sqlite":
                 return self._reserve_sqlite(cursor, clock, span)
             cursor.execute(self.sql, [span, self.sender])
-            next_free, server_now = cursor.fetchone()
-        # In this machine's clock: the server's "now" is read just before the answer leaves, so
-        # this is at most the answer's one-way trip late (well inside LATENESS_ALLOWANCE).
-        return clock() + (next_free - span - server_now)
+            return cursor.fetchone()[0] - span - self.offset
+
+    def _server_clock_offset(self) -> float:
+        """The server's clock less ours, from the quickest of a few round trips (off by at most
+        half of it). Measured once: read afresh at each reservation, the delay before this
+        thread reads its own clock (the GIL, a busy machine) shifted blocks unevenly, and
+        PostgreSQL runs put 84 sends in one second at 80/s."""
+        samples = []
+        with self.db.cursor() as cursor:
+            for _ in range(5):
+                before = time.time()
+                cursor.execute(f"SELECT {SERVER_NOW}")
+                server_now = cursor.fetchone()[0]
+                after = time.time()
+                samples.append((after - before, server_now - (before + after) / 2))
+        return min(samples)[1]
 
     def _reserve_sqlite(self, cursor, clock: Callable[[], float], span: float) -> float:
         # "Now" is read once the write lock is held: read before, a wait behind the recorder's
