@@ -96,7 +96,6 @@ def one_run(args, run: int) -> dict:
             "KALEYRA_CALLBACK_HEADER": "X-Bench",  # configured, as in production (no warning)
             "KALEYRA_CALLBACK_TOKEN": "benchmark-callback-token",
             "MPM_JOURNAL_DIR": str(workdir / "journal"),
-            "MPM_RATE_LIMIT_DIR": str(workdir / "rate"),
             "LOG_LEVEL": "WARNING",
         }
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True)

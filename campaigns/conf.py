@@ -77,7 +77,6 @@ SETTINGS: dict[str, Setting] = {
     # How often the recovery task looks for campaigns left sending by a dead worker.
     "MPM_RECOVERY_INTERVAL": Setting("float", 30.0, minimum=0.5, maximum=3600),
     "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),
-    "MPM_RATE_LIMIT_DIR": Setting("str", "", doc="default: the system's temporary folder"),
     # Recipient CSVs uploaded in the composer (kept in Django's default storage): refused above
     # this size before the request is read; checked in the request up to MPM_UPLOAD_INLINE_BYTES,
     # by a worker above; removed when left unconfirmed this long.

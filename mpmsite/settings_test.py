@@ -52,9 +52,8 @@ KALEYRA_CALLBACK_CLIENT_SECRET = []
 MPM_STOP_WORDS = []
 MPM_START_WORDS = []
 MPM_RETRY_131049 = False
-# Journals and rate-limit slots of this test run stay in its own folder, gone at exit.
+# Journals of this test run stay in its own folder, gone at exit.
 _run_dir = __import__("tempfile").mkdtemp(prefix="mpm-test-run-")
 __import__("atexit").register(__import__("shutil").rmtree, _run_dir, ignore_errors=True)
 MPM_JOURNAL_DIR = os.path.join(_run_dir, "journal")
-MPM_RATE_LIMIT_DIR = os.path.join(_run_dir, "rate")
 MEDIA_ROOT = os.path.join(_run_dir, "media")

@@ -7,6 +7,7 @@ from campaigns.models.callbacks import (
     OptOut,
     Order,
     OrderItem,
+    RateSlot,
     SenderPacing,
     StatusEvent,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "RateSlot",
     "RecipientUpload",
     "Section",
     "SectionItem",

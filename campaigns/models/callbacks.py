@@ -195,3 +195,14 @@ class SenderPacing(models.Model):
 
     def __str__(self):
         return f"{self.sender} at {self.factor:g} of its rate"
+
+
+class RateSlot(models.Model):
+    """The next free send slot of one sender number (Unix seconds), shared by every process on
+    every machine: `campaigns.sending.ratelimit` advances it a block of slots per statement."""
+
+    sender = models.CharField(max_length=20, primary_key=True, help_text="Digits only.")
+    next_free = models.FloatField(default=0.0)
+
+    def __str__(self):
+        return f"{self.sender}: next slot at {self.next_free:.3f}"

@@ -1,46 +1,90 @@
-"""A per-sender send rate shared by every process on one machine.
+"""A per-sender send rate shared by every process on every machine, through the database.
 
 Each send takes the next free time slot, slots spaced a little over 1/rate seconds apart, so no
 one-second window (half-open) ever holds more than `rate` sends, even sends a little late. The
-"next free slot" lives in a small file under an exclusive `flock`, so workers and commands on
-one machine share one budget. Processes reserve slots in small blocks to keep lock traffic low
-at high rates.
+"next free slot" of each sender is one `RateSlot` row, advanced by one `UPDATE` per block of
+slots (about 50 ms' worth), so the database sees ~20 statements a second per process however
+high the rate, and none at all without a limit.
 """
 
-import fcntl
-import os
-import struct
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from campaigns import conf
+from django.db import DEFAULT_DB_ALIAS, connections
 
-_SLOT = struct.Struct("d")
+from campaigns.models import RateSlot
+from campaigns.sending.pacing import sender_key
+
+TABLE = RateSlot._meta.db_table
+# PostgreSQL: the server's clock, so machines whose clocks disagree still share one timeline.
+# SQLite: the caller's clock (a SQLite file is only ever shared by processes on one machine).
+SERVER_NOW = "extract(epoch FROM clock_timestamp())::float8"
+RESERVE_SQL = {
+    "postgresql": f"UPDATE {TABLE} SET next_free = greatest(next_free, {SERVER_NOW}) + %s"
+    " WHERE sender = %s RETURNING next_free",
+    "sqlite": f"UPDATE {TABLE} SET next_free = %s WHERE sender = %s",
+}
 
 
-class FileSlotStore:
-    """The next free slot time (a double) in a file, read and advanced under an exclusive lock."""
+class DatabaseSlotStore:
+    """One sender's next free slot in the `RateSlot` table.
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    It holds a connection of its own, in autocommit: the sender reserves from a thread of its
+    own, and a reservation must neither wait for nor join the recorder's transactions."""
 
-    def reserve(self, now: float, count: int, interval: float) -> float:
-        """Claim `count` consecutive slots starting no earlier than `now`; returns the first."""
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+    def __init__(self, sender: str):
+        self.sender = sender_key(sender)
+        self.db = connections.create_connection(DEFAULT_DB_ALIAS)
+        self.db.inc_thread_sharing()  # made here, used by the sender's thread, closed here
+        with self.db.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (sender, next_free) VALUES (%s, 0)"
+                " ON CONFLICT (sender) DO NOTHING",
+                [self.sender],
+            )
+        self.sql = RESERVE_SQL[self.db.vendor]
+        self.offset = self._server_clock_offset() if self.db.vendor == "postgresql" else 0.0
+
+    def reserve(self, clock: Callable[[], float], count: int, interval: float) -> float:
+        """Claim `count` consecutive slots starting no earlier than now; returns the first."""
+        span = count * interval
+        with self.db.cursor() as cursor:
+            if self.db.vendor == "sqlite":
+                return self._reserve_sqlite(cursor, clock, span)
+            cursor.execute(self.sql, [span, self.sender])
+            return cursor.fetchone()[0] - span - self.offset
+
+    def _server_clock_offset(self) -> float:
+        """The server's clock less ours, from the quickest of a few round trips (off by at most
+        half of it). Measured once: read afresh at each reservation, the delay before this
+        thread reads its own clock (the GIL, a busy machine) shifted blocks unevenly, and
+        PostgreSQL runs put 84 sends in one second at 80/s."""
+        samples = []
+        with self.db.cursor() as cursor:
+            for _ in range(5):
+                before = time.time()
+                cursor.execute(f"SELECT {SERVER_NOW}")
+                server_now = cursor.fetchone()[0]
+                after = time.time()
+                samples.append((after - before, server_now - (before + after) / 2))
+        return min(samples)[1]
+
+    def _reserve_sqlite(self, cursor, clock: Callable[[], float], span: float) -> float:
+        # "Now" is read once the write lock is held: read before, a wait behind the recorder's
+        # commit would hand out slots already past, which then bunch.
+        cursor.execute("BEGIN IMMEDIATE")
         try:
-            raw = os.pread(self.fd, _SLOT.size, 0)
-            next_free = _SLOT.unpack(raw)[0] if len(raw) == _SLOT.size else 0.0
-            start = max(now, next_free)
-            os.pwrite(self.fd, _SLOT.pack(start + count * interval), 0)
-            return start
-        finally:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            cursor.execute(f"SELECT next_free FROM {TABLE} WHERE sender = %s", [self.sender])
+            start = max(clock(), cursor.fetchone()[0])
+            cursor.execute(self.sql, [start + span, self.sender])
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+        return start
 
     def close(self):
-        os.close(self.fd)
+        self.db.close()
 
 
 class MemorySlotStore:
@@ -49,8 +93,8 @@ class MemorySlotStore:
     def __init__(self):
         self.next_free = 0.0
 
-    def reserve(self, now: float, count: int, interval: float) -> float:
-        start = max(now, self.next_free)
+    def reserve(self, clock: Callable[[], float], count: int, interval: float) -> float:
+        start = max(clock(), self.next_free)
         self.next_free = start + count * interval
         return start
 
@@ -76,7 +120,7 @@ class RateLimiter:
     def __init__(
         self,
         rate: float,
-        store: FileSlotStore | MemorySlotStore | None = None,
+        store: DatabaseSlotStore | MemorySlotStore | None = None,
         *,
         clock: Callable[[], float] = time.time,
         block: int | None = None,
@@ -93,7 +137,7 @@ class RateLimiter:
         """Change the pace (e.g. slower after Meta's 130429); slots already reserved are dropped."""
         self.rate = rate
         self.interval = (1.0 + max(self.allowance, MIN_STRETCH)) / rate if rate else 0.0
-        # Reserve about 50 ms of slots at a time: few lock round-trips, little unfairness.
+        # Reserve about 50 ms of slots at a time: few round trips, little unfairness.
         self.block = block or max(1, int(rate / 20))
         self._slots: list[float] = []
 
@@ -107,7 +151,7 @@ class RateLimiter:
         while self._slots and self._slots[-1] < now:
             self._slots.pop()
         if not self._slots:
-            start = self.store.reserve(now, self.block, self.interval)
+            start = self.store.reserve(self.clock, self.block, self.interval)
             self._slots = [start + i * self.interval for i in range(self.block)][::-1]
         return self._slots.pop()
 
@@ -122,10 +166,8 @@ class RateLimiter:
         self.store.close()
 
 
-def machine_limiter(sender: str, rate: float) -> RateLimiter:
-    """The limiter every process on this machine shares for one sender number."""
+def shared_limiter(sender: str, rate: float) -> RateLimiter:
+    """The limiter every process on every machine shares for one sender number."""
     if not rate:
         return RateLimiter(0)
-    base = Path(conf.MPM_RATE_LIMIT_DIR or tempfile.gettempdir()) / "mpm-rate"
-    name = "".join(ch for ch in sender if ch.isalnum()) or "default"
-    return RateLimiter(rate, FileSlotStore(base / f"{name}.slot"))
+    return RateLimiter(rate, DatabaseSlotStore(sender))

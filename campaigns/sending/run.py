@@ -27,7 +27,7 @@ from campaigns.sending.claims import Answer, Claimed
 from campaigns.sending.journal import Journal, read_dead_journals
 from campaigns.sending.pacing import current_pacing_factor
 from campaigns.sending.policy import SINGLE_EXCHANGE, Decision, RetryPolicy
-from campaigns.sending.ratelimit import machine_limiter
+from campaigns.sending.ratelimit import shared_limiter
 from campaigns.sending.recorder import Recorder, record, retry_policy
 from campaigns.sending.sender import Sender
 from campaigns.sending.sql import claim_messages
@@ -258,7 +258,7 @@ class CampaignRun:
         self.progress = SendSummary(total=self._total(), rate_limit=options.rate)
         self.journal = Journal(scope.campaign_id, self.worker_id)
         self.recorder = Recorder(scope.campaign_id, self.journal, self.progress, self.policy)
-        self.limiter = machine_limiter(config.sender, options.rate)
+        self.limiter = shared_limiter(config.sender, options.rate)
         self.sender_number = config.sender
         self.pacing_factor = 1.0
         # Set when the operator pauses or cancels: the senders then leave what they hold and have

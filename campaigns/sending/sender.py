@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from campaigns.kaleyra import KaleyraClient, KaleyraConfig
@@ -53,6 +54,9 @@ class Sender:
         self.submitted = 0  # counted on the caller's thread
         self.finished = 0  # counted on the loop's thread
         self.loop = new_event_loop()
+        # Slots are reserved on a thread of their own: a reservation may wait on the database
+        # (SQLite's write lock), and the requests in flight on the loop must not wait with it.
+        self.reserver = ThreadPoolExecutor(1, thread_name_prefix="mpm-rate")
         self.queue: asyncio.Queue = asyncio.Queue()
         self.stopping = False
         self.unsent: list[int] = []
@@ -126,6 +130,12 @@ class Sender:
             raise
         finally:
             await client.close()
+            self.reserver.shutdown()
+
+    async def _next_slot(self) -> float:
+        if not self.limiter.rate:  # no limit: no thread hop
+            return self.limiter.next_slot()
+        return await self.loop.run_in_executor(self.reserver, self.limiter.next_slot)
 
     async def _worker(self, client: KaleyraClient):
         while True:
@@ -137,10 +147,10 @@ class Sender:
                 if self.stopping or self.should_stop():
                     self.unsent.append(message.id)
                     continue
-                slot = self.limiter.next_slot()
+                slot = await self._next_slot()
                 await sleep_until(slot)
                 if self.limiter.late(slot):  # the loop was busy: take the next slot, once only
-                    await sleep_until(self.limiter.next_slot())
+                    await sleep_until(await self._next_slot())
                 if self.stopping or self.should_stop():  # it stopped while this one waited
                     self.unsent.append(message.id)
                     continue

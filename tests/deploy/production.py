@@ -38,7 +38,6 @@ def production_env(tmp_path: Path, **values: str) -> dict[str, str]:
         "KALEYRA_SENDER": "+919000000001",
         "KALEYRA_CALLBACK_USERNAME": "kaleyra",
         "KALEYRA_CALLBACK_PASSWORD": "a-long-callback-password",
-        "MPM_RATE_LIMIT_DIR": str(tmp_path / "state" / "rate"),
         "MPM_JOURNAL_DIR": str(tmp_path / "state" / "journal"),
     }
     env = documented_env()
