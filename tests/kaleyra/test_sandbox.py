@@ -7,11 +7,11 @@ from django.test import Client
 
 from campaigns.kaleyra import SANDBOX_API_KEY, KaleyraConfig, SendResult, config_from_settings
 from campaigns.kaleyra.sandbox.views import TEST_NUMBERS
-from campaigns.models import Message, MessageTemplate, SendAttempt
+from campaigns.models import Campaign, Message, MessageTemplate, SendAttempt
 from campaigns.payload import build_request, serialize
 from campaigns.recipients import RecipientInput, campaign_queue_recipients, normalise_phone
 from campaigns.selectors import campaign_content, campaign_for_sending
-from campaigns.services import campaign_send, campaign_send_test
+from campaigns.services import campaign_send, campaign_send_test, run_options
 from tests.support.factories import add_section_with, make_campaign, make_product, make_template
 from tests.support.provider import send_once
 
@@ -23,15 +23,15 @@ PATH = "/sandbox/v2/SANDBOX/whatsapp/+910000000000/messages"
 # What each test-number suffix must answer, from Kaleyra's send page (WAV2101 from its v2 error
 # page, which gives no HTTP status; the sandbox uses 429).
 EXPECTED_ANSWERS = {
-    "0001": (401, "RBC001"),
-    "0110": (400, "E110"),
+    "9401": (401, "RBC001"),
+    "9110": (400, "E110"),
     "0400": (400, "WA400"),
     "0401": (401, "WA401"),
     "0402": (401, "WA-401"),
     "0403": (401, "WA-401"),
     "0500": (500, "WA500"),
     "0502": (502, "unexpected"),
-    "2101": (429, "WAV2101"),
+    "9101": (429, "WAV2101"),
 }
 
 
@@ -98,7 +98,7 @@ def test_each_test_number_gives_its_documented_answer(sandbox, campaign, suffix)
     assert (attempt.http_status, message.last_code) == (status, code)
     assert (result.http_status, result.result_code) == (status, code)
     assert message.state == Message.State.FAILED
-    if suffix == "0001":
+    if suffix == "9401":
         assert json.loads(attempt.response_body)["data"] == []  # as documented: a list
     if suffix == "0502":
         assert "502 Bad Gateway" in attempt.response_body
@@ -122,8 +122,36 @@ def test_a_campaign_send_to_test_numbers_records_each_answer(sandbox, campaign):
     assert Message.objects.get(to=numbers[2]).attempts == 4  # WA500: three retries
 
 
+@pytest.mark.parametrize("suffix", ["9110", "9101", "9401"])
+def test_an_account_error_pauses_once_and_resume_completes_the_campaign(sandbox, campaign, suffix):
+    """As with a real account: the operator tops up (or waits a day, or fixes the key) and
+    resumes; the message that hit the error goes through, and the good ones behind it too."""
+    numbers = [number_ending(suffix), "+919876543210", "+919876543211"]
+    campaign_queue_recipients(campaign, [RecipientInput(n) for n in numbers])
+
+    first = campaign_send(campaign, options=run_options(concurrency=1))
+    code = EXPECTED_ANSWERS[suffix][1]
+    assert first.paused_reason.startswith(code)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+
+    again = campaign_send(campaign, resume=True)
+    assert again.paused_reason == ""
+    assert dict(Message.objects.values_list("to", "state")) == dict.fromkeys(
+        numbers, Message.State.ACCEPTED
+    )
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+
+
+def test_no_natural_test_ending_is_an_account_error():
+    """0001, 1234, 0000 … are what people type for a test: they must simply be accepted."""
+    for natural in ("0001", "0000", "1234", "1111", "9999", "4321"):
+        assert natural not in TEST_NUMBERS
+
+
 def test_test_send_goes_through_the_sandbox(sandbox, campaign):
-    result = campaign_send_test(campaign, to=number_ending("0110"))
+    result = campaign_send_test(campaign, to=number_ending("9110"))
     assert (result.http_status, result.code) == (400, "E110")
     assert "balance" in result.error
 

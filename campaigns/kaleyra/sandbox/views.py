@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from campaigns import conf, jsonsafe
 from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
-from campaigns.models import MessageTemplate, Product
+from campaigns.models import MessageTemplate, Product, SendAttempt
 from campaigns.validation import request_body_problems
 
 
@@ -39,16 +39,20 @@ def _proxy_502():
 
 # Recipient numbers ending in these digits get these answers (documented in the README).
 TEST_NUMBERS = {
-    "0001": ("RBC001: incorrect SID or API key", _documented("RBC001")),
-    "0110": ("E110: low balance", _documented("E110")),
+    "9401": ("RBC001: incorrect SID or API key", _documented("RBC001")),
+    "9110": ("E110: low balance", _documented("E110")),
     "0400": ("WA400: incorrect payload", _documented("WA400")),
     "0401": ("WA401: sender number not in the account", _documented("WA401")),
     "0402": ("WA-401: API not available for the account", _documented("WA-401 account")),
     "0403": ("WA-401: number on another API version", _documented("WA-401 version")),
     "0500": ("WA500: internal server error", _documented("WA500")),
     "0502": ("HTTP 502 with an HTML body (a proxy error)", _proxy_502),
-    "2101": ("WAV2101: account daily limit reached", _documented("WAV2101")),
+    "9101": ("WAV2101: account daily limit reached", _documented("WAV2101")),
 }
+# Answers about the account, not the message: as in real life they stop once the operator has
+# fixed the cause (a top-up, a new day, the key) and resumes. The sandbox plays that by giving
+# each number such an answer once: the same message sent again after Resume goes through.
+ACCOUNT_ANSWERS = {"9401": "RBC001", "9110": "E110", "9101": "WAV2101"}
 
 
 @csrf_exempt
@@ -73,12 +77,20 @@ def messages_endpoint(request, sid: str, sender: str):
         return _wa400("; ".join(str(p) for p in problems))
     to = body["messaging_object"]["to"]
     for suffix, (_, answer) in TEST_NUMBERS.items():
-        if to.endswith(suffix):
+        if to.endswith(suffix) and not _fixed_since(to, ACCOUNT_ANSWERS.get(suffix)):
             return answer()
     message_id = f"SBX{uuid.uuid4().hex[:20]}"
     if conf.MPM_SANDBOX_CALLBACKS:
         _play_callbacks(body, sender, message_id)
     return _answer(202, documented.accepted(message_id))
+
+
+def _fixed_since(to: str, account_code: str | None) -> bool:
+    """An account answer this number was given before: the operator has resumed since."""
+    return (
+        bool(account_code)
+        and SendAttempt.objects.filter(message__to=to, code=account_code).exists()
+    )
 
 
 def _allowed(request) -> bool:
