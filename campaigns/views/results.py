@@ -26,6 +26,15 @@ RESULT_COLUMNS = {
 TEXT_COLUMNS = frozenset({"name", "created_at"})
 
 
+def sorted_by(key: str, descending: bool) -> str:
+    """The order in words, for the table's caption: "delivery rate, highest first"."""
+    if key == "created_at":
+        return f"date created, {'newest' if descending else 'oldest'} first"
+    if key == "name":
+        return f"campaign name, {'Z to A' if descending else 'A to Z'}"
+    return f"{RESULT_COLUMNS[key].lower()}, {'highest' if descending else 'lowest'} first"
+
+
 @require_GET
 def campaign_results(request):
     """Every campaign's funnel rates and orders, sortable; an unknown sort falls back to the
@@ -58,6 +67,7 @@ def campaign_results(request):
         "filter_query": without_page(request.GET),
         "columns": columns,
         "sort": sort,
+        "sorted_by": sorted_by(key, descending),
     }
     return render(request, "campaigns/results.html", context)
 

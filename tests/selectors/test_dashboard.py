@@ -320,6 +320,7 @@ def test_the_results_list_shows_rates_and_marks_the_sorted_column(viewer, three_
     html = viewer.get(reverse("campaigns:results"), {"sort": "-delivery_rate"}).content.decode()
     assert re.findall(r'data-rate="delivery">([^<]+)<', html) == ["100.0%", "50.0%", "—"]
     assert 'aria-sort="descending"' in html
+    assert "Campaign results, sorted by delivery rate, highest first</caption>" in html
     # The sorted column's link flips the direction; another column starts highest first.
     assert 'href="?sort=delivery_rate"' in html and 'href="?sort=-read_rate"' in html
 
@@ -328,6 +329,7 @@ def test_the_results_list_shows_rates_and_marks_the_sorted_column(viewer, three_
 def test_an_unknown_sort_falls_back_to_the_newest_first(viewer, three_campaigns, sort):
     response = viewer.get(reverse("campaigns:results"), {"sort": sort})
     assert response.status_code == 200
+    assert "sorted by date created, newest first</caption>" in response.content.decode()
     assert names_in_order(response.content.decode()) == [
         "Not sent yet",
         "Half delivered",
