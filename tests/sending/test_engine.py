@@ -725,6 +725,11 @@ def test_a_killed_worker_heals_itself_and_the_campaign_completes_once(
     assert all(seen.get(ref(mid), 0) <= 1 for mid in unknown)  # in flight at the kill: never resent
     assert max(seen.values()) == 1  # 0 duplicates at the stand-in
     assert not WorkerHeartbeat.objects.filter(campaign=campaign).exists()
+    # Staff see what happened to the killed worker's task (admin: Task results).
+    from django_tasks_db.models import DBTaskResult
+
+    [stuck] = DBTaskResult.objects.filter(exception_class_path="WorkerStopped")
+    assert stuck.args_kwargs["args"] == [campaign.pk] and "MPM_HEARTBEAT_LEASE" in stuck.traceback
 
 
 @transactional
