@@ -17,7 +17,10 @@ KALEYRA_MODE = "sandbox"
 KALEYRA_SANDBOX_BASE_URL = "http://sandbox.test/sandbox"
 # The test client speaks plain HTTP (tests/deploy/ checks the production redirect itself).
 SECURE_SSL_REDIRECT = False
-# Tests render templates without running collectstatic first.
+# Tests render templates without running collectstatic first: WhiteNoise serves the source
+# folders, as in development (tests/e2e/test_production_e2e.py checks the collected files).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
