@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from campaigns.kaleyra import KaleyraConfig, SendResult
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, WorkerHeartbeat
 from campaigns.payload import MpmContent, serialize
 from campaigns.sending.bodies import RequestEncoder, request_body
 from campaigns.sending.claims import Answer, Claimed
@@ -31,7 +31,7 @@ from campaigns.sending.ratelimit import shared_limiter
 from campaigns.sending.recorder import Recorder, record, retry_policy
 from campaigns.sending.sender import Sender
 from campaigns.sending.sql import claim_messages
-from campaigns.sending.workers import HOST, Heartbeat, live_workers
+from campaigns.sending.workers import HOST, Heartbeat, lease_start
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class SendSummary:
     last_result: SendResult | None = None  # the latest answer (what a test send shows)
     # At the end of a run: messages still queued for a retry, and when the first is due.
     waiting: int = 0
+    waiting_codes: Counter = field(default_factory=Counter)  # their last answers
     next_attempt_at: datetime | None = None
 
     @property
@@ -78,7 +79,9 @@ class SendSummary:
 
     def waiting_line(self) -> str:
         """Why the waiting messages wait, by answer, and when the next one goes."""
-        reasons = "; ".join(f"{code}: {n}" for code, n in self.codes.most_common())
+        reasons = "; ".join(
+            f"{code or 'no answer'}: {n}" for code, n in self.waiting_codes.most_common()
+        )
         when = (
             f"next attempt at {timezone.localtime(self.next_attempt_at):%Y-%m-%d %H:%M:%S}"
             if self.next_attempt_at
@@ -164,7 +167,8 @@ def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
     """
     with transaction.atomic():
         list(Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("pk"))
-        live = live_workers()
+        since = lease_start()
+        live = set(WorkerHeartbeat.objects.live(since).values_list("worker_id", flat=True))
         replay = read_dead_journals(campaign_id, live)
         stuck = Message.objects.filter(
             campaign_id=campaign_id, state=Message.State.SENDING
@@ -200,6 +204,8 @@ def recover(campaign_id: int, content: MpmContent) -> dict[str, int]:
             [m for m in requeue if m in tests], "The test send was interrupted before it left."
         )
         stuck.requeue_unsent([m for m in requeue if m not in tests])
+        # The settled runs are gone for good: a stalled one that wakes finds no row to beat.
+        WorkerHeartbeat.objects.dead(since).delete()
     for path in replay.files:
         path.unlink(missing_ok=True)
     counts = {"recorded": len(to_record), "unknown": len(unknown), "requeued": len(requeue)}
@@ -314,12 +320,16 @@ class CampaignRun:
         if not self.scope.is_test:
             finish(self.scope.campaign_id)
             self.progress.next_attempt_at = next_retry_at(self.scope.campaign_id)
-            self.progress.waiting = (
+            waiting = (
                 Message.objects.real()
-                .filter(campaign_id=self.scope.campaign_id, state=Message.State.QUEUED)
-                .filter(attempts__gt=0)  # answered, and queued again for a retry
-                .count()
+                .filter(campaign_id=self.scope.campaign_id)
+                .waiting_for_retry()
+                .values_list("last_code")
+                .annotate(n=Count("id"))
+                .order_by()
             )
+            self.progress.waiting_codes = Counter(dict(waiting))
+            self.progress.waiting = sum(self.progress.waiting_codes.values())
         if self.callback:
             self.callback(self.progress)
         return self.progress

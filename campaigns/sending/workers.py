@@ -24,10 +24,6 @@ def lease_start(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=conf.MPM_HEARTBEAT_LEASE)
 
 
-def live_workers() -> set[str]:
-    return set(WorkerHeartbeat.objects.live(lease_start()).values_list("worker_id", flat=True))
-
-
 class Heartbeat:
     """One run's liveness: `beat()` is called often and writes only when a beat is due;
     `valid()` (a clock read) is what the senders check before each request leaves."""
@@ -52,12 +48,20 @@ class Heartbeat:
         started = time.monotonic()  # before the write: the lease is never longer than it seems
         if self.lost or started - self.last < self.interval:
             return
-        if WorkerHeartbeat.objects.filter(worker_id=self.worker_id).beat(timezone.now()):
+        if started - self.last >= self.fence:
+            # Stalled past the fence (a lock wait, a pause of the process): others may already
+            # count this run dead and requeue its claims, so it never comes back to life.
+            self.lost = True
+            return
+        row = WorkerHeartbeat.objects.filter(worker_id=self.worker_id)
+        if row.live(lease_start()).beat(timezone.now()):
             self.last = started
         else:
             self.lost = True
 
     def valid(self) -> bool:
+        """False from half the lease without a beat: nothing leaves a run others may soon count
+        dead. (Machines' clocks must agree to well within the lease: keep them on NTP.)"""
         return not self.lost and time.monotonic() - self.last < self.fence
 
     def end(self):

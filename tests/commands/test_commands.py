@@ -234,3 +234,23 @@ def test_every_recipient_accepted_is_the_only_exit_0(provider, campaign):
     provider.answer()
     code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A, "--no-wait")
     assert (code, out.strip().splitlines()[-1]) == (0, "accepted 1, failed 0, skipped 0")
+
+
+def test_a_paused_campaign_queues_nothing_without_resume(provider, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(
+        state=Campaign.State.PAUSED, paused_reason="E110: low balance."
+    )
+    code, _, err = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert code == 2
+    assert "The campaign is paused (E110: low balance.): nothing was queued" in err
+    assert not Message.objects.exists() and not provider.requests
+
+
+def test_the_waiting_line_names_each_waiting_message_once(provider, campaign, settings):
+    """Two WA500 answers for one message (the first retried at once) count it once, by its
+    last answer."""
+    settings.KALEYRA_WA500_RETRY_DELAYS = [0, 600]
+    provider.answer_error("WA500")
+    code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A, "--no-wait")
+    assert code == 3
+    assert "waiting for a retry 1 (WA500: 1; next attempt at" in out

@@ -402,6 +402,42 @@ def test_recover_settles_what_a_dead_run_left_in_sending(engine_settings):
     # The dead run's journal is settled and gone; a live run's is its own business.
     assert list(Path(engine_settings.MPM_JOURNAL_DIR).iterdir()) == [other.path]
     assert recover(campaign.pk, content) == {"recorded": 0, "unknown": 0, "requeued": 0}
+    # The settled run's heartbeat is gone: should it wake, it cannot beat again.
+    assert set(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == {
+        live,
+        live_elsewhere,
+    }
+
+
+@pytest.mark.django_db
+def test_a_run_stalled_past_half_its_lease_never_comes_back_to_life(engine_settings):
+    """Others may count it dead and requeue its claims once the lease is over: after a stall
+    past the fence it stops for good, even though its row is still there to beat."""
+    from campaigns.sending.workers import Heartbeat
+
+    heartbeat = Heartbeat(None)
+    assert heartbeat.valid()
+    stalled = time.monotonic() - heartbeat.fence - 0.1  # its last beat, before the stall
+    heartbeat.last = stalled
+    assert not heartbeat.valid()
+    heartbeat.beat()
+    assert heartbeat.lost and not heartbeat.valid()
+    row = WorkerHeartbeat.objects.get(worker_id=heartbeat.worker_id)
+    heartbeat.last = time.monotonic() - heartbeat.interval - 0.01  # a beat due again
+    heartbeat.beat()
+    assert WorkerHeartbeat.objects.get(worker_id=heartbeat.worker_id).beat_at == row.beat_at
+
+
+@pytest.mark.django_db
+def test_a_run_whose_row_expired_cannot_renew_it(engine_settings):
+    from campaigns.sending.workers import Heartbeat
+
+    heartbeat = Heartbeat(None)
+    lease = conf.MPM_HEARTBEAT_LEASE
+    WorkerHeartbeat.objects.update(beat_at=timezone.now() - timedelta(seconds=lease + 1))
+    heartbeat.last = time.monotonic() - heartbeat.interval - 0.01
+    heartbeat.beat()
+    assert heartbeat.lost
 
 
 def accepted_result() -> SendResult:

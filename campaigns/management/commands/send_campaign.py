@@ -13,6 +13,7 @@ from campaigns import recipients as recipient_lists
 from campaigns import services
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_for_sending
+from campaigns.services import background
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -124,6 +125,11 @@ class Command(BaseCommand):
                 self.stderr.write(inputs.ignored_note)
         if dry_run:
             return self.dry_run(campaign, inputs or [], valid_only=valid_only)
+        if campaign.state == Campaign.State.PAUSED and not resume:
+            raise invalid_input(
+                f"The campaign is paused ({campaign.paused_reason or 'by an operator'}): nothing "
+                "was queued. Run again with --resume once the cause is fixed."
+            )
         report = recipient_lists.QueueReport()
         if inputs is not None:
             try:
@@ -153,12 +159,18 @@ class Command(BaseCommand):
             summary = self.send(campaign, run_options, resume=resume)
         except services.CampaignNotRunnable as exc:
             raise invalid_input(str(exc)) from None
-        summary.skipped = report.skipped_count
+        summary.skipped += report.skipped_count
         self.stdout.write(summary.line())
-        if summary.paused_reason:
+        campaign.refresh_from_db(fields=["state", "paused_reason"])
+        if campaign.state == Campaign.State.PAUSED:  # by an answer, or by an operator meanwhile
+            reason = summary.paused_reason or campaign.paused_reason or "Paused by an operator."
             raise CommandError(
-                f"The campaign is paused: {summary.paused_reason} Fix the cause, then run again "
-                "with --resume.",
+                f"The campaign is paused: {reason} Fix the cause, then run again with --resume.",
+                returncode=1,
+            )
+        if campaign.state == Campaign.State.CANCELLED:
+            raise CommandError(
+                "The campaign was cancelled during the send: what was not sent is skipped.",
                 returncode=1,
             )
         if summary.failed or summary.unknown:
@@ -170,6 +182,7 @@ class Command(BaseCommand):
         if report.invalid_count:
             raise CommandError(left_out(report.invalid_count), returncode=1)
         if summary.waiting:
+            background.campaign_watch(campaign)  # a worker continues it when they are due
             raise CommandError(
                 f"{summary.waiting} message(s) are waiting for a retry ({summary.waiting_line()}). "
                 "A worker sends them when they are due, or run again with --resume then.",
