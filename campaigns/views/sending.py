@@ -153,7 +153,11 @@ def campaign_upload_invalid_csv(request, pk: int, upload_id: int):
     if upload is None:
         raise Http404("This upload is not here any more: it was sent or has expired.")
     name = f"{upload.original_name.removesuffix('.csv')}-invalid.csv"
-    return invalid_csv(campaign, uploads.csv_of(upload), name=name)
+    try:
+        rows = uploads.csv_of(upload)
+    except recipients.RecipientFileError:
+        raise Http404("The uploaded file is not here any more: upload it again.") from None
+    return invalid_csv(campaign, rows, name=name)
 
 
 def invalid_csv(campaign, rows, *, name: str) -> StreamingHttpResponse:

@@ -144,6 +144,14 @@ def test_an_account_error_pauses_once_and_resume_completes_the_campaign(sandbox,
     assert campaign.state == Campaign.State.COMPLETED
 
 
+def test_a_test_send_does_not_use_up_the_campaigns_account_answer(sandbox, campaign):
+    number = number_ending("9110")
+    assert campaign_send_test(campaign, to=number).code == "E110"
+    campaign_queue_recipients(campaign, [RecipientInput(number)])
+    summary = campaign_send(campaign)
+    assert summary.paused_reason.startswith("E110")  # the real send still meets the answer
+
+
 def test_no_natural_test_ending_is_an_account_error():
     """0001, 1234, 0000 … are what people type for a test: they must simply be accepted."""
     for natural in ("0001", "0000", "1234", "1111", "9999", "4321"):

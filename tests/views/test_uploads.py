@@ -512,3 +512,15 @@ def test_a_check_whose_worker_died_starts_again_when_its_page_is_polled(
     upload.refresh_from_db()
     assert upload.state == RecipientUpload.State.CHECKED
     assert (upload.rows_read, upload.invalid, upload.valid) == (3, 1, 2)
+
+
+def test_the_invalid_lines_of_an_upload_whose_file_is_gone_are_a_404(marketer, settings):
+    campaign = make_campaign()
+    body = "phone\n" + "\n".join([ASHA, "12345"]) + "\n"
+    marketer.post(send_url(campaign), {"csv_file": csv_file(body)})
+    upload = RecipientUpload.objects.get()
+    assert upload.state == RecipientUpload.State.CHECKED
+    default_storage.delete(upload.file.name)  # purged, or on another server's disk
+    url = reverse("campaigns:upload-invalid", args=[campaign.pk, upload.pk])
+    response = marketer.get(url)
+    assert response.status_code == 404

@@ -6,6 +6,7 @@ a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
 import ipaddress
+import re
 import uuid
 
 from django.contrib.auth.decorators import login_not_required
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_POST
 from campaigns import conf, jsonsafe
 from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
-from campaigns.models import MessageTemplate, Product, SendAttempt
+from campaigns.models import Message, MessageTemplate, Product, SendAttempt
 from campaigns.validation import request_body_problems
 
 
@@ -53,6 +54,7 @@ TEST_NUMBERS = {
 # fixed the cause (a top-up, a new day, the key) and resumes. The sandbox plays that by giving
 # each number such an answer once: the same message sent again after Resume goes through.
 ACCOUNT_ANSWERS = {"9401": "RBC001", "9110": "E110", "9101": "WAV2101"}
+OWN_REF = re.compile(r"mpm-(\d{1,18})")  # the engine's ref for a Message of its own
 
 
 @csrf_exempt
@@ -77,7 +79,7 @@ def messages_endpoint(request, sid: str, sender: str):
         return _wa400("; ".join(str(p) for p in problems))
     to = body["messaging_object"]["to"]
     for suffix, (_, answer) in TEST_NUMBERS.items():
-        if to.endswith(suffix) and not _fixed_since(to, ACCOUNT_ANSWERS.get(suffix)):
+        if to.endswith(suffix) and not _fixed_since(body, ACCOUNT_ANSWERS.get(suffix)):
             return answer()
     message_id = f"SBX{uuid.uuid4().hex[:20]}"
     if conf.MPM_SANDBOX_CALLBACKS:
@@ -85,12 +87,18 @@ def messages_endpoint(request, sid: str, sender: str):
     return _answer(202, documented.accepted(message_id))
 
 
-def _fixed_since(to: str, account_code: str | None) -> bool:
-    """An account answer this number was given before: the operator has resumed since."""
-    return (
-        bool(account_code)
-        and SendAttempt.objects.filter(message__to=to, code=account_code).exists()
-    )
+def _fixed_since(body: dict, account_code: str | None) -> bool:
+    """This campaign's real message to this number got the account answer before: the operator
+    has resumed since. (Test sends and other campaigns never use up a campaign's answer.)"""
+    if not account_code:
+        return False
+    to = body["messaging_object"]["to"]
+    attempts = SendAttempt.objects.filter(code=account_code, message__to=to, message__is_test=False)
+    own = OWN_REF.fullmatch(str((body.get("extra_info") or {}).get("ref", "")))
+    if own:
+        campaign = Message.objects.filter(pk=int(own[1])).values_list("campaign_id", flat=True)
+        attempts = attempts.filter(message__campaign_id__in=campaign)
+    return attempts.exists()
 
 
 def _allowed(request) -> bool:
