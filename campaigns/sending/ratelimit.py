@@ -104,10 +104,12 @@ class MemorySlotStore:
 
 # Sends leave (and reach Kaleyra) a little after their slot: the event loop wakes late, the
 # request is written, the network adds its share. Slots are spread so that `rate` of them span
-# one second plus this allowance, so sends up to 10 ms late still never put rate + 1 in one
-# second. Measured on the 2-core test machine: 1.5-3.7 ms late at the stand-in
-# (tests/test_engine.py). It costs 1 % of the rate (80/s paces at 79.2/s).
-LATENESS_ALLOWANCE = 0.010
+# one second plus this allowance, so sends up to 30 ms late still never put rate + 1 in one
+# second. Measured on the 2-core test machine: 1.5-3.7 ms late at the stand-in as a rule, but
+# about 10 ms for a process's first request (it opens the connection) and more on a loaded
+# machine, where 10 ms of allowance let one second in two runs hold rate + 1. It costs 3 % of
+# the rate (80/s paces at 77.7/s).
+LATENESS_ALLOWANCE = 0.030
 # Float times near 1.8e9 (Unix time) resolve only ~0.24 µs, and one second's slots go through
 # up to ~40 roundings: with less stretch than this (1 ns per slot was tried) rate + 1 slots fit
 # in one second.
