@@ -55,3 +55,16 @@ def _check(data, max_depth: int):
             if key is not None:
                 pending.append((key, depth))
             pending.append((item, depth + 1))
+
+
+def storable(data):
+    """`data` (our own, shallow: lists, tuples, dicts of strings and numbers) with every NUL or
+    lone surrogate in its strings shown as U+FFFD: what a user typed can then be kept in a JSON
+    column on PostgreSQL, and shown back, even when it cannot be sent."""
+    if isinstance(data, str):
+        return _UNSTORABLE.sub("\N{REPLACEMENT CHARACTER}", data)
+    if isinstance(data, dict):
+        return {storable(key): storable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [storable(item) for item in data]
+    return data

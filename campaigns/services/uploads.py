@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from campaigns import conf, recipients
+from campaigns import conf, jsonsafe, recipients
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.selectors import campaign_for_sending
 from campaigns.services.campaigns import CampaignNotRunnable, campaign_queueable, campaign_start
@@ -85,7 +85,10 @@ def upload_check(*, upload_id: int) -> str:
     plan.columns_note = rows.ignored_note
     row.update(
         state=RecipientUpload.State.CHECKED,
-        plan={k: v for k, v in dataclasses.asdict(plan).items() if k not in COUNTER_COLUMNS},
+        # The invalid lines quote the file, NUL characters and all: kept shown, not as stored.
+        plan=jsonsafe.storable(
+            {k: v for k, v in dataclasses.asdict(plan).items() if k not in COUNTER_COLUMNS}
+        ),
         checked_at=timezone.now(),
         **counters(plan),
     )

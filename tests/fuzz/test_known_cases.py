@@ -230,6 +230,8 @@ def test_the_admin_reshows_a_choice_that_is_not_an_id(staff):
     [
         ("phone,body_" + "9" * 5000 + "\n+919876543210,x\n", "columns this app does not know"),
         ("phone,header\n+919876543210,a\x00b\n", "NUL character"),
+        # The invalid line is kept to be shown; PostgreSQL's JSON cannot hold the NUL itself.
+        ("phone\n+91987\x006543210\n+919876543210\n", "+91987\N{REPLACEMENT CHARACTER}6543210"),
     ],
 )
 def test_a_csv_with_hostile_columns_or_cells_is_refused_in_plain_words(
