@@ -26,11 +26,15 @@ class Setting:
     maximum: float | None = None
     doc: str = ""
     choices: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ()  # a URL, when set, must start with one of these
 
     def problem(self, name: str, value) -> str:
         """What is wrong with `value`, in plain words naming the variable; "" when nothing."""
         if self.choices and value not in self.choices:
             return f"{name} must be one of {', '.join(self.choices)}; got {value!r}."
+        if self.schemes and value and not value.startswith(tuple(f"{s}://" for s in self.schemes)):
+            schemes = ", ".join(f"{s}://" for s in self.schemes)
+            return f"{name} must be a URL starting with {schemes}; got {value!r}."
         if self.kind == "networks":
             for network in value:
                 try:
@@ -66,6 +70,12 @@ SETTINGS: dict[str, Setting] = {
     # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000);
     # 0 turns the limit off (local stand-ins only).
     "KALEYRA_RATE_PER_SECOND": Setting("float", 80.0, minimum=0, maximum=1000),
+    "MPM_RATE_REDIS_URL": Setting(
+        "str",
+        "",
+        doc="share each sender's rate through this Redis instead of the database",
+        schemes=("redis", "rediss", "unix"),
+    ),
     "MPM_SEND_CONCURRENCY": Setting("int", 256, minimum=1, maximum=4096),
     # Kaleyra: retry WA500 up to 3 times, at 5, 10 and 15 minutes.
     "KALEYRA_WA500_RETRY_DELAYS": Setting("floats", [300.0, 600.0, 900.0], minimum=0),

@@ -33,7 +33,10 @@ def recover_campaigns_task() -> str:
     """Continue campaigns whose worker died; comes back while any campaign is sending (booked
     first, so a worker killed during this very task does not end the chain)."""
     healing.recovery_schedule(recover_campaigns_task)
-    return healing.campaigns_heal(send_task=send_campaign_task)
+    restarted = uploads.uploads_heal(check_task=check_upload_task, queue_task=queue_upload_task)
+    return (
+        f"{healing.campaigns_heal(send_task=send_campaign_task)}; {restarted} upload(s) restarted"
+    )
 
 
 @task()
@@ -43,10 +46,10 @@ def check_upload_task(upload_id: int) -> str:
 
 
 @task()
-def queue_upload_task(upload_id: int, valid_only: bool = False) -> str:
-    """Queue a confirmed upload's recipients (with `valid_only`, its valid rows), then send them
-    as any confirmed send is."""
-    campaign = uploads.upload_queue(upload_id=upload_id, valid_only=valid_only)
+def queue_upload_task(upload_id: int) -> str:
+    """Queue a confirmed upload's recipients (all, or the valid ones as it was confirmed), then
+    send them as any confirmed send is."""
+    campaign = uploads.upload_queue(upload_id=upload_id)
     if campaign is None:
         return f"Upload {upload_id}: nothing sent."
     transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))

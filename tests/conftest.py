@@ -36,6 +36,25 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+# Database 15 of the local Redis (.ci/run starts one), emptied around each test that uses it.
+TEST_REDIS_URL = os.environ.get("MPM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis for the shared-rate tests; skipped with the reason where none runs (CI has one)."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        pytest.skip(f"no Redis at {TEST_REDIS_URL} (start redis-server or set MPM_TEST_REDIS_URL)")
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture
 def kaleyra_settings(settings):
     """Real (non-sandbox) Kaleyra settings, at a host no test ever reaches."""

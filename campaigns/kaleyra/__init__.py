@@ -1,7 +1,7 @@
 """The provider seam: Kaleyra's settings, its answers as values, and the only code that talks HTTP
 to it. It knows nothing of the ORM; `sandbox/` beside it is the offline Kaleyra."""
 
-from campaigns.kaleyra.client import KaleyraClient
+from campaigns.kaleyra.client import KaleyraClient, NotSent
 from campaigns.kaleyra.config import (
     SANDBOX_API_KEY,
     KaleyraConfig,
@@ -14,6 +14,7 @@ __all__ = [
     "SANDBOX_API_KEY",
     "KaleyraClient",
     "KaleyraConfig",
+    "NotSent",
     "Outcome",
     "SendResult",
     "config_from_settings",

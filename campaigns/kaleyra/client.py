@@ -20,7 +20,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from importlib import metadata
 from types import SimpleNamespace
@@ -95,6 +95,11 @@ def check_config(config: KaleyraConfig):
 _sending: ContextVar[SimpleNamespace | None] = ContextVar("kaleyra_sending", default=None)
 
 
+class NotSent(Exception):
+    """Raised by a `before_write` hook to drop a request that has its connection but was never
+    written (the run is stopping); `send` raises it again, and nothing reached Kaleyra."""
+
+
 class _Connector(aiohttp.TCPConnector):
     """aiohttp's pooled connector, telling the request it connects for (new connection or reused)
     just before the request is written: from then on it may reach Kaleyra. A trace config could
@@ -105,13 +110,15 @@ class _Connector(aiohttp.TCPConnector):
         connection = await super().connect(req, traces, timeout)
         progress = _sending.get()
         if progress is not None:
-            if progress.on_write is not None:
-                try:
+            try:
+                if progress.before_write is not None:
+                    await progress.before_write()  # e.g. wait for the rate slot, connected
+                if progress.on_write is not None:
                     progress.on_write()  # the journal's "S" line: a failure stops this request
-                except BaseException as exc:
-                    progress.write_error = exc
-                    connection.close()
-                    raise
+            except BaseException as exc:
+                progress.write_error = exc
+                connection.close()
+                raise
             progress.written = True
         return connection
 
@@ -144,12 +151,21 @@ class KaleyraClient:
         )
         self.idle_limit = KEEPALIVE_IDLE
 
-    async def send(self, body: bytes, on_write: Callable[[], None] | None = None) -> SendResult:
-        """Post one body; `on_write` runs just before its bytes go out on a connection (after
-        connecting), so whoever journals sends can tell a request that never left from one that
-        did. Never raises for anything the network or the server does."""
+    async def send(
+        self,
+        body: bytes,
+        on_write: Callable[[], None] | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> SendResult:
+        """Post one body; `before_write` is awaited and `on_write` runs once it has a connection
+        (new or reused), just before its bytes go out: a rate limiter waits for its slot there,
+        so opening a connection never makes a send late, and whoever journals sends can tell a
+        request that never left from one that did. Never raises for anything the network or
+        the server does; raises what `before_write` or `on_write` raised."""
         started = time.monotonic()
-        progress = SimpleNamespace(written=False, on_write=on_write, write_error=None)
+        progress = SimpleNamespace(
+            written=False, on_write=on_write, before_write=before_write, write_error=None
+        )
         _sending.set(progress)
         try:
             async with self.session.post(

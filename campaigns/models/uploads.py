@@ -33,11 +33,24 @@ class RecipientUploadQuerySet(models.QuerySet):
         )
 
     def stalled(self, before) -> "RecipientUploadQuerySet":
-        return self.filter(state=RecipientUpload.State.CHECKING, touched_at__lt=before)
+        """Being checked or queued by a worker that has written no progress since `before`."""
+        return self.filter(
+            state__in=(RecipientUpload.State.CHECKING, RecipientUpload.State.QUEUEING),
+            touched_at__lt=before,
+        )
 
-    def confirm(self) -> int:
+    def confirm(self, *, valid_only: bool = False) -> int:
         return self.filter(state=RecipientUpload.State.CHECKED).update(
-            state=RecipientUpload.State.QUEUEING
+            state=RecipientUpload.State.QUEUEING, valid_only=valid_only, touched_at=None
+        )
+
+    def start_queueing(self, *, stalled_before) -> int:
+        """Confirmed and not yet taken by a worker, or taken by one that stopped writing progress
+        before `stalled_before` (killed: queueing again sends nothing twice, see
+        `recipients.campaign_queue_recipients`)."""
+        waiting = Q(touched_at=None) | Q(touched_at__lt=stalled_before)
+        return self.filter(waiting, state=RecipientUpload.State.QUEUEING).update(
+            touched_at=timezone.now()
         )
 
     def older_than(self, moment) -> "RecipientUploadQuerySet":
@@ -71,7 +84,9 @@ class RecipientUpload(models.Model):
     detail = models.TextField(blank=True)  # why it failed, or what was queued
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     checked_at = models.DateTimeField(null=True, blank=True)
-    touched_at = models.DateTimeField(null=True, blank=True)  # the check's last progress write
+    # The last progress write of the worker checking or queueing it (None: not taken yet).
+    touched_at = models.DateTimeField(null=True, blank=True)
+    valid_only = models.BooleanField(default=False)  # confirmed as "send to the valid ones"
 
     objects = RecipientUploadQuerySet.as_manager()
 

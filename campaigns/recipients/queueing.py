@@ -249,17 +249,23 @@ def campaign_queue_recipients(
     *,
     resend_unknown: bool = False,
     valid_only: bool = False,
+    progress: Callable[[], None] | None = None,
+    progress_every: int = 20_000,
 ) -> QueueReport:
     """Check every recipient, then create (or requeue) one Message each: all or nothing, or
     with `valid_only` each valid one (the invalid rows counted and listed in the report).
 
     Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
     whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
+    `progress` is called every `progress_every` recipients checked and after each chunk queued
+    (a background worker says it is alive).
     """
     report = QueueReport(valid_only=valid_only)
     content = campaign_content(campaign)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        for recipient in recipients:
+        for n, recipient in enumerate(recipients, 1):
+            if progress is not None and n % progress_every == 0:
+                progress()
             number = check_recipient(campaign.template, content, recipient, report)
             if number is not None and not report.refused:
                 overrides = {k: v for k, v in recipient.overrides.items() if v}
@@ -272,6 +278,8 @@ def campaign_queue_recipients(
         rows = (line.rstrip("\n").split("\t", 1) for line in spool)
         for chunk in chunks(rows):
             _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
+            if progress is not None:
+                progress()
     return report
 
 

@@ -82,6 +82,18 @@ def mpm_content(
     )
 
 
+def progress_labels(campaign_state: str) -> dict[str, str]:
+    """Each message state's column heading on the progress table. Only a sending campaign is
+    "Sending": once paused or stopped, a claimed message is one whose request was in flight
+    when it stopped (or whose worker died: recovery settles it), and a queued one waits."""
+    labels = dict(Message.State.choices)
+    if campaign_state != Campaign.State.SENDING:
+        labels[Message.State.SENDING] = "In flight when it stopped"
+    if campaign_state == Campaign.State.PAUSED:
+        labels[Message.State.QUEUED] = "Waiting for Resume"
+    return labels
+
+
 def campaign_progress(campaign_id: int) -> dict:
     """Where a campaign's real messages stand, by state, and what waits for a retry (queued
     after an answer), in one query."""
@@ -108,8 +120,10 @@ def campaign_progress(campaign_id: int) -> dict:
     settled = total - counts.get("queued", 0) - counts.get("sending", 0)
     return {
         "state": campaign["state"],
+        "state_label": Campaign.State(campaign["state"]).label,
         "paused_reason": campaign["paused_reason"],
         "counts": {state: counts.get(state, 0) for state in Message.State.values},
+        "labels": progress_labels(campaign["state"]),
         "total": total,
         "percent": round(100 * settled / total) if total else 0,
         "retrying": retry[0],

@@ -112,12 +112,13 @@ def upload_receive(*, campaign: Campaign, owner, uploaded) -> RecipientUpload:
 
 
 def upload_heal(upload: RecipientUpload) -> bool:
-    """Check again an upload whose worker died mid-check (asked by its page while someone
-    waits on it); True when a new check was queued."""
-    if not RecipientUpload.objects.filter(pk=upload.pk).stalled(uploads.stalled_before()).exists():
-        return False
-    transaction.on_commit(lambda: check_upload_task.enqueue(upload.pk))
-    return True
+    """Start again the check or queueing of an upload whose worker died (asked by its page
+    while someone waits on it; the recovery task asks for every upload); True when it was."""
+    return bool(
+        uploads.uploads_heal(
+            check_task=check_upload_task, queue_task=queue_upload_task, upload_id=upload.pk
+        )
+    )
 
 
 def upload_confirm(upload: RecipientUpload, *, valid_only: bool = False) -> bool:
@@ -125,16 +126,22 @@ def upload_confirm(upload: RecipientUpload, *, valid_only: bool = False) -> bool
     them (on a worker when the file is large); False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing
     could be sent, before anything is queued."""
     sending_config()
-    if not RecipientUpload.objects.filter(pk=upload.pk).confirm():
+    if not RecipientUpload.objects.filter(pk=upload.pk).confirm(valid_only=valid_only):
         return False
-    run_for(upload, queue_upload_task, valid_only)
+    run_for(upload, queue_upload_task)
     upload.refresh_from_db()
     return True
 
 
-def run_for(upload: RecipientUpload, task: Task, *args):
-    """Small files in this request (the answer is at once), larger ones on a worker."""
+def run_for(upload: RecipientUpload, task: Task):
+    """Small files in this request (the answer is at once), larger ones on a worker, with the
+    recovery task booked to start them again should that worker die."""
     if upload.size <= conf.MPM_UPLOAD_INLINE_BYTES:
-        task.call(upload.pk, *args)
-    else:
-        transaction.on_commit(lambda: task.enqueue(upload.pk, *args))
+        task.call(upload.pk)
+        return
+
+    def enqueue():
+        task.enqueue(upload.pk)
+        healing.recovery_schedule(recover_campaigns_task)
+
+    transaction.on_commit(enqueue)

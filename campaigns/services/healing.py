@@ -17,7 +17,7 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from campaigns import conf
-from campaigns.models import Campaign, Message, WorkerHeartbeat
+from campaigns.models import Campaign, Message, RecipientUpload, WorkerHeartbeat
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.sending.run import finish, next_retry_at, recover
 from campaigns.sending.workers import lease_start
@@ -71,10 +71,14 @@ def tasks_of(task: Task):
 
 
 def recovery_schedule(task: Task):
-    """Book the next recovery while a campaign is sending, unless one is booked already."""
+    """Book the next recovery while a campaign is sending or an upload is being checked or
+    queued on a worker, unless one is booked already."""
     if not task.get_backend().supports_defer:
         return
-    if not Campaign.objects.filter(state=Campaign.State.SENDING).exists():
+    busy = RecipientUpload.objects.filter(
+        state__in=(RecipientUpload.State.CHECKING, RecipientUpload.State.QUEUEING)
+    )
+    if not Campaign.objects.filter(state=Campaign.State.SENDING).exists() and not busy.exists():
         return  # nothing to heal: the next send books it again
     if tasks_of(task).filter(status=TaskResultStatus.READY).exists():
         return

@@ -24,6 +24,8 @@ def health() -> dict:
     if checks["database"]["ok"]:
         checks |= {"migrations": _migrations(), "worker": _worker(), "callbacks": _callbacks()}
     checks["provider"] = _provider()
+    if conf.MPM_RATE_REDIS_URL:
+        checks["rate"] = _rate_store()
     return {"ok": all(part["ok"] for part in checks.values()), "checks": checks}
 
 
@@ -113,3 +115,16 @@ def _provider() -> dict:
         )
         return {"ok": False, "mode": conf.KALEYRA_MODE, "detail": detail}
     return {"ok": True, "mode": conf.KALEYRA_MODE, "detail": "Sending is configured."}
+
+
+def _rate_store() -> dict:
+    """The Redis the senders share their rate through: without it, no campaign can send."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(conf.MPM_RATE_REDIS_URL, socket_timeout=2)
+        with client:
+            client.ping()
+    except (redis.RedisError, ValueError):
+        return {"ok": False, "detail": "The Redis in MPM_RATE_REDIS_URL did not answer."}
+    return {"ok": True, "detail": "The Redis the senders share their rate through answers."}

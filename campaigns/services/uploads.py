@@ -8,8 +8,11 @@ for progress. The file lives in `default_storage`, so any web server or worker c
 
 import dataclasses
 from datetime import datetime, timedelta
+from functools import partial
 
+from django.db import transaction
 from django.utils import timezone
+from django_tasks.base import Task
 
 from campaigns import conf, jsonsafe, recipients
 from campaigns.models import Campaign, RecipientUpload
@@ -109,20 +112,24 @@ def upload_plan(upload: RecipientUpload) -> recipients.SendPlan:
     return recipients.SendPlan(**upload.plan, **counts)
 
 
-def upload_queue(*, upload_id: int, valid_only: bool = False) -> Campaign | None:
-    """Queue a confirmed upload's recipients (all or nothing, or the valid ones only; checked
-    again as any send is) and start its campaign; the file goes once read. The campaign to send now, or None (the upload
-    is then `failed`, saying why)."""
-    upload = RecipientUpload.objects.filter(
-        pk=upload_id, state=RecipientUpload.State.QUEUEING
-    ).first()
-    if upload is None:
+def upload_queue(*, upload_id: int) -> Campaign | None:
+    """Queue a confirmed upload's recipients (all or nothing, or the valid ones only, as it was
+    confirmed; checked again as any send is) and start its campaign; the file goes once read.
+    The campaign to send now, or None (the upload is then `failed`, saying why, or another
+    worker is queueing it)."""
+    row = RecipientUpload.objects.filter(pk=upload_id)
+    if not row.start_queueing(stalled_before=stalled_before()):
         return None
+    upload = row.get()
     campaign = campaign_for_sending(upload.campaign_id)
     try:
         campaign_queueable(campaign)
         report = recipients.campaign_queue_recipients(
-            campaign, csv_of(upload), valid_only=valid_only
+            campaign,
+            csv_of(upload),
+            valid_only=upload.valid_only,
+            progress=lambda: row.update(touched_at=timezone.now()),
+            progress_every=PROGRESS_EVERY,
         )
         detail = queue_summary(report)
         if not report.refused:
@@ -159,3 +166,16 @@ def upload_purge(*, now=None) -> int:
             if upload.file:
                 upload.file.delete(save=False)
     return removed
+
+
+def uploads_heal(*, check_task: Task, queue_task: Task, upload_id: int | None = None) -> int:
+    """Start again the checks and queueings whose worker died (no progress for STALL_AFTER):
+    a check only reads, and queueing again queues nobody twice. Returns how many."""
+    stalled = RecipientUpload.objects.stalled(stalled_before())
+    if upload_id is not None:
+        stalled = stalled.filter(pk=upload_id)
+    restarted = list(stalled.values_list("pk", "state"))
+    for pk, state in restarted:
+        task = check_task if state == RecipientUpload.State.CHECKING else queue_task
+        transaction.on_commit(partial(task.enqueue, pk))
+    return len(restarted)

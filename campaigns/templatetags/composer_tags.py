@@ -2,7 +2,6 @@
 
 from django import template
 
-from campaigns.models import Message
 from campaigns.services import composer
 
 register = template.Library()
@@ -39,15 +38,6 @@ def state_badge(state: str) -> str:
 def for_field(problems, field: str) -> list:
     """The problems about one field."""
     return [problem for problem in problems if problem.field == field]
-
-
-@register.filter
-def message_state_label(state: str) -> str:
-    """A message state as people read it ("Unknown (may have been sent)" for "unknown")."""
-    try:
-        return Message.State(state).label
-    except ValueError:
-        return state
 
 
 @register.filter

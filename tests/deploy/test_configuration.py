@@ -37,6 +37,15 @@ def test_an_unknown_mode_is_a_configuration_error(settings):
     assert error.msg == "KALEYRA_MODE must be one of sandbox, live; got 'demo'."
 
 
+def test_a_rate_redis_url_that_is_not_a_redis_url_is_a_configuration_error(settings):
+    settings.MPM_RATE_REDIS_URL = "127.0.0.1:6379"
+    [error] = [m for m in checks.run_checks() if m.id == "campaigns.E001"]
+    assert error.msg == (
+        "MPM_RATE_REDIS_URL must be a URL starting with redis://, rediss://, unix://;"
+        " got '127.0.0.1:6379'."
+    )
+
+
 def test_live_mode_without_credentials_is_an_error_naming_each_missing_variable(settings):
     settings.KALEYRA_MODE = "live"
     settings.KALEYRA_SID = "HX1"

@@ -142,7 +142,7 @@ def test_a_marketer_composes_tests_and_sends_an_mpm(page: Page, app, marketer, a
     expect(page.locator("#messages")).to_contain_text("to 5 recipient(s) in the background")
     expect(page.locator('[data-count="accepted"]')).to_have_text("4", timeout=20000)
     expect(page.locator('[data-count="failed"]')).to_have_text("1")
-    expect(page.locator("[data-field=state]")).to_have_text("completed")
+    expect(page.locator("[data-field=state]")).to_have_text("Completed")
     results = page.locator("#results")
     expect(results.locator("tbody tr")).to_have_count(5)
     failed = results.locator("tbody tr", has_text=FAILING)

@@ -19,6 +19,7 @@ from campaigns.sending.ratelimit import (
     DatabaseSlotStore,
     MemorySlotStore,
     RateLimiter,
+    RedisSlotStore,
     shared_limiter,
 )
 
@@ -209,23 +210,48 @@ def test_a_burst_after_an_idle_spell_still_keeps_the_rate(rate):
     assert busiest_second(sent + burst) <= rate
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_processes_sharing_the_slot_row_never_exceed_the_rate_together():
-    """Two stores, each with its own connection (what two processes hold), on one sender's row.
-    On PostgreSQL the slots come from the server's clock: taken at once with the real clock."""
+def assert_two_stores_keep_the_rate_together(make_store):
+    """Two stores, each with its own connection (what two processes hold), on one sender's
+    row or key, taking slots turn about with the real clock."""
     rate = 400
-    first = RateLimiter(rate, DatabaseSlotStore("+919000000001"))
-    second = RateLimiter(rate, DatabaseSlotStore("+91 90000 00001"))
+    first = RateLimiter(rate, make_store("+919000000001"))
+    second = RateLimiter(rate, make_store("+91 90000 00001"))
     try:
         slots = [[first.next_slot(), second.next_slot()] for _ in range(300)]
     finally:
         first.close()
         second.close()
     everything = [slot for pair in slots for slot in pair]
-
-    assert RateSlot.objects.get().sender == "919000000001"  # one budget for one number
     assert busiest_second(everything) <= rate
     assert average_rate(everything) == pytest.approx(rate / (1 + LATENESS_ALLOWANCE), rel=1e-2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_sharing_the_slot_row_never_exceed_the_rate_together():
+    """On PostgreSQL the slots come from the server's clock."""
+    assert_two_stores_keep_the_rate_together(DatabaseSlotStore)
+    assert RateSlot.objects.get().sender == "919000000001"  # one budget for one number
+
+
+def test_two_processes_sharing_a_redis_key_never_exceed_the_rate_together(redis_url):
+    """The same through Redis (MPM_RATE_REDIS_URL): slots by Redis's clock, one key per sender."""
+    import redis
+
+    assert_two_stores_keep_the_rate_together(lambda sender: RedisSlotStore(sender, redis_url))
+    assert redis.Redis.from_url(redis_url).keys() == [b"mpm:rate-slot:919000000001"]
+
+
+@pytest.mark.django_db
+def test_with_a_redis_url_the_shared_limiter_uses_redis_not_the_database(settings, redis_url):
+    settings.MPM_RATE_REDIS_URL = redis_url
+    limiter = shared_limiter("+919000000001", 80)
+    try:
+        first, second = limiter.next_slot(), limiter.next_slot()
+    finally:
+        limiter.close()
+    assert isinstance(limiter.store, RedisSlotStore)
+    assert second - first == pytest.approx(limiter.interval, abs=1e-6)  # one block, spaced
+    assert not RateSlot.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -31,6 +31,22 @@ def test_a_healthy_deployment_answers_200_without_login(client, kaleyra_settings
     }
 
 
+def test_the_redis_the_rate_is_shared_through_is_checked_when_configured(
+    client, kaleyra_settings, redis_url
+):
+    kaleyra_settings.MPM_RATE_REDIS_URL = redis_url
+    status, report = healthz(client)
+    assert (status, report["checks"]["rate"]["ok"]) == (200, True)
+
+    kaleyra_settings.MPM_RATE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    status, report = healthz(client)
+    assert status == 503
+    assert report["checks"]["rate"] == {
+        "ok": False,
+        "detail": "The Redis in MPM_RATE_REDIS_URL did not answer.",
+    }
+
+
 def test_it_never_shows_a_secret(client, kaleyra_settings):
     kaleyra_settings.KALEYRA_CALLBACK_PASSWORD = ["callback-secret"]
     text = client.get("/healthz").content.decode()

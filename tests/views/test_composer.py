@@ -666,6 +666,35 @@ def test_pause_resume_and_cancel(marketer, provider, django_capture_on_commit_ca
     assert marketer.post(url("control", campaign.pk, "explode")).status_code == 404
 
 
+def test_a_paused_campaign_shows_paused_not_sending(marketer):
+    """Paused, a claimed message is one in flight when it stopped, and the queued ones wait."""
+    campaign = make_campaign()
+    Message.objects.bulk_create(
+        [Message(campaign=campaign, to=ASHA), Message(campaign=campaign, to=RAVI, state="sending")]
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    panel = progress_panel(marketer.get(url("detail", campaign.pk)).content.decode())
+    assert '<th scope="col" data-label="sending">Sending</th>' in panel
+    assert '<strong data-field="state">Sending</strong>' in panel
+
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.PAUSED)
+    panel = progress_panel(marketer.get(url("detail", campaign.pk)).content.decode())
+    assert '<strong data-field="state">Paused</strong>' in panel
+    assert '<th scope="col" data-label="sending">In flight when it stopped</th>' in panel
+    assert '<th scope="col" data-label="queued">Waiting for Resume</th>' in panel
+    assert ">Sending<" not in panel
+    progress = marketer.get(url("progress", campaign.pk)).json()
+    assert (progress["state_label"], progress["labels"]["queued"]) == (
+        "Paused",
+        "Waiting for Resume",
+    )
+
+
+def progress_panel(page: str) -> str:
+    start = page.index('id="mpm-progress"')
+    return page[start : page.index("</section>", start)]
+
+
 def test_cancel_asks_first_saying_what_it_skips_and_the_controls_lead_the_page(marketer):
     campaign = make_campaign()
     Message.objects.bulk_create(

@@ -514,6 +514,53 @@ def test_a_check_whose_worker_died_starts_again_when_its_page_is_polled(
     assert (upload.rows_read, upload.invalid, upload.valid) == (3, 1, 2)
 
 
+def test_a_queueing_whose_worker_died_is_finished_by_the_recovery_task_sending_each_once(
+    marketer, provider, in_background, django_capture_on_commit_callbacks
+):
+    """Confirmed as "send to the valid ones", queued halfway by a worker that was then killed:
+    the recovery task (no page open) queues it again, as confirmed, and each recipient gets one
+    message."""
+    from django_tasks_db.models import DBTaskResult
+
+    from campaigns.tasks import recover_campaigns_task
+
+    provider.answer()
+    campaign = make_campaign()
+    body = "phone\n" + "\n".join([ASHA, RAVI, MEERA, "12345"]) + "\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer.post(send_url(campaign), {"csv_file": csv_file(body)})
+    run_worker()
+    upload = RecipientUpload.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer.post(upload_url(upload), {"confirm": "yes", "valid_only": "yes"})
+    upload.refresh_from_db()
+    assert (upload.state, upload.valid_only) == (RecipientUpload.State.QUEUEING, True)
+    assert DBTaskResult.objects.filter(  # the recovery is booked with the queueing
+        task_path="campaigns.tasks.recover_campaigns_task", status="READY"
+    ).exists()
+    # The worker took it, queued the first recipient and was killed.
+    DBTaskResult.objects.filter(task_path="campaigns.tasks.queue_upload_task").update(
+        status="RUNNING"
+    )
+    RecipientUpload.objects.update(touched_at=timezone.now())
+    Message.objects.create(campaign=campaign, to=ASHA)
+    assert uploads.upload_queue(upload_id=upload.pk) is None  # a live queueing is left alone
+
+    RecipientUpload.objects.update(touched_at=timezone.now() - uploads.STALL_AFTER * 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recover_campaigns_task.call().endswith("; 1 upload(s) restarted")
+    with django_capture_on_commit_callbacks(execute=True):
+        run_worker()  # queues it again and enqueues the send
+    run_worker()
+
+    upload.refresh_from_db()
+    assert upload.state == RecipientUpload.State.QUEUED
+    assert sorted(Message.objects.values_list("to", "state")) == sorted(
+        [(ASHA, "accepted"), (RAVI, "accepted"), (MEERA, "accepted")]
+    )
+    assert len(provider.requests) == 3
+
+
 def test_the_invalid_lines_of_an_upload_whose_file_is_gone_are_a_404(marketer, settings):
     campaign = make_campaign()
     body = "phone\n" + "\n".join([ASHA, "12345"]) + "\n"
