@@ -101,3 +101,25 @@ def sandbox(settings, live_server, tmp_path_factory):
 @pytest.fixture
 def campaign(db):
     return campaign_for_sending(make_campaign().pk)
+
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "client", "admin_client"}
+
+
+@pytest.fixture(autouse=True)
+def counters_match_records(request):
+    """Every test that wrote to the database leaves each campaign's counters (kept by the
+    triggers of `models.tally_sql`) equal to a recount of its records: whatever path the test
+    drove (engine, callbacks, queueing, admin, commands), no count is lost or doubled."""
+    yield
+    uses_db = request.node.get_closest_marker("django_db") or (
+        DATABASE_FIXTURES & set(request.fixturenames)
+    )
+    if not uses_db:
+        return
+    from tests.support.tallies import all_drift
+
+    with request.getfixturevalue("django_db_blocker").unblock():
+        found = all_drift()
+    assert not found, f"counters differ from a recount (maintained, recounted): {found}"

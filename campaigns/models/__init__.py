@@ -15,6 +15,7 @@ from campaigns.models.campaigns import Campaign, Section, SectionItem
 from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
 from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
+from campaigns.models.tallies import CampaignTally, CampaignTallyDelta, TallyKind
 from campaigns.models.uploads import RecipientUpload
 from campaigns.models.workers import WorkerHeartbeat
 
@@ -23,6 +24,8 @@ __all__ = [
     "AnyOf",
     "CallbackInbox",
     "Campaign",
+    "CampaignTally",
+    "CampaignTallyDelta",
     "Message",
     "MessageTemplate",
     "OptOut",
@@ -36,6 +39,7 @@ __all__ = [
     "SendAttempt",
     "SenderPacing",
     "StatusEvent",
+    "TallyKind",
     "WorkerHeartbeat",
     "template_variables",
 ]

@@ -142,6 +142,12 @@ class Message(models.Model):
             models.Index(fields=["campaign", "state", "id"], name="message_claim_order"),
             # "What did this number get lately?": the frequency cap, opt-outs, order attribution.
             models.Index(fields=["to", "claimed_at"], name="message_recipient_recent"),
+            # The next retry of a campaign: only the few messages waiting for one are in it.
+            models.Index(
+                fields=["campaign", "next_attempt_at"],
+                condition=models.Q(state="queued", attempts__gt=0),
+                name="message_retry_due",
+            ),
         ]
 
     def __str__(self):

@@ -1,0 +1,58 @@
+"""Per-campaign counters, kept by the database itself: triggers on Message, StatusEvent and Order
+(migration 0011) add each change's deltas in the same transaction as the change, whichever code
+made it (the engine's grouped commits, the callback applier, queueing, cancel, admin edits).
+
+Each counter is one (campaign, kind, key) row: a message state, a failure code, a skip reason, the
+sends / deliveries / reads of one UTC minute, the orders of one currency. On SQLite the triggers
+add to these rows directly (writers take turns there). On PostgreSQL they append deltas instead
+(`CampaignTallyDelta`, one row per key per statement): concurrent transactions then never wait
+for nor deadlock on a hot counter row; `services.tallies.tallies_compact` folds them in.
+`services.tallies.tallies_rebuild` recomputes everything from the records.
+"""
+
+from django.db import models
+
+
+class TallyKind(models.TextChoices):
+    STATE = "state", "Messages in a state (key: the state, + when Kaleyra gave an id)"
+    FAILURE = "failure", "Failed or not sent messages (key: state|Meta code|Kaleyra code)"
+    SKIP = "skip", "Skipped messages (key: the reason)"
+    RETRY = "retry", "Queued messages waiting for a retry"
+    SENDS = "sends", "Sends accepted by Kaleyra (key: the UTC minute they were claimed)"
+    DELIVERED = "delivered", "Delivered events (key: the UTC minute of the event)"
+    READ = "read", "Read events (key: the UTC minute of the event)"
+    ORDERS = "orders", "Orders (key: the currency; amount_cents: their total)"
+    VERSION = "version", "Changes so far (the dashboard's ETag)"
+
+
+class CampaignTally(models.Model):
+    """One counter of one campaign. `campaign_id` is a plain column, not a foreign key: the
+    triggers write it while Django's cascade is deleting a campaign's messages; a trigger on
+    the campaign table removes a deleted campaign's counters."""
+
+    campaign_id = models.BigIntegerField()
+    kind = models.CharField(max_length=10, choices=TallyKind.choices)
+    key = models.CharField(max_length=520, blank=True)
+    n = models.BigIntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign_id", "kind", "key"], name="one_tally_per_key")
+        ]
+
+    def __str__(self):
+        return f"campaign {self.campaign_id} {self.kind} {self.key!r}: {self.n}"
+
+
+class CampaignTallyDelta(models.Model):
+    """A change to a counter not yet folded into `CampaignTally` (PostgreSQL only)."""
+
+    campaign_id = models.BigIntegerField(db_index=True)
+    kind = models.CharField(max_length=10, choices=TallyKind.choices)
+    key = models.CharField(max_length=520, blank=True)
+    n = models.BigIntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"campaign {self.campaign_id} {self.kind} {self.key!r}: {self.n:+d}"

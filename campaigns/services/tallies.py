@@ -1,0 +1,95 @@
+"""The per-campaign counters (`models.tallies`): fold PostgreSQL's deltas in, and rebuild them
+from the records. Reading them is `selectors.tallies`."""
+
+from collections.abc import Callable, Iterable
+
+from django.db import connection, transaction
+
+from campaigns.models import Campaign, CampaignTallyDelta
+from campaigns.models.tally_sql import COLUMNS, DELTA, EVENT, MESSAGE, ORDER, TALLY, recount_sql
+
+# A campaign's counters and deltas are folded or rebuilt by one transaction at a time.
+ADVISORY_LOCK = 8_471_502
+
+
+def _lock_campaign(cursor, campaign_id: int):
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK, campaign_id])
+
+
+def tallies_compact(campaign_ids: Iterable[int] | None = None) -> int:
+    """Fold PostgreSQL's counter deltas into the counters (of these campaigns, or of all);
+    returns how many deltas. Safe beside writers and other compactions: each delta is
+    deleted and added in one statement, and a campaign is folded by one transaction at a time.
+    On SQLite there are none (its triggers add to the counters directly)."""
+    if connection.vendor != "postgresql":
+        return 0
+    if campaign_ids is None:
+        campaign_ids = CampaignTallyDelta.objects.values_list("campaign_id", flat=True).distinct()
+    folded = 0
+    for campaign_id in sorted(set(campaign_ids)):
+        with transaction.atomic(), connection.cursor() as cursor:
+            _lock_campaign(cursor, campaign_id)
+            cursor.execute(
+                f"WITH moved AS (DELETE FROM {DELTA} WHERE campaign_id = %s"
+                ' RETURNING campaign_id, kind, "key", n, amount_cents),'
+                ' grouped AS (SELECT campaign_id, kind, "key", sum(n) AS n,'
+                " sum(amount_cents) AS amount_cents, count(*) AS deltas FROM moved"
+                ' GROUP BY campaign_id, kind, "key"),'
+                f" added AS (INSERT INTO {TALLY} AS t {COLUMNS}"
+                ' SELECT campaign_id, kind, "key", n, amount_cents FROM grouped'
+                ' ORDER BY kind, "key"'
+                ' ON CONFLICT (campaign_id, kind, "key") DO UPDATE'
+                " SET n = t.n + EXCLUDED.n, amount_cents = t.amount_cents + EXCLUDED.amount_cents)"
+                " SELECT coalesce(sum(deltas), 0) FROM grouped",
+                [campaign_id],
+            )
+            folded += cursor.fetchone()[0]
+    return folded
+
+
+def tallies_recount(campaign_id: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """Every counter of a campaign as the records say it should be: {(kind, key): (n, cents)}
+    (the version aside, which counts changes rather than records)."""
+    with connection.cursor() as cursor:
+        cursor.execute(recount_sql(connection.vendor, campaign_id))
+        return {(kind, key): (n, int(cents)) for _, kind, key, n, cents in cursor.fetchall()}
+
+
+def tallies_rebuild(
+    campaign_ids: Iterable[int] | None = None, *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Recompute the counters of these campaigns (or all) from their messages, events and
+    orders, one campaign per transaction; returns how many campaigns. While a campaign is
+    recounted its records are locked against writes (PostgreSQL: SHARE locks, a second or two
+    for a million messages; SQLite: the write lock), so nothing changes between the count and
+    the counters it replaces. The version goes up, so every dashboard reloads."""
+    if campaign_ids is None:
+        campaign_ids = Campaign.objects.order_by("pk").values_list("pk", flat=True)
+    done = 0
+    for campaign_id in campaign_ids:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"LOCK TABLE {MESSAGE}, {EVENT}, {ORDER} IN SHARE MODE")
+                _lock_campaign(cursor, campaign_id)
+            else:
+                cursor.execute(f"DELETE FROM {TALLY} WHERE id < 0")  # takes the write lock
+            cursor.execute(
+                f"SELECT coalesce(sum(n), 0) FROM (SELECT n FROM {TALLY} WHERE campaign_id = %s"
+                f" AND kind = 'version' UNION ALL SELECT n FROM {DELTA} WHERE campaign_id = %s"
+                " AND kind = 'version') v",
+                [campaign_id, campaign_id],
+            )
+            version = cursor.fetchone()[0] + 1
+            cursor.execute(f"DELETE FROM {DELTA} WHERE campaign_id = %s", [campaign_id])
+            cursor.execute(f"DELETE FROM {TALLY} WHERE campaign_id = %s", [campaign_id])
+            cursor.execute(
+                f"INSERT INTO {TALLY} {COLUMNS} {recount_sql(connection.vendor, campaign_id)}"
+            )
+            cursor.execute(
+                f"INSERT INTO {TALLY} {COLUMNS} VALUES (%s, 'version', '', %s, 0)",
+                [campaign_id, version],
+            )
+        done += 1
+        if progress is not None:
+            progress(done)
+    return done
