@@ -402,6 +402,24 @@ class CampaignFilterForm(forms.Form):
     )
 
 
+class ResultsDateForm(forms.Form):
+    """The results table's date range: campaigns created on or after / on or before a day."""
+
+    created_from = forms.DateField(
+        label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        label="Created until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            raise forms.ValidationError("“Created from” must be on or before “Created until”.")
+        return data
+
+
 def code_choices(current: str = "") -> list[tuple[str, str]]:
     """Provider codes and transport outcomes a message can end with (no query needed)."""
     from campaigns.kaleyra.answers import KALEYRA_CODES, TRANSPORT_ANSWERS

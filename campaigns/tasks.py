@@ -6,7 +6,7 @@ from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.services import healing, uploads
+from campaigns.services import healing, tallies, uploads
 
 
 @task()
@@ -34,6 +34,7 @@ def recover_campaigns_task() -> str:
     first, so a worker killed during this very task does not end the chain)."""
     healing.recovery_schedule(recover_campaigns_task)
     restarted = uploads.uploads_heal(check_task=check_upload_task, queue_task=queue_upload_task)
+    tallies.tallies_compact()
     return (
         f"{healing.campaigns_heal(send_task=send_campaign_task)}; {restarted} upload(s) restarted"
     )

@@ -1,9 +1,13 @@
 """Reading campaigns the way validation, the payload and the engine need them."""
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Max, Min, Prefetch, Q, Sum
-from django.db.models.functions import Coalesce, Trunc, Upper
+from django.db import connection
+from django.db.models import Count, DecimalField, F, Max, Prefetch, Q, Sum
+from django.db.models.functions import Upper
+from django.utils import timezone
 
 from campaigns import limits
 from campaigns.kaleyra.answers import explain, explain_meta
@@ -16,9 +20,11 @@ from campaigns.models import (
     Product,
     Section,
     SectionItem,
-    StatusEvent,
 )
+from campaigns.models.rawsql import adapt_datetime
+from campaigns.models.tally_sql import CAMPAIGN, DELTA, TALLY
 from campaigns.payload import MpmContent, SectionContent
+from campaigns.selectors.tallies import Tallies, campaign_tallies, state_counts
 
 
 def campaign_for_sending(campaign_id: int) -> Campaign:
@@ -94,40 +100,34 @@ def progress_labels(campaign_state: str) -> dict[str, str]:
     return labels
 
 
-def campaign_progress(campaign_id: int) -> dict:
+def campaign_progress(campaign_id: int, *, tallies: Tallies | None = None) -> dict:
     """Where a campaign's real messages stand, by state, and what waits for a retry (queued
-    after an answer), in one query."""
-    answered = Q(attempts__gt=0)
-    rows = (
-        Message.objects.real()
-        .filter(campaign_id=campaign_id)
-        .values_list("state")
-        .annotate(
-            n=Count("id"),
-            retrying=Count("id", filter=answered),
-            next_at=Min("next_attempt_at", filter=answered),
-        )
-        .order_by()
-    )
-    counts, retry = {}, (0, None)
-    for state, n, retrying, next_at in rows:
-        counts[state] = n
-        if state == Message.State.QUEUED:
-            retry = (retrying, next_at)
+    after an answer), from its counters: two short queries (three while a retry waits)."""
     campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
+    tallies = tallies or campaign_tallies(campaign_id)
+    counts = {state: tallies.state_count(state) for state in Message.State.values}
     total = sum(counts.values())
     # Settled: everything not waiting to be sent (callbacks move accepted ones further along).
-    settled = total - counts.get("queued", 0) - counts.get("sending", 0)
+    settled = total - counts["queued"] - counts["sending"]
+    next_retry_at = None
+    if tallies.retrying:  # the partial index message_retry_due holds only these
+        next_retry_at = (
+            Message.objects.filter(campaign_id=campaign_id, state="queued", attempts__gt=0)
+            .order_by("next_attempt_at")
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
     return {
         "state": campaign["state"],
         "state_label": Campaign.State(campaign["state"]).label,
         "paused_reason": campaign["paused_reason"],
-        "counts": {state: counts.get(state, 0) for state in Message.State.values},
+        "counts": counts,
         "labels": progress_labels(campaign["state"]),
         "total": total,
         "percent": round(100 * settled / total) if total else 0,
-        "retrying": retry[0],
-        "next_retry_at": retry[1],
+        "retrying": tallies.retrying,
+        "next_retry_at": next_retry_at,
+        "version": tallies.version,
     }
 
 
@@ -146,20 +146,20 @@ def campaign_list(*, search: str = "", state: str = ""):
 
 def campaigns_with_counts(campaign_ids: list[int]) -> list[Campaign]:
     """These campaigns with `recipients`, `accepted` and `failed` counts of their real
-    messages, in one query, in the order of `campaign_ids` (one page of `campaign_list`)."""
-    real = Q(messages__is_test=False)
-    rows = (
-        Campaign.objects.filter(pk__in=campaign_ids)
-        .select_related("template")
-        .annotate(
-            recipients=Count("messages", filter=real),
-            accepted=Count(
-                "messages", filter=real & Q(messages__state__in=Message.ACCEPTED_OR_LATER)
-            ),
-            failed=Count("messages", filter=real & Q(messages__state=Message.State.FAILED)),
-        )
-    )
-    by_id = {campaign.pk: campaign for campaign in rows}
+    messages (from their counters), in two queries, in the order of `campaign_ids`."""
+    by_id = {
+        c.pk: c for c in Campaign.objects.filter(pk__in=campaign_ids).select_related("template")
+    }
+    for campaign in by_id.values():
+        campaign.recipients = campaign.accepted = campaign.failed = 0
+    for campaign_id, key, n in state_counts(list(by_id)):
+        campaign = by_id[campaign_id]
+        state = key.rstrip("+")
+        campaign.recipients += n
+        if state in Message.ACCEPTED_OR_LATER:
+            campaign.accepted += n
+        elif state == Message.State.FAILED:
+            campaign.failed += n
     return [by_id[pk] for pk in campaign_ids if pk in by_id]
 
 
@@ -268,72 +268,53 @@ class Funnel:
         }
 
 
-def _funnel_counts(prefix: str = "") -> dict:
-    """Count aggregates for `Funnel`, over Messages (prefix "") or a relation ("messages__")."""
-    state = f"{prefix}state__in"
-    real = Q(**{f"{prefix}is_test": False})
-    finals = (Message.State.FAILED, Message.State.NOT_SENT)
-    took = Q(**{state: Message.ACCEPTED_OR_LATER}) | (
-        Q(**{state: finals}) & ~Q(**{f"{prefix}message_id": ""})
+def funnel_of(tallies: Tallies) -> Funnel:
+    """The funnel from a campaign's counters: each step counts what reached it or went further."""
+    took = tallies.state_count(*Message.ACCEPTED_OR_LATER) + sum(
+        tallies.states[f"{state}+"] for state in (Message.State.FAILED, Message.State.NOT_SENT)
+    )
+    total = tallies.state_count(*Message.State.values)
+    skipped = tallies.state_count(Message.State.SKIPPED)
+    return Funnel(
+        total=total,
+        skipped=skipped,
+        queued=total - skipped,
+        waiting=tallies.state_count(Message.State.QUEUED, Message.State.SENDING),
+        accepted=took,
+        sent=tallies.state_count(Message.State.SENT, Message.State.DELIVERED, Message.State.READ),
+        delivered=tallies.state_count(Message.State.DELIVERED, Message.State.READ),
+        read=tallies.state_count(Message.State.READ),
+        failed=tallies.state_count(Message.State.FAILED),
+        not_sent=tallies.state_count(Message.State.NOT_SENT),
+        unknown=tallies.state_count(Message.State.UNKNOWN),
     )
 
-    def count(condition=None):
-        return Count(f"{prefix}id", filter=real & condition if condition is not None else real)
 
-    return {
-        "total": count(),
-        "skipped": count(Q(**{state: [Message.State.SKIPPED]})),
-        "waiting": count(Q(**{state: [Message.State.QUEUED, Message.State.SENDING]})),
-        "accepted": count(took),
-        "sent": count(
-            Q(**{state: [Message.State.SENT, Message.State.DELIVERED, Message.State.READ]})
-        ),
-        "delivered": count(Q(**{state: [Message.State.DELIVERED, Message.State.READ]})),
-        "read": count(Q(**{state: [Message.State.READ]})),
-        "failed": count(Q(**{state: [Message.State.FAILED]})),
-        "not_sent": count(Q(**{state: [Message.State.NOT_SENT]})),
-        "unknown": count(Q(**{state: [Message.State.UNKNOWN]})),
-    }
+def campaign_funnel(campaign_id: int, *, tallies: Tallies | None = None) -> Funnel:
+    """One campaign's funnel, from its counters."""
+    return funnel_of(tallies or campaign_tallies(campaign_id))
 
 
-def _funnel(values: dict) -> Funnel:
-    counts = {name: values.get(name) or 0 for name in _funnel_counts()}
-    return Funnel(queued=counts["total"] - counts["skipped"], **counts)
-
-
-def campaign_funnel(campaign_id: int) -> Funnel:
-    """One campaign's funnel, in one query."""
-    return _funnel(Message.objects.filter(campaign_id=campaign_id).aggregate(**_funnel_counts()))
-
-
-def campaign_failures(campaign_id: int) -> list[dict]:
+def campaign_failures(campaign_id: int, *, tallies: Tallies | None = None) -> list[dict]:
     """Failed and not-sent messages grouped by code, most frequent first, each with what it
-    means and what to do in plain words. One query."""
-    rows = (
-        Message.objects.real()
-        .filter(
-            campaign_id=campaign_id,
-            state__in=[Message.State.FAILED, Message.State.NOT_SENT],
-        )
-        .values("state", "meta_code", "last_code")
-        .annotate(count=Count("id"))
-        .order_by("-count", "meta_code", "last_code")
-    )
+    means and what to do in plain words. From the counters."""
+    tallies = tallies or campaign_tallies(campaign_id)
+    rows = sorted(tallies.failures.items(), key=lambda item: (-item[1], item[0][1], item[0][2]))
     groups = []
-    for row in rows:
-        if row["meta_code"]:
-            source, code, explanation = "Meta", row["meta_code"], explain_meta(row["meta_code"])
-        elif row["state"] == Message.State.NOT_SENT:
+    for (state, meta_code, last_code), count in rows:
+        if meta_code:
+            source, code, explanation = "Meta", meta_code, explain_meta(meta_code)
+        elif state == Message.State.NOT_SENT:
             source, code, explanation = "Kaleyra", "not-sent", None
         else:
-            source, code = "Kaleyra", row["last_code"]
-            explanation = explain(row["last_code"]) if row["last_code"] else None
+            source, code = "Kaleyra", last_code
+            explanation = explain(last_code) if last_code else None
         groups.append(
             {
                 "code": code,
                 "source": source,
-                "state": row["state"],
-                "count": row["count"],
+                "state": state,
+                "count": count,
                 "meaning": explanation.meaning
                 if explanation
                 else "The message was not delivered; no reason was given.",
@@ -343,60 +324,55 @@ def campaign_failures(campaign_id: int) -> list[dict]:
     return groups
 
 
-def campaign_skip_reasons(campaign_id: int) -> list[dict]:
+def campaign_skip_reasons(campaign_id: int, *, tallies: Tallies | None = None) -> list[dict]:
     """Why messages were skipped (opted out, frequency cap, US number…), with counts."""
-    return list(
-        Message.objects.real()
-        .filter(campaign_id=campaign_id, state=Message.State.SKIPPED)
-        .values("detail")
-        .annotate(count=Count("id"))
-        .order_by("-count", "detail")
-    )
+    tallies = tallies or campaign_tallies(campaign_id)
+    rows = sorted(tallies.skips.items(), key=lambda item: (-item[1], item[0]))
+    return [{"detail": detail, "count": count} for detail, count in rows]
 
 
 TIMELINE_BUCKETS = ("minute", "hour", "day")
+SERIES = {"sends": "sends", "delivered": "delivered", "read": "reads"}
 
 
-def campaign_timeline(campaign_id: int, *, bucket: str = "minute") -> list[dict]:
-    """Sends (accepted by Kaleyra, at the time they left), deliveries and reads (at the time
-    WhatsApp reported them) per minute, hour or day, oldest first. Two queries."""
+def campaign_minutes(campaign_id: int, *, tallies: Tallies | None = None) -> dict:
+    """{aware UTC minute: {"sends", "delivered", "reads"}}: sends (accepted by Kaleyra, at the
+    minute they were claimed), deliveries and reads (at the minute WhatsApp reported them),
+    from the counters."""
+    tallies = tallies or campaign_tallies(campaign_id)
+    minutes: dict = {}
+    for kind, name in SERIES.items():
+        for key, n in tallies.series.get(kind, {}).items():
+            moment = datetime.strptime(key, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+            point = minutes.setdefault(moment, {"sends": 0, "delivered": 0, "reads": 0})
+            point[name] += n
+    return minutes
+
+
+def campaign_timeline(
+    campaign_id: int, *, bucket: str = "minute", tallies: Tallies | None = None
+) -> list[dict]:
+    """Sends, deliveries and reads per minute, hour or day (in the current time zone), oldest
+    first."""
     if bucket not in TIMELINE_BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(TIMELINE_BUCKETS)}")
-    sends = (
-        Message.objects.real()
-        .filter(campaign_id=campaign_id, claimed_at__isnull=False)
-        .exclude(message_id="")
-        .annotate(at=Trunc("claimed_at", bucket))
-        .values("at")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    events = (
-        StatusEvent.objects.filter(
-            message__campaign_id=campaign_id,
-            message__is_test=False,
-            status__in=[StatusEvent.Status.DELIVERED, StatusEvent.Status.READ],
-        )
-        .annotate(at=Trunc(Coalesce("timestamp", "received_at"), bucket))
-        .values("at")
-        .annotate(
-            delivered=Count(
-                "message_id", filter=Q(status=StatusEvent.Status.DELIVERED), distinct=True
-            ),
-            read=Count("message_id", filter=Q(status=StatusEvent.Status.READ), distinct=True),
-        )
-        .order_by()
-    )
     points: dict = {}
-    for row in sends:
-        points.setdefault(row["at"], {"time": row["at"], "sends": 0, "delivered": 0, "reads": 0})
-        points[row["at"]]["sends"] = row["n"]
-    for row in events:
-        point = points.setdefault(
-            row["at"], {"time": row["at"], "sends": 0, "delivered": 0, "reads": 0}
-        )
-        point["delivered"], point["reads"] = row["delivered"], row["read"]
+    for moment, counts in campaign_minutes(campaign_id, tallies=tallies).items():
+        at = truncate(moment, bucket)
+        point = points.setdefault(at, {"time": at, "sends": 0, "delivered": 0, "reads": 0})
+        for name, n in counts.items():
+            point[name] += n
     return [points[at] for at in sorted(points)]
+
+
+def truncate(moment, bucket: str):
+    """The start of the minute, hour or day holding `moment`, in the current time zone."""
+    moment = timezone.localtime(moment).replace(second=0, microsecond=0)
+    if bucket in ("hour", "day"):
+        moment = moment.replace(minute=0)
+    if bucket == "day":
+        moment = moment.replace(hour=0)
+    return moment
 
 
 def campaign_orders(campaign_id: int) -> dict:
@@ -444,46 +420,182 @@ class CampaignResult:
         return self.funnel.read_rate
 
 
-RESULT_ORDERINGS = ("delivery_rate", "read_rate", "orders", "created_at", "name")
+def _keys(*states: str, taken_only: bool = False) -> str:
+    keys = [f"{s}+" for s in states] + ([] if taken_only else list(states))
+    return ", ".join(f"'{key}'" for key in keys)  # states are our own constants
 
 
-def campaign_results(*, order_by: str = "-created_at") -> list[CampaignResult]:
-    """Every campaign with its funnel, delivery and read rates and orders, sorted by
-    `order_by` (one of RESULT_ORDERINGS, "-" for descending; campaigns without a rate last).
-    Two queries, whatever the number of campaigns."""
-    descending = order_by.startswith("-")
-    key = order_by.lstrip("-")
-    if key not in RESULT_ORDERINGS:
-        raise ValueError(f"order_by must be one of {', '.join(RESULT_ORDERINGS)}")
-    campaigns = Campaign.objects.values("id", "name", "state", "created_at").annotate(
-        **_funnel_counts("messages__")
-    )
-    orders: dict[int, dict] = {}
-    for row in (
-        Order.objects.filter(campaign__isnull=False)
-        .values("campaign_id", "currency")
-        .annotate(n=Count("id"), revenue=Sum("total"))
-        .order_by()
-    ):
-        entry = orders.setdefault(row["campaign_id"], {"orders": 0, "revenue": {}})
-        entry["orders"] += row["n"]
-        entry["revenue"][row["currency"]] = row["revenue"]
-    results = [
-        CampaignResult(
-            id=row["id"],
-            name=row["name"],
-            state=row["state"],
-            created_at=row["created_at"],
-            funnel=_funnel(row),
-            orders=orders.get(row["id"], {}).get("orders", 0),
-            revenue=orders.get(row["id"], {}).get("revenue", {}),
+_TOOK = f"{_keys(*Message.ACCEPTED_OR_LATER)}, {_keys('failed', 'not_sent', taken_only=True)}"
+# Each column the results table shows, as SQL over one campaign's summed counters (`s`).
+RESULT_COLUMNS_SQL = {
+    "name": "c.name",
+    "created_at": "c.created_at",
+    "sent_to": "coalesce(s.sent_to, 0)",
+    "delivered": "coalesce(s.delivered, 0)",
+    "read": "coalesce(s.read_count, 0)",
+    "failed": "coalesce(s.failed, 0)",
+    # Rates as the Funnel rounds them (one decimal), so that equal figures sort by id.
+    "delivery_rate": "CASE WHEN s.accepted > 0 THEN round(100.0 * s.delivered / s.accepted, 1) END",
+    "read_rate": "CASE WHEN s.delivered > 0 THEN round(100.0 * s.read_count / s.delivered, 1) END",
+    "orders": "coalesce(s.orders, 0)",
+    # Mixed currencies are added up as numbers for the order only; each is shown apart.
+    "revenue": "coalesce(s.revenue_cents, 0)",
+}
+RESULT_ORDERINGS = tuple(RESULT_COLUMNS_SQL)
+
+
+class CampaignResults:
+    """Every campaign's results row, sorted and paginated in SQL over the counters (so a page
+    costs the same with 30 campaigns or 1,000 and ten million messages); Django's Paginator
+    takes it like a queryset (`count()` and slices)."""
+
+    def __init__(self, *, order_by: str, created_from=None, created_to=None):
+        descending = order_by.startswith("-")
+        key = order_by.lstrip("-")
+        if key not in RESULT_COLUMNS_SQL:
+            raise ValueError(f"order_by must be one of {', '.join(RESULT_ORDERINGS)}")
+        direction = "DESC" if descending else "ASC"
+        # Campaigns without a rate yet come last either way.
+        self.order = f"{RESULT_COLUMNS_SQL[key]} IS NULL, {RESULT_COLUMNS_SQL[key]} {direction}, c.id {direction}"
+        self.where, self.params = ["true"], []
+        if created_from is not None:
+            self.where.append("c.created_at >= %s")
+            self.params.append(adapt_datetime(created_from))
+        if created_to is not None:
+            self.where.append("c.created_at < %s")
+            self.params.append(adapt_datetime(created_to))
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {CAMPAIGN} c WHERE {' AND '.join(self.where)}", self.params
+            )
+            return cursor.fetchone()[0]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[0:None])
+
+    def __getitem__(self, index: slice | int) -> list[CampaignResult] | CampaignResult:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop = index.start or 0, index.stop
+        counters = (
+            f'SELECT campaign_id, kind, "key", n, amount_cents FROM {TALLY}'
+            " WHERE kind IN ('state', 'orders')"
+            f' UNION ALL SELECT campaign_id, kind, "key", n, amount_cents FROM {DELTA}'
+            " WHERE kind IN ('state', 'orders')"
         )
-        for row in campaigns
-    ]
-    known = [r for r in results if getattr(r, key) is not None]
-    missing = [r for r in results if getattr(r, key) is None]
-    known.sort(key=lambda r: (getattr(r, key), r.id), reverse=descending)
-    return known + missing
+        state = "kind = 'state' AND \"key\" IN "
+        summed = (
+            "SELECT campaign_id,"
+            f" sum(CASE WHEN kind = 'state' AND \"key\" NOT IN ({_keys('skipped')}) THEN n ELSE 0 END) AS sent_to,"
+            f" sum(CASE WHEN {state}({_TOOK}) THEN n ELSE 0 END) AS accepted,"
+            f" sum(CASE WHEN {state}({_keys('delivered', 'read')}) THEN n ELSE 0 END) AS delivered,"
+            f" sum(CASE WHEN {state}({_keys('read')}) THEN n ELSE 0 END) AS read_count,"
+            f" sum(CASE WHEN {state}({_keys('failed')}) THEN n ELSE 0 END) AS failed,"
+            f" sum(CASE WHEN {state}({_keys('not_sent')}) THEN n ELSE 0 END) AS not_sent,"
+            f" sum(CASE WHEN {state}({_keys('skipped')}) THEN n ELSE 0 END) AS skipped,"
+            f" sum(CASE WHEN {state}({_keys('queued', 'sending')}) THEN n ELSE 0 END) AS waiting,"
+            f" sum(CASE WHEN {state}({_keys('sent', 'delivered', 'read')}) THEN n ELSE 0 END) AS sent,"
+            f" sum(CASE WHEN {state}({_keys('unknown')}) THEN n ELSE 0 END) AS unknown,"
+            " sum(CASE WHEN kind = 'orders' THEN n ELSE 0 END) AS orders,"
+            " sum(CASE WHEN kind = 'orders' THEN amount_cents ELSE 0 END) AS revenue_cents"
+            f" FROM ({counters}) t GROUP BY campaign_id"
+        )
+        limit = f" LIMIT {2**63 - 1 if stop is None else int(stop - start)}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.id, c.name, c.state, c.created_at, coalesce(s.sent_to, 0),"
+                " coalesce(s.accepted, 0), coalesce(s.delivered, 0), coalesce(s.read_count, 0),"
+                " coalesce(s.failed, 0), coalesce(s.not_sent, 0), coalesce(s.orders, 0),"
+                " coalesce(s.skipped, 0), coalesce(s.waiting, 0), coalesce(s.sent, 0),"
+                " coalesce(s.unknown, 0)"
+                f" FROM {CAMPAIGN} c LEFT JOIN ({summed}) s ON s.campaign_id = c.id"
+                f" WHERE {' AND '.join(self.where)} ORDER BY {self.order}{limit} OFFSET {int(start)}",
+                self.params,
+            )
+            rows = cursor.fetchall()
+        revenue = _revenue([row[0] for row in rows])
+        created = Campaign._meta.get_field("created_at")
+        return [
+            CampaignResult(
+                id=pk,
+                name=name,
+                state=state_,
+                created_at=created.to_python(_aware(created_at)),
+                funnel=Funnel(
+                    total=sent_to + skipped,
+                    skipped=skipped,
+                    queued=sent_to,
+                    waiting=waiting,
+                    accepted=accepted,
+                    sent=sent,
+                    delivered=delivered,
+                    read=read,
+                    failed=failed,
+                    not_sent=not_sent,
+                    unknown=unknown,
+                ),
+                orders=orders,
+                revenue=revenue.get(pk, {}),
+            )
+            for (
+                pk,
+                name,
+                state_,
+                created_at,
+                sent_to,
+                accepted,
+                delivered,
+                read,
+                failed,
+                not_sent,
+                orders,
+                skipped,
+                waiting,
+                sent,
+                unknown,
+            ) in rows
+        ]
+
+
+def _aware(value):
+    """SQLite hands raw SQL a datetime as text; PostgreSQL an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _revenue(campaign_ids: list[int]) -> dict[int, dict]:
+    """{campaign: {currency: Decimal}} from the order counters of these campaigns."""
+    found: dict[int, dict] = {}
+    if not campaign_ids:
+        return found
+    marks = ", ".join(["%s"] * len(campaign_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT campaign_id, "key", sum(amount_cents) FROM (SELECT campaign_id, "key", amount_cents'
+            f" FROM {TALLY} WHERE kind = 'orders' AND campaign_id IN ({marks}) UNION ALL"
+            f' SELECT campaign_id, "key", amount_cents FROM {DELTA}'
+            f" WHERE kind = 'orders' AND campaign_id IN ({marks})) t"
+            ' GROUP BY campaign_id, "key"',
+            [*campaign_ids, *campaign_ids],
+        )
+        for campaign_id, currency, cents in cursor.fetchall():
+            found.setdefault(campaign_id, {})[currency] = Decimal(int(cents)) / 100
+    return found
+
+
+def campaign_results(
+    *, order_by: str = "-created_at", created_from=None, created_to=None
+) -> CampaignResults:
+    """Every campaign with its funnel, delivery and read rates and orders, sorted by
+    `order_by` (one of RESULT_ORDERINGS, "-" for descending; campaigns without a rate last)
+    and optionally created in [created_from, created_to). Slice it (or paginate it)."""
+    return CampaignResults(order_by=order_by, created_from=created_from, created_to=created_to)
 
 
 def campaign_recipients(campaign_id: int, *, state: str = "", code: str = "", search: str = ""):

@@ -5,11 +5,10 @@ sort keys. Reads only, through `selectors`; a bounded number of queries whatever
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Min
 from django.utils import timezone
 
 from campaigns import selectors
-from campaigns.models import Campaign, Message
+from campaigns.selectors.tallies import Tallies
 from campaigns.services.composer import money
 
 # The results list sorts by these (selectors.RESULT_ORDERINGS), ascending or with "-".
@@ -45,58 +44,41 @@ def result_sort(value: str | None) -> str:
     return value if value in RESULT_SORTS else DEFAULT_RESULT_SORT
 
 
-def timeline_bucket(campaign_id: int) -> tuple[str, object, object]:
-    """(bucket, first, last) for the chart: the span from the first send to the latest change
-    of any message (callbacks move `updated_at`). One query."""
-    span = (
-        Message.objects.real()
-        .filter(campaign_id=campaign_id)
-        .aggregate(first=Min("claimed_at"), last=Max("updated_at"))
-    )
-    first, last = span["first"], span["last"]
-    if first is None or last is None or last - first <= MINUTE_SPAN:
-        return "minute", first, last
-    if last - first <= HOUR_SPAN:
-        return "hour", first, last
-    return "day", first, last
+def timeline_bucket(minutes) -> str:
+    """The chart's bucket for a campaign whose activity spans these minutes."""
+    if not minutes or max(minutes) - min(minutes) <= MINUTE_SPAN:
+        return "minute"
+    if max(minutes) - min(minutes) <= HOUR_SPAN:
+        return "hour"
+    return "day"
 
 
-def _truncate(moment, bucket: str):
-    moment = timezone.localtime(moment)
-    moment = moment.replace(second=0, microsecond=0)
-    if bucket in ("hour", "day"):
-        moment = moment.replace(minute=0)
-    if bucket == "day":
-        moment = moment.replace(hour=0)
-    return moment
-
-
-def chart_timeline(campaign_id: int) -> dict:
+def chart_timeline(campaign_id: int, *, tallies: Tallies | None = None) -> dict:
     """Sends, deliveries and reads per bucket, oldest first, with the empty buckets between
-    filled in (a line chart over category labels would otherwise hide the gaps). Three queries."""
-    bucket, first, last = timeline_bucket(campaign_id)
-    points = {
-        _truncate(p["time"], bucket): p
-        for p in selectors.campaign_timeline(campaign_id, bucket=bucket)
-    }
+    filled in (a line chart over category labels would otherwise hide the gaps). From the
+    per-minute counters."""
+    minutes = selectors.campaign_minutes(campaign_id, tallies=tallies)
+    bucket = timeline_bucket(minutes)
+    points: dict = {}
+    for moment, counts in minutes.items():
+        at = selectors.truncate(moment, bucket)
+        point = points.setdefault(at, {"sends": 0, "delivered": 0, "reads": 0})
+        for name, n in counts.items():
+            point[name] += n
     times = set(points)
-    if first is not None and last is not None:
-        moment, end = _truncate(first, bucket), _truncate(last, bucket)
+    if minutes:
+        moment, end = (selectors.truncate(m, bucket) for m in (min(minutes), max(minutes)))
         while moment <= end and len(times) < MAX_POINTS:
             times.add(moment)
-            moment = _truncate(moment + STEP[bucket], bucket)
-    ordered = sorted(times)[-MAX_POINTS:]
-    empty = {"sends": 0, "delivered": 0, "reads": 0}
+            moment = selectors.truncate(moment + STEP[bucket], bucket)
     rows = []
-    for moment in ordered:
-        counts = {**empty, **points.get(moment, {})}
+    for moment in sorted(times)[-MAX_POINTS:]:
+        counts = points.get(moment, {"sends": 0, "delivered": 0, "reads": 0})
         rows.append(
             {
                 "time": moment.isoformat(),
                 "label": moment.strftime(LABEL_FORMAT[bucket]),
-                "sends": counts["sends"],
-                "delivered": counts["delivered"],
-                "reads": counts["reads"],
+                **counts,
             }
         )
     return {"bucket": bucket, "rows": rows}
@@ -140,17 +122,15 @@ def _orders(campaign_id: int) -> dict:
 
 
 def campaign_dashboard(campaign_id: int, *, progress: dict | None = None) -> dict:
-    """Everything the dashboard shows, JSON-ready; raises Campaign.DoesNotExist. Ten queries
-    (nine when the caller passes `selectors.campaign_progress`, which holds the state), none
-    of them growing with the number of messages, events or orders."""
-    if progress is None:
-        campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
-    else:
-        campaign = progress
-    funnel = selectors.campaign_funnel(campaign_id)
+    """Everything the dashboard shows, JSON-ready; raises Campaign.DoesNotExist. A handful of
+    queries over the campaign's counters and orders, none over its messages or events."""
+    tallies = selectors.campaign_tallies(campaign_id)
+    progress = progress or selectors.campaign_progress(campaign_id, tallies=tallies)
+    funnel = selectors.funnel_of(tallies)
     return {
-        "state": campaign["state"],
-        "paused_reason": campaign["paused_reason"],
+        "state": progress["state"],
+        "paused_reason": progress["paused_reason"],
+        "version": tallies.version,
         "updated_at": timezone.now().isoformat(),
         "funnel": {**funnel.as_dict(), "steps": funnel.steps()},
         "outcomes": [
@@ -163,11 +143,11 @@ def campaign_dashboard(campaign_id: int, *, progress: dict | None = None) -> dic
             }
             for name, label, help_text in OUTCOMES
         ],
-        "failures": selectors.campaign_failures(campaign_id),
+        "failures": selectors.campaign_failures(campaign_id, tallies=tallies),
         "skip_reasons": [
             {"reason": row["detail"] or "No reason recorded", "count": row["count"]}
-            for row in selectors.campaign_skip_reasons(campaign_id)
+            for row in selectors.campaign_skip_reasons(campaign_id, tallies=tallies)
         ],
-        "timeline": chart_timeline(campaign_id),
+        "timeline": chart_timeline(campaign_id, tallies=tallies),
         "orders": _orders(campaign_id),
     }

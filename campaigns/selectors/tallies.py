@@ -70,3 +70,20 @@ def campaign_version(campaign_id: int) -> int:
     """How many changes the campaign's counters have seen: the dashboard's ETag. One indexed
     lookup (a row and a few deltas)."""
     return campaign_tallies(campaign_id, kinds=(TallyKind.VERSION,)).version
+
+
+def state_counts(campaign_ids: list[int]) -> list[tuple[int, str, int]]:
+    """(campaign_id, state key, n) of these campaigns' message-state counters, in one query."""
+    if not campaign_ids:
+        return []
+    marks = ", ".join(["%s"] * len(campaign_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT campaign_id, "key", sum(n) FROM ('
+            f'SELECT campaign_id, "key", n FROM {TALLY} WHERE kind = %s AND campaign_id IN ({marks})'
+            f' UNION ALL SELECT campaign_id, "key", n FROM {DELTA}'
+            f" WHERE kind = %s AND campaign_id IN ({marks})) t"
+            ' GROUP BY campaign_id, "key"',
+            [TallyKind.STATE, *campaign_ids, TallyKind.STATE, *campaign_ids],
+        )
+        return [(c, key, int(n)) for c, key, n in cursor.fetchall() if n]

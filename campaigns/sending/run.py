@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.kaleyra import KaleyraConfig, SendResult
 from campaigns.models import Campaign, Message, WorkerHeartbeat
+from campaigns.models.tallies import tallies_compact
 from campaigns.payload import MpmContent, serialize
 from campaigns.sending.bodies import RequestEncoder, request_body
 from campaigns.sending.claims import Answer, Claimed
@@ -36,6 +37,8 @@ from campaigns.sending.workers import HOST, Heartbeat, lease_start
 logger = logging.getLogger(__name__)
 
 STATE_CHECK_INTERVAL = 0.5
+# PostgreSQL's counter deltas (`models.tallies`) of the campaign are folded in this often.
+FOLD_INTERVAL = 10.0
 IN_FLIGHT_DETAIL = (
     "The sending process stopped while this request was in flight: it may have been sent. "
     "Resend it only after checking Kaleyra's reports."
@@ -319,6 +322,7 @@ class CampaignRun:
                 self._release(clean=clean)
         if not self.scope.is_test:
             finish(self.scope.campaign_id)
+            tallies_compact([self.scope.campaign_id])
             self.progress.next_attempt_at = next_retry_at(self.scope.campaign_id)
             waiting = (
                 Message.objects.real()
@@ -340,7 +344,7 @@ class CampaignRun:
         self.heartbeat.end()
 
     def _loop(self):
-        last_check = last_report = 0.0
+        last_check = last_report = last_fold = 0.0
         while not self.recorder.pause_heard.is_set():
             self.heartbeat.beat()
             if not self.heartbeat.valid():
@@ -352,6 +356,9 @@ class CampaignRun:
                     self.stopped.set()
                     return
                 self._follow_meta_pacing()
+                if now - last_fold >= FOLD_INTERVAL:
+                    last_fold = now
+                    tallies_compact([self.scope.campaign_id])
             if self.callback and now - last_report >= 0.25:
                 last_report = now
                 self.callback(self.progress)

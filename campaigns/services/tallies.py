@@ -1,50 +1,16 @@
-"""The per-campaign counters (`models.tallies`): fold PostgreSQL's deltas in, and rebuild them
-from the records. Reading them is `selectors.tallies`."""
+"""The per-campaign counters (`models.tallies`): recount and rebuild them from the records (and
+fold PostgreSQL's deltas in, `models.tallies.tallies_compact`). Reading them is
+`selectors.tallies`."""
 
 from collections.abc import Callable, Iterable
 
 from django.db import connection, transaction
 
-from campaigns.models import Campaign, CampaignTallyDelta
+from campaigns.models import Campaign
+from campaigns.models.tallies import lock_campaign_tallies, tallies_compact
 from campaigns.models.tally_sql import COLUMNS, DELTA, EVENT, MESSAGE, ORDER, TALLY, recount_sql
 
-# A campaign's counters and deltas are folded or rebuilt by one transaction at a time.
-ADVISORY_LOCK = 8_471_502
-
-
-def _lock_campaign(cursor, campaign_id: int):
-    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK, campaign_id])
-
-
-def tallies_compact(campaign_ids: Iterable[int] | None = None) -> int:
-    """Fold PostgreSQL's counter deltas into the counters (of these campaigns, or of all);
-    returns how many deltas. Safe beside writers and other compactions: each delta is
-    deleted and added in one statement, and a campaign is folded by one transaction at a time.
-    On SQLite there are none (its triggers add to the counters directly)."""
-    if connection.vendor != "postgresql":
-        return 0
-    if campaign_ids is None:
-        campaign_ids = CampaignTallyDelta.objects.values_list("campaign_id", flat=True).distinct()
-    folded = 0
-    for campaign_id in sorted(set(campaign_ids)):
-        with transaction.atomic(), connection.cursor() as cursor:
-            _lock_campaign(cursor, campaign_id)
-            cursor.execute(
-                f"WITH moved AS (DELETE FROM {DELTA} WHERE campaign_id = %s"
-                ' RETURNING campaign_id, kind, "key", n, amount_cents),'
-                ' grouped AS (SELECT campaign_id, kind, "key", sum(n) AS n,'
-                " sum(amount_cents) AS amount_cents, count(*) AS deltas FROM moved"
-                ' GROUP BY campaign_id, kind, "key"),'
-                f" added AS (INSERT INTO {TALLY} AS t {COLUMNS}"
-                ' SELECT campaign_id, kind, "key", n, amount_cents FROM grouped'
-                ' ORDER BY kind, "key"'
-                ' ON CONFLICT (campaign_id, kind, "key") DO UPDATE'
-                " SET n = t.n + EXCLUDED.n, amount_cents = t.amount_cents + EXCLUDED.amount_cents)"
-                " SELECT coalesce(sum(deltas), 0) FROM grouped",
-                [campaign_id],
-            )
-            folded += cursor.fetchone()[0]
-    return folded
+__all__ = ["tallies_compact", "tallies_rebuild", "tallies_recount"]
 
 
 def tallies_recount(campaign_id: int) -> dict[tuple[str, str], tuple[int, int]]:
@@ -70,7 +36,7 @@ def tallies_rebuild(
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(f"LOCK TABLE {MESSAGE}, {EVENT}, {ORDER} IN SHARE MODE")
-                _lock_campaign(cursor, campaign_id)
+                lock_campaign_tallies(cursor, campaign_id)
             else:
                 cursor.execute(f"DELETE FROM {TALLY} WHERE id < 0")  # takes the write lock
             cursor.execute(

@@ -1,10 +1,13 @@
 """The campaigns list and one campaign's page: its live progress, dashboard and results, and
 pause, resume and cancel."""
 
+import hashlib
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import selectors, services, validation
@@ -108,25 +111,44 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
     }
 
 
+def campaign_etag(pk: int) -> str:
+    """What the live panels' answers depend on: the campaign row and its counters' version.
+    Two indexed lookups, no count: an unchanged campaign answers 304 for the cost of these."""
+    try:
+        state, reason, updated_at = Campaign.objects.values_list(
+            "state", "paused_reason", "updated_at"
+        ).get(pk=pk)
+    except Campaign.DoesNotExist:
+        raise Http404("There is no campaign with this ID.") from None
+    mark = hashlib.blake2s(f"{state}|{reason}|{updated_at.isoformat()}".encode(), digest_size=6)
+    return f'"{selectors.campaign_version(pk)}-{mark.hexdigest()}"'
+
+
+def live_json(request, pk: int, build) -> HttpResponse:
+    """`build(pk)` as JSON with its ETag, or 304 when the poller already has it."""
+    need(request, VIEW)
+    etag = campaign_etag(pk)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            response = JsonResponse(build(pk))  # private, no-store: campaigns.middleware
+        except Campaign.DoesNotExist:
+            raise Http404("There is no campaign with this ID.") from None
+    response["ETag"] = etag
+    return response
+
+
 @require_GET
 def campaign_progress(request, pk: int):
     """Where the campaign's messages stand, as JSON, for the live progress panel."""
-    need(request, VIEW)
-    try:
-        return JsonResponse(selectors.campaign_progress(pk))
-    except Campaign.DoesNotExist:
-        raise Http404("There is no campaign with this ID.") from None
+    return live_json(request, pk, selectors.campaign_progress)
 
 
 @require_GET
 def campaign_dashboard(request, pk: int):
     """The dashboard's numbers as JSON, polled by dashboard.js while callbacks arrive."""
-    need(request, VIEW)
-    try:
-        data = dashboard.campaign_dashboard(pk)
-    except Campaign.DoesNotExist:
-        raise Http404("There is no campaign with this ID.") from None
-    return JsonResponse(data)  # private, no-store: campaigns.middleware
+    return live_json(request, pk, dashboard.campaign_dashboard)
 
 
 @require_POST

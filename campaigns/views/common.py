@@ -56,10 +56,11 @@ def page_number(query) -> int:
         return 1
 
 
-def without_page(query) -> str:
-    """The query string of a filtered list, without its page number."""
+def without_page(query, *, drop: tuple[str, ...] = ()) -> str:
+    """The query string of a filtered list, without its page number (nor `drop`)."""
     query = query.copy()
-    query.pop("page", None)
+    for name in ("page", *drop):
+        query.pop(name, None)
     return query.urlencode()
 
 

@@ -171,6 +171,7 @@
 
   // --- polling ---------------------------------------------------------------------------------
   let last = null;
+  let etag = null;
   let delay = FAST;
   let timer = null;
 
@@ -181,8 +182,14 @@
   async function poll() {
     timer = null;
     try {
-      const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (response.ok) {
+      // Conditional: an unchanged campaign answers 304 at once, from its version number alone.
+      const headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      const response = await fetch(root.dataset.url, { headers, credentials: "same-origin" });
+      if (response.status === 304) {
+        delay = last && last.state === "sending" ? FAST : Math.min(delay * 2, SLOW);
+      } else if (response.ok) {
+        etag = response.headers.get("ETag");
         const data = await response.json();
         const moved = ["funnel", "outcomes", "failures", "skip_reasons", "timeline", "orders"].some((k) => changed(data, k));
         if (changed(data, "funnel") || changed(data, "outcomes") || changed(data, "orders")) drawFunnel(data);

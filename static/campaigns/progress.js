@@ -4,10 +4,18 @@
   const panel = document.getElementById("mpm-progress");
   if (!panel || panel.dataset.state !== "sending") return;
   const field = (name) => panel.querySelector(`[data-field="${name}"]`);
+  let etag = null;
   async function refresh() {
     try {
-      const response = await fetch(panel.dataset.url, { headers: { Accept: "application/json" } });
+      const headers = { Accept: "application/json" };
+      if (etag) headers["If-None-Match"] = etag;
+      const response = await fetch(panel.dataset.url, { headers });
+      if (response.status === 304) {
+        setTimeout(refresh, 2000); // unchanged: nothing to redraw
+        return;
+      }
       if (!response.ok) return;
+      etag = response.headers.get("ETag");
       const progress = await response.json();
       for (const [state, count] of Object.entries(progress.counts)) {
         const cell = panel.querySelector(`[data-count="${state}"]`);

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.callbacks import apply_pending_callbacks, retry_waiting_events
 from campaigns.models import CallbackInbox
+from campaigns.services.tallies import tallies_compact
 
 IDLE_SLEEP = 0.05
 RETRY_INTERVAL = 1.0  # seconds between looks for waiting events when no callback arrives
@@ -66,6 +67,7 @@ class Command(BaseCommand):
                     # Events that waited for their Message (its send answer was not recorded
                     # yet): matched once the engine has recorded it.
                     counts.update(retry_waiting_events())
+                    tallies_compact()  # the counter deltas of what was applied meanwhile
                     last_retry = now
                 if counts.get("rows") and verbose:
                     self.stdout.write(self.summary(counts))
