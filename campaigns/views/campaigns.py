@@ -16,7 +16,7 @@ from campaigns.models import Campaign
 from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
 from campaigns.services import background, composer
-from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, page_number, without_page
+from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, without_page
 
 RESULTS_PER_PAGE = 50
 
@@ -76,39 +76,58 @@ def campaign_detail(request, pk: int):
 
 
 def results_page(request, campaign: Campaign, progress: dict) -> dict:
-    """One page of results in a single query: a row past the page says whether another
-    follows, and the total comes from `progress` (no COUNT over a large table)."""
+    """One page of results in a single query, by keyset on the messages' ids (`after` or
+    `before` an id: page 20,000 of a million costs what page 1 does): a row past the page says
+    whether another follows, and the total comes from `progress` (no COUNT over a large table).
+    `row` only numbers the rows shown."""
     filters = ResultsFilterForm(request.GET)
     state = code = ""
     if filters.is_valid():
         state, code = filters.cleaned_data["state"], filters.cleaned_data["code"]
-    number = page_number(request.GET)
-    start = (number - 1) * RESULTS_PER_PAGE
+    after, before = (id_param(request.GET, name) for name in ("after", "before"))
+    first_row = max(1, id_param(request.GET, "row") or 1)
     # campaign_recipients matches a code against Meta's as well as Kaleyra's, so the
     # dashboard's failure groups link straight to their recipients.
-    rows = list(
-        selectors.campaign_recipients(campaign.pk, state=state, code=code).only(
-            "to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at"
-        )[start : start + RESULTS_PER_PAGE + 1]
+    messages = selectors.campaign_recipients(campaign.pk, state=state, code=code).only(
+        "to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at"
     )
+    if before:
+        rows = list(messages.filter(id__lt=before).order_by("-id")[: RESULTS_PER_PAGE + 1])
+        more_before, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE][::-1]
+        more_after = True
+    else:
+        if after:
+            messages = messages.filter(id__gt=after)
+        rows = list(messages[: RESULTS_PER_PAGE + 1])
+        more_after, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE]
+        more_before = bool(after)
     if code:
         total = None  # not known without a count; pages still say whether another follows
     elif state:
         total = progress["counts"].get(state, 0)
     else:
         total = progress["total"]
+    keep = without_page(request.GET, drop=("after", "before", "row"))
     return {
         "campaign": campaign,
         "filters": filters,
-        "rows": rows[:RESULTS_PER_PAGE],
-        "page_number": number,
-        "has_previous": number > 1,
-        "has_next": len(rows) > RESULTS_PER_PAGE,
-        "first_row": start + 1,
-        "last_row": start + len(rows[:RESULTS_PER_PAGE]),
+        "rows": rows,
+        "has_previous": more_before and bool(rows),
+        "has_next": more_after and bool(rows),
+        "previous_query": rows
+        and f"before={rows[0].pk}&row={max(1, first_row - RESULTS_PER_PAGE)}",
+        "next_query": rows and f"after={rows[-1].pk}&row={first_row + len(rows)}",
+        "first_row": first_row,
+        "last_row": first_row + len(rows) - 1,
         "total": total,
-        "filter_query": without_page(request.GET),
+        "filter_query": keep,
     }
+
+
+def id_param(query, name: str) -> int | None:
+    """A positive integer query parameter, or None (anything else is ignored)."""
+    value = query.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 def campaign_etag(pk: int) -> str:

@@ -11,7 +11,6 @@ from campaigns import roles, selectors, validation
 from campaigns.models import Campaign
 
 LIST_PER_PAGE = 25
-MAX_PAGE = 1_000_000  # far past any list, and its offset stays within the database's integers
 
 
 class Refused(PermissionDenied):
@@ -46,14 +45,6 @@ def wants_json(request) -> bool:
 
 def problems_data(problems: list[validation.Problem]) -> list[dict]:
     return [{"field": p.field, "message": p.message, "level": p.level} for p in problems]
-
-
-def page_number(query) -> int:
-    """The `page` asked for, from 1 to MAX_PAGE; anything else reads as the first page."""
-    try:
-        return min(max(1, int(query.get("page", 1))), MAX_PAGE)
-    except ValueError:
-        return 1
 
 
 def without_page(query, *, drop: tuple[str, ...] = ()) -> str:
