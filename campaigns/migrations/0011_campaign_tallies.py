@@ -54,6 +54,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='message',
+            index=models.Index(condition=models.Q(('is_test', False)), fields=['campaign', 'id'], name='message_recipient_page'),
+        ),
+        migrations.AddIndex(
+            model_name='message',
             index=models.Index(condition=models.Q(('attempts__gt', 0), ('state', 'queued')), fields=['campaign', 'next_attempt_at'], name='message_retry_due'),
         ),
         migrations.AddConstraint(

@@ -142,6 +142,12 @@ class Message(models.Model):
             models.Index(fields=["campaign", "state", "id"], name="message_claim_order"),
             # "What did this number get lately?": the frequency cap, opt-outs, order attribution.
             models.Index(fields=["to", "claimed_at"], name="message_recipient_recent"),
+            # The per-recipient table and its CSV: a campaign's real messages in id order.
+            models.Index(
+                fields=["campaign", "id"],
+                condition=models.Q(is_test=False),
+                name="message_recipient_page",
+            ),
             # The next retry of a campaign: only the few messages waiting for one are in it.
             models.Index(
                 fields=["campaign", "next_attempt_at"],
