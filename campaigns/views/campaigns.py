@@ -88,16 +88,14 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
     first_row = max(1, id_param(request.GET, "row") or 1)
     # campaign_recipients matches a code against Meta's as well as Kaleyra's, so the
     # dashboard's failure groups link straight to their recipients.
-    messages = selectors.campaign_recipients(campaign.pk, state=state, code=code).only(
-        "to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at"
-    )
+    messages = selectors.campaign_recipients(
+        campaign.pk, state=state, code=code, after=after or 0, before=before
+    ).only("to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at")
     if before:
-        rows = list(messages.filter(id__lt=before).order_by("-id")[: RESULTS_PER_PAGE + 1])
+        rows = list(messages[: RESULTS_PER_PAGE + 1])
         more_before, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE][::-1]
         more_after = True
     else:
-        if after:
-            messages = messages.filter(id__gt=after)
         rows = list(messages[: RESULTS_PER_PAGE + 1])
         more_after, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE]
         more_before = bool(after)
