@@ -124,7 +124,7 @@ def campaign_results_csv(request, pk: int):
     rows = (
         selectors.campaign_recipients(pk, state=state, code=code)
         .values_list("to", "state", "last_code", "message_id", "detail", "attempts", "updated_at")
-        .iterator(chunk_size=2000)
+        .iterator(chunk_size=10_000)
     )
 
     def lines():
