@@ -103,7 +103,6 @@ def campaign(db):
     return campaign_for_sending(make_campaign().pk)
 
 
-
 DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "client", "admin_client"}
 
 
