@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from django.db import connection, models, transaction
 
+from campaigns.models.tally_sql import ADVISORY_LOCK
+
 
 class TallyKind(models.TextChoices):
     STATE = "state", "Messages in a state (key: the state, + when Kaleyra gave an id)"
@@ -58,10 +60,6 @@ class CampaignTallyDelta(models.Model):
 
     def __str__(self):
         return f"campaign {self.campaign_id} {self.kind} {self.key!r}: {self.n:+d}"
-
-
-# A campaign's counters and deltas are folded or rebuilt by one transaction at a time.
-ADVISORY_LOCK = 8_471_502
 
 
 def lock_campaign_tallies(cursor, campaign_id: int):

@@ -13,6 +13,10 @@ MESSAGE, EVENT, ORDER, CAMPAIGN = (
 TALLY, DELTA = "campaigns_campaigntally", "campaigns_campaigntallydelta"
 COLUMNS = '(campaign_id, kind, "key", n, amount_cents)'
 COUNTED_EVENTS = "('delivered', 'read')"
+# PostgreSQL: pg_advisory_xact_lock(ADVISORY_LOCK, campaign id) is held by whatever folds a
+# campaign's deltas (`services.tallies`) or deletes its counters (the campaign's delete trigger),
+# so neither sees the other half done.
+ADVISORY_LOCK = 8_471_502
 
 
 def minute(vendor: str, column: str) -> str:
@@ -109,12 +113,28 @@ def _sqlite_event(e: str, sign: int) -> str:
     ) + _sqlite_version("m.campaign_id", found)
 
 
+def _sqlite_message_events(r: str, sign: int) -> str:
+    """The delivered / read events of Message `r`, counted (`sign` 1) or taken out (-1) under
+    its campaign: they count only while their Message is real, in its campaign."""
+    at = event_minute("sqlite", "e")
+    return _sqlite_upsert(
+        f"SELECT {r}.campaign_id, e.status, {at}, {sign} * count(*), 0 FROM {EVENT} e"
+        f" WHERE e.message_id = {r}.id AND NOT {r}.is_test AND e.status IN {COUNTED_EVENTS}"
+        f" GROUP BY e.status, {at}"
+    )
+
+
 def _sqlite_order(o: str, sign: int) -> str:
     return _sqlite_upsert(
         f"SELECT {o}.campaign_id, 'orders', {o}.currency, {sign},"
         f" {sign} * {cents('sqlite', f'{o}.total')} WHERE {o}.campaign_id IS NOT NULL",
         amount=True,
     ) + _sqlite_version(f"{o}.campaign_id", f"WHERE {o}.campaign_id IS NOT NULL")
+
+
+def moved(old: str, new: str, differ: str) -> str:
+    """Whether an updated Message changed what its events count towards."""
+    return f"({old}.campaign_id {differ} {new}.campaign_id OR {old}.is_test {differ} {new}.is_test)"
 
 
 MESSAGE_COLUMNS = (
@@ -145,7 +165,14 @@ def sqlite_triggers() -> list[str]:
         f"CREATE TRIGGER mpm_tally_message_update AFTER UPDATE ON {MESSAGE}"
         f" WHEN (NOT OLD.is_test OR NOT NEW.is_test) AND ({changed}) BEGIN"
         f" {_sqlite_message('OLD', -1)} {_sqlite_message('NEW', 1)}"
-        f" {_sqlite_version('NEW.campaign_id')} END",
+        f" {_sqlite_version('NEW.campaign_id')}"
+        f" {_sqlite_version('OLD.campaign_id', 'WHERE OLD.campaign_id IS NOT NEW.campaign_id')}"
+        " END",
+        # A Message turned into a test send (or back), or moved to another campaign: its events
+        # leave the counters they were in and join the new ones.
+        f"CREATE TRIGGER mpm_tally_message_move AFTER UPDATE OF campaign_id, is_test ON {MESSAGE}"
+        f" WHEN {moved('OLD', 'NEW', 'IS NOT')} BEGIN"
+        f" {_sqlite_message_events('OLD', -1)} {_sqlite_message_events('NEW', 1)} END",
         f"CREATE TRIGGER mpm_tally_message_delete AFTER DELETE ON {MESSAGE} WHEN NOT OLD.is_test"
         f" BEGIN {_sqlite_message('OLD', -1)} {_sqlite_version('OLD.campaign_id')} END",
         f"CREATE TRIGGER mpm_tally_event_insert AFTER INSERT ON {EVENT}"
@@ -206,6 +233,22 @@ def _pg_order(rows: str) -> str:
     )
 
 
+def _pg_message_events() -> str:
+    """A row trigger's body: the events of a Message whose campaign or test flag changed move
+    from the counters of its old row to those of its new one."""
+    at = event_minute("postgresql", "e")
+    rows = " UNION ALL ".join(
+        f"SELECT {r}.campaign_id AS campaign_id, e.status::text AS kind, {at} AS key,"
+        f" {sign} AS sign FROM {EVENT} e WHERE e.message_id = {r}.id AND NOT {r}.is_test"
+        f" AND e.status IN {COUNTED_EVENTS}"
+        for r, sign in (("OLD", -1), ("NEW", 1))
+    )
+    return _pg_deltas(
+        "SELECT r.campaign_id, r.kind, r.key, sum(r.sign)::bigint, 0::bigint"
+        f" FROM ({rows}) r GROUP BY r.campaign_id, r.kind, r.key HAVING sum(r.sign) <> 0"
+    )
+
+
 PG_ROWS = {
     "INSERT": "SELECT *, 1 AS sign FROM new_rows",
     "UPDATE": "SELECT *, 1 AS sign FROM new_rows UNION ALL SELECT *, -1 AS sign FROM old_rows",
@@ -238,8 +281,20 @@ def postgresql_triggers() -> list[str]:
                 f" REFERENCING {PG_REFERENCING[op]} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
             )
     statements.append(
+        "CREATE FUNCTION mpm_tally_message_move() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN {_pg_message_events()} RETURN NULL; END $$"
+    )
+    statements.append(
+        f"CREATE TRIGGER mpm_tally_message_move AFTER UPDATE OF campaign_id, is_test ON {MESSAGE}"
+        f" FOR EACH ROW WHEN {moved('OLD', 'NEW', 'IS DISTINCT FROM')}"
+        " EXECUTE FUNCTION mpm_tally_message_move()"
+    )
+    # The campaign's lock first: a compaction folding its deltas meanwhile would otherwise insert
+    # counters after they were deleted (left behind for good) or deadlock with the delete.
+    statements.append(
         "CREATE FUNCTION mpm_tally_campaign_delete() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" BEGIN DELETE FROM {TALLY} WHERE campaign_id = OLD.id;"
+        f" BEGIN PERFORM pg_advisory_xact_lock({ADVISORY_LOCK}, OLD.id::integer);"
+        f" DELETE FROM {TALLY} WHERE campaign_id = OLD.id;"
         f" DELETE FROM {DELTA} WHERE campaign_id = OLD.id; RETURN NULL; END $$"
     )
     statements.append(
@@ -259,7 +314,7 @@ def drop_triggers(vendor: str) -> list[str]:
         for t in ("message", "event", "order")
         for op in ("insert", "update", "delete")
     ]
-    names.append("mpm_tally_campaign_delete")
+    names += ["mpm_tally_message_move", "mpm_tally_campaign_delete"]
     if vendor == "postgresql":
         return [f"DROP FUNCTION IF EXISTS {name}() CASCADE" for name in names]
     return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
