@@ -30,6 +30,7 @@ from campaigns.callbacks import apply_pending_callbacks
 from campaigns.kaleyra import Outcome, SendResult, config_from_settings, parse_answer
 from campaigns.models import (
     Campaign,
+    CampaignTallyDelta,
     Message,
     RateSlot,
     SendAttempt,
@@ -39,6 +40,7 @@ from campaigns.models import (
 from campaigns.payload import serialize
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.selectors.tallies import campaign_tallies
 from campaigns.sending.bodies import RequestEncoder, request_body
 from campaigns.sending.claims import Answer, Claimed
 from campaigns.sending.journal import Journal
@@ -145,6 +147,9 @@ def test_every_recipient_is_sent_once_and_recorded_once(start_standin, engine_se
     assert campaign.state == Campaign.State.COMPLETED
     # A run that ended cleanly leaves no journal behind.
     assert list(Path(engine_settings.MPM_JOURNAL_DIR).iterdir()) == []
+    # Its counters' deltas (PostgreSQL) are folded in by the run itself.
+    assert not CampaignTallyDelta.objects.filter(campaign_id=campaign.pk).exists()
+    assert campaign_tallies(campaign.pk).states == {"accepted+": 300}
 
 
 @transactional
