@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from django.db import connection, models, transaction
 
-from campaigns.models.tally_sql import ADVISORY_LOCK
+from campaigns.models.tally_sql import ADVISORY_LOCK, COLUMNS, DELTA, TALLY
 
 
 class TallyKind(models.TextChoices):
@@ -80,12 +80,12 @@ def tallies_compact(campaign_ids: Iterable[int] | None = None) -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             lock_campaign_tallies(cursor, campaign_id)
             cursor.execute(
-                f"WITH moved AS (DELETE FROM {CampaignTallyDelta._meta.db_table} WHERE campaign_id = %s"
+                f"WITH moved AS (DELETE FROM {DELTA} WHERE campaign_id = %s"
                 ' RETURNING campaign_id, kind, "key", n, amount_cents),'
                 ' grouped AS (SELECT campaign_id, kind, "key", sum(n) AS n,'
                 " sum(amount_cents) AS amount_cents, count(*) AS deltas FROM moved"
                 ' GROUP BY campaign_id, kind, "key"),'
-                f' added AS (INSERT INTO {CampaignTally._meta.db_table} AS t (campaign_id, kind, "key", n, amount_cents)'
+                f" added AS (INSERT INTO {TALLY} AS t {COLUMNS}"
                 ' SELECT campaign_id, kind, "key", n, amount_cents FROM grouped'
                 ' ORDER BY kind, "key"'
                 ' ON CONFLICT (campaign_id, kind, "key") DO UPDATE'

@@ -90,11 +90,11 @@ def mpm_content(
 
 
 def progress_labels(campaign_state: str) -> dict[str, str]:
-    """Each message state's column heading on the progress table. Only a sending campaign is
-    "Sending": once paused or stopped, a claimed message is one whose request was in flight
-    when it stopped (or whose worker died: recovery settles it), and a queued one waits."""
+    """Each message state's column heading on the progress table. A paused or cancelled
+    campaign is not "Sending": a claimed message is one whose request was in flight when it
+    stopped (or whose worker died: recovery settles it), and a paused one's queued ones wait."""
     labels = dict(Message.State.choices)
-    if campaign_state != Campaign.State.SENDING:
+    if campaign_state in (Campaign.State.PAUSED, Campaign.State.CANCELLED):
         labels[Message.State.SENDING] = "In flight when it stopped"
     if campaign_state == Campaign.State.PAUSED:
         labels[Message.State.QUEUED] = "Waiting for Resume"

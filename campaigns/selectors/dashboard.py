@@ -121,10 +121,13 @@ def _orders(campaign_id: int) -> dict:
     }
 
 
-def campaign_dashboard(campaign_id: int, *, progress: dict | None = None) -> dict:
+def campaign_dashboard(
+    campaign_id: int, *, progress: dict | None = None, tallies: Tallies | None = None
+) -> dict:
     """Everything the dashboard shows, JSON-ready; raises Campaign.DoesNotExist. A handful of
-    queries over the campaign's counters and orders, none over its messages or events."""
-    tallies = selectors.campaign_tallies(campaign_id)
+    queries over the campaign's counters and orders, none over its messages or events; pass
+    the `progress` and `tallies` already read to read them once."""
+    tallies = tallies or selectors.campaign_tallies(campaign_id)
     progress = progress or selectors.campaign_progress(campaign_id, tallies=tallies)
     funnel = selectors.funnel_of(tallies)
     return {

@@ -48,7 +48,8 @@ def campaign_detail(request, pk: int):
     need(request, VIEW)
     campaign = load_campaign(pk)
     background.campaign_watch(campaign)
-    progress = selectors.campaign_progress(pk)
+    tallies = selectors.campaign_tallies(pk)
+    progress = selectors.campaign_progress(pk, tallies=tallies)
     results = results_page(request, campaign, progress)
     if request.htmx and request.htmx.target == "results":
         return render(request, "campaigns/_results.html", results)
@@ -60,7 +61,7 @@ def campaign_detail(request, pk: int):
         {
             **results,
             "progress": progress,
-            "dashboard": dashboard.campaign_dashboard(pk, progress=progress)
+            "dashboard": dashboard.campaign_dashboard(pk, progress=progress, tallies=tallies)
             if progress["total"]
             else None,
             "problems": problems,
@@ -91,14 +92,13 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
     messages = selectors.campaign_recipients(
         campaign.pk, state=state, code=code, after=after or 0, before=before
     ).only("to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at")
+    rows = list(messages[: RESULTS_PER_PAGE + 1])  # newest first when paging back
+    more, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE]
     if before:
-        rows = list(messages[: RESULTS_PER_PAGE + 1])
-        more_before, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE][::-1]
-        more_after = True
+        rows.reverse()
+        more_before, more_after = more, True
     else:
-        rows = list(messages[: RESULTS_PER_PAGE + 1])
-        more_after, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE]
-        more_before = bool(after)
+        more_before, more_after = bool(after), more
     if code:
         total = None  # not known without a count; pages still say whether another follows
     elif state:
