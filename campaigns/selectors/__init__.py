@@ -2,6 +2,7 @@
 results (`campaigns`), and the dashboard's charts (`dashboard`)."""
 
 from campaigns.selectors.campaigns import (
+    EXPORT_COLUMNS,
     RESULT_ORDERINGS,
     TIMELINE_BUCKETS,
     CampaignResult,
@@ -17,6 +18,7 @@ from campaigns.selectors.campaigns import (
     campaign_parts,
     campaign_progress,
     campaign_recipients,
+    campaign_recipients_export,
     campaign_results,
     campaign_skip_reasons,
     campaign_timeline,
@@ -29,6 +31,7 @@ from campaigns.selectors.campaigns import (
 from campaigns.selectors.tallies import Tallies, campaign_tallies, campaign_version
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "RESULT_ORDERINGS",
     "TIMELINE_BUCKETS",
     "CampaignResult",
@@ -45,6 +48,7 @@ __all__ = [
     "campaign_parts",
     "campaign_progress",
     "campaign_recipients",
+    "campaign_recipients_export",
     "campaign_results",
     "campaign_skip_reasons",
     "campaign_tallies",

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import BooleanField, Count, DecimalField, F, Max, Prefetch, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, CharField, Count, DecimalField, F, Max, Prefetch, Q, Sum
+from django.db.models.expressions import Func, RawSQL
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -644,4 +644,38 @@ def campaign_recipients(
         "detail",
         "claimed_at",
         "updated_at",
+    )
+
+
+class UtcIsoText(Func):
+    """A datetime column as ISO 8601 text in UTC, to the second, written by the database: for
+    the CSV export, where reading 1,000,000 datetimes into Python and formatting them again was
+    half the time on PostgreSQL."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)"
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="""to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""",
+        )
+
+
+EXPORT_COLUMNS = ("phone", "state", "code", "message_id", "reason", "attempts", "updated_at")
+
+
+def campaign_recipients_export(campaign_id: int, *, state: str = "", code: str = ""):
+    """The CSV's rows, one tuple per real message in id order (columns: EXPORT_COLUMNS),
+    streamed from the database in chunks."""
+    return (
+        campaign_recipients(campaign_id, state=state, code=code)
+        .annotate(updated=UtcIsoText("updated_at"))
+        .values_list("to", "state", "last_code", "message_id", "detail", "attempts", "updated")
+        .iterator(chunk_size=10_000)
     )

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -797,6 +798,10 @@ def test_results_export_streams_every_row_as_csv(marketer, sent_campaign):
         [RAVI, "failed", "WA401", ""],
     ]
     assert rows[2][4].startswith("Phone number is not present")
+    # The time in UTC, to the second, as the database writes it (on SQLite and PostgreSQL).
+    for row, message in zip(rows[1:], Message.objects.order_by("pk"), strict=True):
+        assert row[5] == str(message.attempts)
+        assert row[6] == message.updated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     filtered = marketer.get(url("results_csv", sent_campaign.pk), {"state": "failed"})
     assert len(list(csv.reader(io.StringIO(b"".join(filtered.streaming_content).decode())))) == 2
 
