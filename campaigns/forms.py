@@ -139,6 +139,7 @@ class CampaignAdminForm(forms.ModelForm):
             "name",
             "template",
             "thumbnail_product",
+            "thumbnail_from_recipient",
             "header_value",
             "body_values",
             "ref",
@@ -197,6 +198,7 @@ def lenient_sections(raw: str) -> list[SectionDraft]:
             [str(p) for p in item.get("products", []) if isinstance(p, str)]
             if isinstance(item.get("products"), list)
             else [],
+            item.get("personalised") is True,
         )
         for item in data
         if isinstance(item, dict)
@@ -239,6 +241,12 @@ class ComposerForm(forms.Form):
         required=False,
         max_length=100,
         widget=forms.HiddenInput,
+    )
+    thumbnail_from_recipient = forms.BooleanField(
+        label="Each recipient's first product heads their message",
+        required=False,
+        help_text="Their 'thumbnail' column, else the first of their own products; the "
+        "thumbnail product above heads the others' messages.",
     )
     sections = forms.CharField(required=False, widget=forms.HiddenInput)
     ref = ref_field("ref")
@@ -302,7 +310,14 @@ class ComposerForm(forms.Form):
                     f"most {MAX_DRAFT_TITLE_LENGTH} (WhatsApp shows "
                     f"{limits.MAX_SECTION_TITLE_LENGTH})."
                 )
-            sections.append(SectionDraft(title, [str(p) for p in products if isinstance(p, str)]))
+            personalised = item.get("personalised") is True
+            sections.append(
+                SectionDraft(
+                    title,
+                    [] if personalised else [str(p) for p in products if isinstance(p, str)],
+                    personalised,
+                )
+            )
         total = sum(len(s.retailer_ids) for s in sections)
         if total > MAX_DRAFT_PRODUCTS:
             raise forms.ValidationError(
@@ -333,6 +348,7 @@ class ComposerForm(forms.Form):
             header_value=value("header_value"),
             body_values=self.body_values(),
             thumbnail=value("thumbnail"),
+            thumbnail_from_recipient=bool(cleaned.get("thumbnail_from_recipient")),
             sections=sections,
             ref=value("ref"),
             ref1=value("ref1"),

@@ -187,7 +187,11 @@ def campaign_problems(campaign: Campaign) -> list[Problem]:
         header_value=campaign.header_value,
         body_values=list(campaign.body_values or []),
         thumbnail=campaign.thumbnail_product,
-        sections=[(s.title, [i.product for i in s.items.all()]) for s in campaign.sections.all()],
+        thumbnail_from_recipient=campaign.thumbnail_from_recipient,
+        sections=[
+            (s.title, None if s.personalised else [i.product for i in s.items.all()])
+            for s in campaign.sections.all()
+        ],
         wa_source=campaign.wa_source,
         refs={name: getattr(campaign, name) for name in limits.REF_FIELDS},
     )
@@ -202,10 +206,12 @@ def content_problems(
     sections,
     wa_source: str,
     refs: dict[str, str],
+    thumbnail_from_recipient: bool = False,
 ) -> list[Problem]:
     """The rules of `campaign_problems` over an MPM's parts, saved or not (the composer checks
-    what the marketer is typing with it). `thumbnail` is a Product or None; `sections` are
-    (title, [Product]) pairs."""
+    what the marketer is typing with it). `thumbnail` is a Product or None (allowed when each
+    recipient's own product heads their message); `sections` are (title, [Product]) pairs,
+    (title, None) for a section filled per recipient."""
     problems = []
     if template.status != MessageTemplate.Status.APPROVED:
         problems.append(
@@ -221,11 +227,11 @@ def content_problems(
     )
     problems.extend(value_problems(template, header_value, body_values))
 
-    if thumbnail is None:
+    if thumbnail is None and not thumbnail_from_recipient:
         problems.append(
             Problem("thumbnail_product", "Choose a thumbnail product; its image heads the message.")
         )
-    elif not thumbnail.is_sendable:
+    elif thumbnail is not None and not thumbnail.is_sendable:
         problems.append(
             Problem(
                 "thumbnail_product",
@@ -249,7 +255,9 @@ def content_problems(
 
 
 def section_problems(sections) -> list[Problem]:
-    """Sections as (title, [Product]) pairs: 1 to 10, titled 1 to 24 characters, 1 to 30 products."""
+    """Sections as (title, [Product]) pairs: 1 to 10, titled 1 to 24 characters, 1 to 30
+    products. A section filled per recipient, (title, None), has its title checked here and
+    its products with each recipient's (`campaigns.recipients.products`)."""
     problems = []
     if not sections:
         problems.append(Problem("sections", "Add at least one section with products."))
@@ -273,6 +281,8 @@ def section_problems(sections) -> list[Problem]:
                     f"{limits.MAX_SECTION_TITLE_LENGTH}.",
                 )
             )
+        if products is None:
+            continue
         if not products:
             problems.append(Problem(f"{where}.products", f"Section {number} has no products."))
         for product in products:
@@ -413,7 +423,7 @@ def request_body_problems(body) -> list[Problem]:
     sections = [_object(s) for s in sections]
     products = [
         [
-            _RetailerRef(_text(_object(item).get("product_retailer_id")))
+            RetailerRef(_text(_object(item).get("product_retailer_id")))
             for item in _list(s.get("product_items"))
         ]
         for s in sections
@@ -451,8 +461,9 @@ def _is_e164(value) -> bool:
 
 
 @dataclass(frozen=True)
-class _RetailerRef:
-    """A product as named in a request; the sandbox cannot see the customer's catalog."""
+class RetailerRef:
+    """A product known by its retailer ID only, as section_problems counts it: one named in a
+    request (the sandbox cannot see the customer's catalog) or already resolved."""
 
     retailer_id: str
     active: bool = True

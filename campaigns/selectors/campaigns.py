@@ -50,8 +50,9 @@ def campaign_parts(campaign: Campaign) -> dict:
         "header_value": campaign.header_value,
         "body_values": list(campaign.body_values or ()),
         "thumbnail_retailer_id": thumbnail.retailer_id if thumbnail else "",
+        "thumbnail_from_recipient": campaign.thumbnail_from_recipient,
         "sections": [
-            (s.title, [i.product.retailer_id for i in s.items.all()])
+            (s.title, [i.product.retailer_id for i in s.items.all()], s.personalised)
             for s in campaign.sections.all()
         ],
         "refs": {name: getattr(campaign, name) for name in limits.REF_FIELDS},
@@ -72,15 +73,21 @@ def mpm_content(
     sections,
     refs: dict[str, str],
     wa_source: str,
+    thumbnail_from_recipient: bool = False,
 ) -> MpmContent:
-    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id]).
-    Every Campaign and composer state becomes the provider's content here, and only here."""
+    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id],
+    filled per recipient). Every Campaign and composer state becomes the provider's content
+    here, and only here."""
     return MpmContent(
         template_name=template.name,
         language=template.language,
         button_index=template.button_index,
         thumbnail_retailer_id=thumbnail_retailer_id,
-        sections=tuple(SectionContent(title, tuple(ids)) for title, ids in sections),
+        thumbnail_from_recipient=thumbnail_from_recipient,
+        sections=tuple(
+            SectionContent(title, () if personalised else tuple(ids), personalised)
+            for title, ids, personalised in sections
+        ),
         header_variable_count=template.header_variable_count,
         body_variable_count=template.body_variable_count,
         header_value=header_value,
