@@ -406,7 +406,26 @@ def campaign_orders(campaign_id: int) -> dict:
         .annotate(orders=Count("id"), revenue=Sum("total"))
         .order_by("-orders", "currency")
     )
-    return {"products": products, "totals": totals}
+    return {"products": products, "totals": totals, **_units_shown(campaign_id)}
+
+
+def _units_shown(campaign_id: int) -> dict:
+    """How many units ordered were of products the customer's own message showed (their own,
+    for a personalised message; the campaign's otherwise): orders are few, so read per item."""
+    fixed = set(
+        SectionItem.objects.filter(section__campaign_id=campaign_id).values_list(
+            "product__retailer_id", flat=True
+        )
+    )
+    units = shown = 0
+    for retailer_id, quantity, overrides in OrderItem.objects.filter(
+        order__campaign_id=campaign_id
+    ).values_list("retailer_id", "quantity", "order__message__overrides"):
+        sections = (overrides or {}).get("sections")
+        seen = {rid for s in sections for rid in s["retailer_ids"]} if sections else fixed
+        units += quantity
+        shown += quantity if retailer_id in seen else 0
+    return {"units": units, "units_shown": shown}
 
 
 @dataclass(frozen=True)

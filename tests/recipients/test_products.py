@@ -266,3 +266,30 @@ def test_any_carts_are_queued_or_refused_and_every_queued_message_holds_every_li
         assert all(len(s["title"].strip()) > 0 and len(s["title"]) <= 24 for s in sections)
         assert message.overrides["thumbnail"] in thumbnails
     assert report.queued + report.skipped_count + report.invalid_count == len(rows)
+
+
+@pytest.mark.timeout(300)
+def test_a_10000_row_csv_of_carts_sends_each_customer_exactly_their_own_items(
+    cart, provider, tmp_path
+):
+    provider.answer()
+    for n in range(6, 51):
+        make_product(retailer_id=f"CART-{n}")
+    rows = {
+        f"+9198{n:08d}": [f"CART-{1 + (n * k) % 50}" for k in (1, 7, 13)] for n in range(10_000)
+    }
+    path = write_csv(
+        tmp_path / "carts.csv", "phone,skus", (f"{p},{'|'.join(s)}" for p, s in rows.items())
+    )
+    report = campaign_queue_recipients(cart, CsvRecipients(path))
+    assert (report.queued, report.invalid_count) == (10_000, 0)
+
+    summary = campaign_send(cart, options=run_options(concurrency=64))
+
+    assert summary.accepted == 10_000
+    sent = {}
+    for request in provider.requests:
+        action = request.json()["messaging_object"]["template"]["components"][-1]
+        sections = action["parameters"][0]["action"]["sections"]
+        sent[request.to] = [i["product_retailer_id"] for i in sections[0]["product_items"]]
+    assert sent == {p: list(dict.fromkeys(s)) for p, s in rows.items()}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from campaigns import services
-from campaigns.models import Campaign, Message, Product, RecipientUpload
+from campaigns.models import Campaign, Message, Order, OrderItem, Product, RecipientUpload
 from campaigns.selectors import campaign_for_sending
 from tests.support.composer import composer_data
 from tests.support.factories import make_product, make_template
@@ -119,3 +119,15 @@ def test_a_csv_of_carts_is_confirmed_with_each_message_shown_then_sent_as_shown(
     assert "CART-1, CART-2" in results and "left out: NOPE (not in the catalog)" in results
     assert "Your cart" in results
     assert Message.objects.filter(campaign=campaign, state="accepted").count() == 3
+
+    # Asha orders two of her cart's items and one she was not shown.
+    asha_message = Message.objects.get(campaign=campaign, to=ASHA)
+    order = Order.objects.create(
+        from_phone=ASHA, message=asha_message, campaign=campaign, currency="INR", total=3
+    )
+    for rid, quantity in (("CART-1", 2), ("CART-3", 1)):
+        OrderItem.objects.create(order=order, retailer_id=rid, quantity=quantity, item_price=1)
+    dashboard = marketer.get(url("dashboard", campaign.pk)).json()
+    assert (dashboard["orders"]["units"], dashboard["orders"]["units_shown"]) == (3, 2)
+    page = " ".join(marketer.get(url("detail", campaign.pk)).content.decode().split())
+    assert "2 of 3 units ordered were products the customer's own message showed." in page
