@@ -143,7 +143,10 @@ class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ["name", "template", "thumbnail_product", "thumbnail_from_recipient"]}),
+            (
+                None,
+                {"fields": ["name", "template", "thumbnail_product", "thumbnail_from_recipient"]},
+            ),
             ("Template values", {"fields": ["header_value", "body_values"]}),
             ("Tracking (extra_info)", {"fields": ["ref", "ref1", "ref2", "wa_source"]}),
         ]
