@@ -48,9 +48,12 @@ def ranges_q(ranges) -> Q:
     return where
 
 
-def emit_events(*, endpoints: list[WebhookEndpoint], now) -> Counter:
-    """Read every source as far as it goes; with no active endpoint, only move each cursor to
-    the newest row (an endpoint enabled later gets what happens from then on)."""
+def emit_events(*, now, endpoints: list[WebhookEndpoint] | None = None) -> Counter:
+    """Read every source as far as it goes for the active `endpoints` (default: all of them);
+    with none, only move each cursor to the newest row (an endpoint enabled later gets what
+    happens from then on)."""
+    if endpoints is None:
+        endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
     counts = Counter()
     for source in SOURCES:
         if not endpoints:
