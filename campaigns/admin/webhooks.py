@@ -1,15 +1,13 @@
 """Outbound webhooks: the endpoints (their secret shown once, when made and when rotated) and
 the read-only log of every delivery with its attempts, where staff may deliver again."""
 
-import json
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 
-from campaigns.admin.display import pre, pretty_json
+from campaigns.admin.display import pre, pretty_json_text
 from campaigns.admin.records import ReadOnlyMixin
 from campaigns.forms import WebhookEndpointForm
 from campaigns.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -180,10 +178,7 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="payload")
     def payload_pretty(self, delivery):
-        try:
-            return pretty_json(json.loads(delivery.payload))
-        except ValueError:
-            return pre(delivery.payload)
+        return pretty_json_text(delivery.payload)
 
     @admin.display(description="response (first 500 characters)")
     def response(self, delivery):

@@ -109,9 +109,12 @@ def _pass(source: Source, cursor: WebhookCursor, endpoints, now):
         if until > stamp
         for first, last in missing_ranges(old_first, old_last, seen)
     ]
+    # A cursor that never read a row has nothing behind it: ids below the first one it reads
+    # are rows written before it (or ids PostgreSQL's sequence never used), not gaps.
+    after = cursor.last_id + 1 if cursor.last_id else (fresh[0][0] if fresh else 1)
     recheck += [
         [first, last, stamp + GAP_WAIT]
-        for first, last in missing_ranges(cursor.last_id + 1, newest, {pk for pk, _ in fresh})
+        for first, last in missing_ranges(after, newest, {pk for pk, _ in fresh})
     ]
     events: list[Event] = []
     for pk, outcome in [*again, *fresh]:

@@ -15,12 +15,13 @@ from django.db import connection
 
 from campaigns import recipients, services
 from campaigns.callbacks import apply_pending_callbacks
-from campaigns.kaleyra.sandbox.callbacks import callback_plan, poster
+from campaigns.kaleyra.sandbox.callbacks import poster
 from campaigns.models import Message, WebhookDelivery
 from campaigns.recipients import RecipientInput
 from campaigns.selectors import campaign_for_sending
 from campaigns.services.webhooks import webhook_secret
 from campaigns.webhooks import Dispatcher, verify_signature
+from tests.support.callbacks import sandbox_statuses
 from tests.support.factories import make_campaign, make_endpoint
 from tests.support.receiver import Receiver
 
@@ -33,23 +34,6 @@ def queue(campaign, numbers):
         campaign, [RecipientInput(n, line=i) for i, n in enumerate(numbers)]
     )
     assert report.queued == len(numbers)
-
-
-def planned_statuses(message: Message) -> list[str]:
-    plan = callback_plan(
-        to=message.to,
-        message_id=message.message_id,
-        extra_info={},
-        sender="",
-        products=list,
-        start=0,
-        step=1,
-    )
-    return [
-        body["meta_object"]["value"]["statuses"][0]["status"]
-        for _, body in plan
-        if "statuses" in body["meta_object"]["value"]
-    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -91,7 +75,7 @@ def test_a_sandbox_send_comes_back_as_signed_webhooks(live_server, settings):
     expected = Counter()
     for message in Message.objects.all():
         expected[("message.accepted", message.pk)] += 1
-        for status in planned_statuses(message):
+        for status in sandbox_statuses(message):
             expected[(STATUS_TYPES[status], message.pk)] += 1
     assert got == expected
     assert any(kind == "message.read" for kind, _ in got)
