@@ -90,10 +90,11 @@ def _cursor(source: Source, endpoints) -> WebhookCursor:
 
 
 def _skip_to_newest(source: Source):
+    """Reads only, unless the source moved (no write turn taken while nothing happens)."""
     newest = source.model.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    WebhookCursor.objects.filter(source=source.name).exclude(last_id=newest).update(
-        last_id=newest, recheck=[], revision=F("revision") + 1
-    )
+    behind = WebhookCursor.objects.filter(source=source.name).exclude(last_id=newest)
+    if behind.exists():
+        behind.update(last_id=newest, recheck=[], revision=F("revision") + 1)
 
 
 def _pass(source: Source, cursor: WebhookCursor, endpoints, now):

@@ -2,6 +2,7 @@
 fake clock (`now` passed in), Retry-After honoured, given up after 24 hours, leases, a slow
 endpoint beside a fast one, and the secret kept out of every log and row."""
 
+import io
 import json
 import logging
 import time
@@ -9,6 +10,7 @@ from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import WebhookAttempt, WebhookDelivery
@@ -256,3 +258,12 @@ def test_next_attempt_at(attempts, after, expected):
     now = first + timedelta(seconds=after)
     when = next_attempt_at(attempts=attempts, first_attempt_at=first, now=now, retry_after=None)
     assert when == (None if expected is None else now + timedelta(seconds=expected))
+
+
+def test_the_command_once_says_what_it_did(receiver):
+    out = io.StringIO()
+    call_command("deliver_webhooks", "--once", stdout=out)
+    assert out.getvalue().strip() == "Nothing to deliver."
+    one_event(receiver.url)
+    call_command("deliver_webhooks", "--once", stdout=out)
+    assert out.getvalue().strip().splitlines()[-1] == "delivered 1, events 1, posted 1"

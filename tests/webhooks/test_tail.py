@@ -22,7 +22,8 @@ from campaigns.models import (
     WebhookEvent,
 )
 from campaigns.webhooks import emit_events
-from campaigns.webhooks.tail import GAP_WAIT, missing_ranges
+from campaigns.webhooks.events import SOURCES
+from campaigns.webhooks.tail import GAP_WAIT, _Contended, _pass, missing_ranges
 from tests.support.factories import (
     make_campaign,
     make_endpoint,
@@ -347,3 +348,17 @@ def test_a_gap_is_forgotten_after_its_wait():
 )
 def test_missing_ranges(first, last, found, expected):
     assert missing_ranges(first, last, found) == expected
+
+
+def test_two_dispatchers_racing_on_a_cursor_queue_each_event_once():
+    """The pass that finds its cursor moved meanwhile rolls back: nothing from it is kept."""
+    endpoint = make_endpoint(URL)
+    emit()
+    stale = WebhookCursor.objects.get(source="attempts")
+    accepted_attempt(make_message(make_campaign(), ASHA))
+    emit()  # the other dispatcher
+    assert endpoint.deliveries.count() == 1
+    with pytest.raises(_Contended):
+        _pass(SOURCES[0], stale, [endpoint], timezone.now())
+    assert endpoint.deliveries.count() == 1
+    assert WebhookCursor.objects.get(source="attempts").revision == stale.revision + 1
