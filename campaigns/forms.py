@@ -1,4 +1,5 @@
-"""Forms: the admin's campaign, opt-out and send forms, and the composer's forms.
+"""Forms: the admin's campaign, opt-out, send and webhook endpoint forms, and the composer's
+forms.
 
 The composer's forms only parse what was posted into a `composer.ComposerState`; the rules a
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
@@ -9,7 +10,14 @@ import re
 from django import forms
 
 from campaigns import conf, jsonsafe, limits, validation
-from campaigns.models import Campaign, Message, MessageTemplate, OptOut
+from campaigns.models import (
+    Campaign,
+    Message,
+    MessageTemplate,
+    OptOut,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
@@ -154,6 +162,28 @@ class OptOutForm(forms.ModelForm):
         model = OptOut
         fields = ["phone", "reason", "keyword"]
         field_classes = {"phone": PhoneField}
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events posted to this URL.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "event_types", "campaign", "is_active"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        problem = validation.webhook_url_problem(
+            url, local_http=conf.MPM_WEBHOOK_LOCAL_HTTP_ALLOWED
+        )
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
 
 
 class SendTestForm(forms.Form):

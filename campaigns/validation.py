@@ -8,6 +8,7 @@ template rules; their numbers live in `limits`.
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -341,6 +342,40 @@ def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> l
             problems.extend(_parameter_text_problems(key, value))
     problems.extend(ref_problems(overrides))
     return problems
+
+
+# --- webhook endpoints --------------------------------------------------------------------------
+
+# Plain http:// only to this machine, and only where it is allowed (development, tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WEBHOOK_URL_MAX_LENGTH = 500
+
+
+def webhook_url_problem(url: str, *, local_http: bool) -> str:
+    """What is wrong with an endpoint's URL, in plain words; "" when nothing. Every event and
+    its signature goes there, so: https, a host, no credentials in it."""
+    if not url:
+        return "Give the URL that receives the webhooks."
+    if len(url) > WEBHOOK_URL_MAX_LENGTH:
+        return f"The URL is {len(url)} characters; the limit is {WEBHOOK_URL_MAX_LENGTH}."
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return "The URL must be plain ASCII without spaces (percent-encode the rest)."
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
+    except ValueError:
+        return "That is not a URL: it should look like https://example.com/webhooks."
+    if parts.scheme not in ("https", "http") or not host:
+        return "The URL must start with https:// and name a host."
+    if parts.username is not None or parts.password is not None:
+        return "Put no user name or password in the URL: the signature says it is us."
+    if parts.scheme == "http" and not (local_http and host in LOOPBACK_HOSTS):
+        return (
+            "Use https://. Plain http:// is allowed only to 127.0.0.1 or localhost, in "
+            "development (DJANGO_DEBUG or MPM_WEBHOOK_LOCAL_HTTP)."
+        )
+    return ""
 
 
 # --- request bodies (used by the sandbox to check requests as strictly as we do) ----------------
