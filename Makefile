@@ -34,7 +34,7 @@ run: install .env
 	$(RUN_ENV) $(MANAGE) demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the workers)"
 	$(RUN_ENV) KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
-	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(MANAGE) runserver $(HOST):$(PORT)'
+	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) db_worker --no-reload --queue-name triggered & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(MANAGE) runserver $(HOST):$(PORT)'
 
 # A development .env, so that `.venv/bin/python manage.py …` works in any new shell too.
 .env:
@@ -48,7 +48,7 @@ serve: $(VENV)/.installed-prod
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
-	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(BIN)/gunicorn -c gunicorn.conf.py'
+	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) db_worker --no-reload --queue-name triggered & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(BIN)/gunicorn -c gunicorn.conf.py'
 
 ## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 test: install

@@ -65,7 +65,7 @@ Campaign.objects.filter(pk=campaign.pk).update(state="completed")
 stamp = adapt_datetime(timezone.now())
 rows = [
     (campaign.pk, f"+9197{n:08d}", "{}", "accepted", f"BENCH{n:08d}", "WA202", "", 1, False, "",
-     stamp, stamp)
+     stamp, stamp, "")
     for n in range(count)
 ]
 with connection.cursor() as cursor:

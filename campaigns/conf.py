@@ -84,6 +84,9 @@ SETTINGS: dict[str, Setting] = {
     # A run beats its heartbeat row every quarter of this and stops sending once half of it
     # passes without a beat; after all of it, recovery counts the run dead and settles its claims.
     "MPM_HEARTBEAT_LEASE": Setting("float", 20.0, minimum=0.4, maximum=3600),
+    # An always-on campaign's run waits this long for the next trigger before its task ends
+    # (the next API call starts another).
+    "MPM_TRIGGERED_STAY_OPEN": Setting("float", 300.0, minimum=0.1, maximum=86_400),
     # How often the recovery task looks for campaigns left sending by a dead worker.
     "MPM_RECOVERY_INTERVAL": Setting("float", 30.0, minimum=0.5, maximum=3600),
     "MPM_JOURNAL_DIR": Setting("str", str(BASE_DIR / "var" / "journal")),

@@ -148,6 +148,7 @@ class CampaignAdminForm(forms.ModelForm):
             "template",
             "thumbnail_product",
             "thumbnail_from_recipient",
+            "triggered",
             "header_value",
             "body_values",
             "ref",
@@ -279,6 +280,12 @@ class ComposerForm(forms.Form):
         "thumbnail product above heads the others' messages.",
     )
     sections = forms.CharField(required=False, widget=forms.HiddenInput)
+    triggered = forms.BooleanField(
+        label="Always on: send what the HTTP API queues",
+        required=False,
+        help_text="Once started, the campaign stays open and sends each call's recipients "
+        "within seconds (an abandoned cart, say); pause or cancel it as any other.",
+    )
     ref = ref_field("ref")
     ref1 = ref_field("ref1")
     ref2 = ref_field("ref2")
@@ -379,6 +386,7 @@ class ComposerForm(forms.Form):
             body_values=self.body_values(),
             thumbnail=value("thumbnail"),
             thumbnail_from_recipient=bool(cleaned.get("thumbnail_from_recipient")),
+            triggered=bool(cleaned.get("triggered")),
             sections=sections,
             ref=value("ref"),
             ref1=value("ref1"),

@@ -24,7 +24,8 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
     next_at = services.campaign_next_retry(campaign)
     # A backend that cannot defer refuses a task with `run_after`: ask it first.
     if next_at is not None and send_campaign_task.get_backend().supports_defer:
-        send_campaign_task.using(run_after=next_at).enqueue(campaign_id)
+        task = healing.send_task_for(send_campaign_task, campaign_id)
+        task.using(run_after=next_at).enqueue(campaign_id)
     return summary.line()
 
 

@@ -161,11 +161,12 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # on Redis, `pip install -e '.[rq]'`, TASKS_BACKEND=django_tasks_rq.RQBackend and REDIS_URL, then
 # `manage.py rqworker --job-class django_tasks_rq.Job`.
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")
-TASKS = {"default": {"BACKEND": TASKS_BACKEND}}
+# Always-on campaigns' sends run on the "triggered" queue (`db_worker --queue-name triggered`).
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default", "triggered"]}}
 if TASKS_BACKEND == "django_tasks_rq.RQBackend":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    TASKS["default"]["QUEUES"] = ["default"]
-    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
+    redis_queue = {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}
+    RQ_QUEUES = {"default": redis_queue, "triggered": redis_queue}
 
 LOGGING = {
     "version": 1,

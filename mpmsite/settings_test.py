@@ -26,7 +26,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "triggered"],
+    }
+}
+# An always-on campaign's run, started in the request by the immediate backend, ends soon.
+MPM_TRIGGERED_STAY_OPEN = 0.2
 KALEYRA_RATE_PER_SECOND = 0
 # The real retry schedule, in fractions of a second.
 KALEYRA_WA500_RETRY_DELAYS = [0.01, 0.02, 0.03]

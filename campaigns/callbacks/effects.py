@@ -29,6 +29,7 @@ from campaigns.models import (
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON
 from campaigns.sending.pacing import PACING_CODES, slow_down
+from campaigns.services.healing import send_task_for
 from campaigns.tasks import send_campaign_task
 
 # A status event → the Message state it moves to (`unknown` moves nothing).
@@ -189,9 +190,9 @@ def _schedule_sends(campaign_ids, when):
     Asked first: a backend that cannot defer refuses even to build a task with `run_after`."""
     if not send_campaign_task.get_backend().supports_defer:
         return
-    later = send_campaign_task.using(run_after=when)
     for campaign_id in campaign_ids:
-        later.enqueue(campaign_id)
+        task = send_task_for(send_campaign_task, campaign_id)
+        task.using(run_after=when).enqueue(campaign_id)
 
 
 def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Counter):

@@ -95,6 +95,13 @@ class Campaign(models.Model):
     wa_source = models.CharField(
         "WA source", max_length=20, choices=WaSource.choices, default=limits.DEFAULT_WA_SOURCE
     )
+    triggered = models.BooleanField(
+        "always on",
+        default=False,
+        help_text="Stays open once started and sends, within seconds, what the HTTP API queues "
+        "(an abandoned cart, say); never completes by itself. The same customer may get it "
+        "again for a new trigger when the frequency cap allows.",
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(

@@ -122,6 +122,11 @@ class Message(models.Model):
     claimed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the sender.")
     claimed_at = models.DateTimeField(null=True, blank=True)
     is_test = models.BooleanField("test send", default=False)
+    # An always-on campaign's messages are one per trigger (the API call's Idempotency-Key);
+    # a batch campaign's have none, so each number gets it once.
+    trigger_key = models.CharField(
+        max_length=255, blank=True, default="", db_default="", help_text="The API call's key."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -130,9 +135,10 @@ class Message(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            # Test sends may repeat; a real recipient gets one Message per campaign.
+            # Test sends may repeat; a real recipient gets one Message per campaign (per
+            # trigger, in an always-on campaign).
             models.UniqueConstraint(
-                fields=["campaign", "to"],
+                fields=["campaign", "to", "trigger_key"],
                 condition=models.Q(is_test=False),
                 name="one_message_per_recipient",
             )

@@ -350,3 +350,17 @@ def ensure_triggers(connection) -> bool:
             for statement in [*drop_triggers(connection.vendor), *triggers(connection.vendor)]:
                 cursor.execute(statement)
     return True
+
+
+# A migration that makes SQLite rebuild a counted table (an altered constraint, say) first drops
+# the triggers: SQLite checks every trigger naming the table when the rebuilt one is renamed
+# into place, and fails. PostgreSQL alters tables in place and keeps them.
+def drop_triggers_on_sqlite(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in drop_triggers("sqlite"):
+            schema_editor.execute(statement)
+
+
+def create_triggers_on_sqlite(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        ensure_triggers(schema_editor.connection)

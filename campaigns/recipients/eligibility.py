@@ -117,8 +117,11 @@ def skip_reason(campaign: Campaign, number: str) -> str:
     return skip_reasons(campaign, [number]).get(number, "")
 
 
-def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
-    """`skip_reason` for many numbers at once (a queueing chunk): two indexed queries."""
+def skip_reasons(
+    campaign: Campaign, numbers: list[str], *, trigger_key: str = ""
+) -> dict[str, str]:
+    """`skip_reason` for many numbers at once (a queueing chunk): two indexed queries. An
+    always-on campaign's earlier triggers count towards the cap like other campaigns do."""
     reasons = {}
     marketing = campaign.template.category == MessageTemplate.Category.MARKETING
     if marketing and conf.MPM_SKIP_US_RECIPIENTS:
@@ -140,7 +143,7 @@ def skip_reasons(campaign: Campaign, numbers: list[str]) -> dict[str, str]:
                 claimed_at__gte=timezone.now() - timedelta(hours=hours),
                 campaign__template__category=MessageTemplate.Category.MARKETING,
             )
-            .exclude(campaign=campaign)
+            .exclude(campaign=campaign, trigger_key=trigger_key)
             .values_list("to", flat=True)
             .distinct()
         )

@@ -273,11 +273,14 @@ def campaign_queue_recipients(
     *,
     resend_unknown: bool = False,
     valid_only: bool = False,
+    trigger_key: str = "",
     progress: Callable[[], None] | None = None,
     progress_every: int = 20_000,
 ) -> QueueReport:
     """Check every recipient, then create (or requeue) one Message each: all or nothing, or
     with `valid_only` each valid one (the invalid rows counted and listed in the report).
+    An always-on campaign's Messages are one per recipient and `trigger_key` (an API call's
+    key): a new trigger sends again, the same one never twice.
 
     Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
     whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
@@ -302,13 +305,15 @@ def campaign_queue_recipients(
         first_new_id = (Message.objects.aggregate(last=Max("id"))["last"] or 0) + 1
         rows = (line.rstrip("\n").split("\t", 2) for line in spool)
         for chunk in chunks(rows):
-            _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
+            _queue_chunk(
+                campaign, chunk, report, resend_unknown, first_new_id, started, trigger_key
+            )
             if progress is not None:
                 progress()
     return report
 
 
-def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started):
+def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started, trigger_key):
     """One chunk in one short transaction: new rows inserted, earlier ones requeued or kept.
 
     A number met in an earlier chunk of this same list has a row created (id from
@@ -327,7 +332,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             to: (pk, state, updated_at)
             for pk, to, state, updated_at in Message.objects.real()
             .select_for_update()
-            .filter(campaign=campaign, to__any_of=list(wanted))
+            .filter(campaign=campaign, to__any_of=list(wanted), trigger_key=trigger_key)
             # Unordered, so that SQLite looks the numbers up in the (campaign, to) index instead
             # of reading the whole campaign in id order (1,000,000 recipients: quadratic).
             .order_by()
@@ -335,7 +340,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
         }
         new = []
         requeue: dict[tuple[str, str, str], list[int]] = {}
-        reasons = skip_reasons(campaign, list(wanted))
+        reasons = skip_reasons(campaign, list(wanted), trigger_key=trigger_key)
         for number, (own_skip, overrides) in wanted.items():
             reason = own_skip or reasons.get(number, "")
             state = Message.State.SKIPPED if reason else Message.State.QUEUED
@@ -354,6 +359,7 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
                         "",
                         stamp,
                         stamp,
+                        trigger_key,
                     )
                 )
             else:

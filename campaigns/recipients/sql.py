@@ -23,6 +23,7 @@ MESSAGE_COLUMNS = (
     "claimed_by",
     "created_at",
     "updated_at",
+    "trigger_key",
 )
 
 

@@ -37,6 +37,11 @@ from campaigns.sending.workers import HOST, Heartbeat, lease_start
 logger = logging.getLogger(__name__)
 
 STATE_CHECK_INTERVAL = 0.5
+# An always-on campaign's run looks for newly queued Messages this often while idle.
+TRIGGER_POLL_INTERVAL = 0.05
+# Its sends run on their own task queue (`db_worker --queue-name triggered`): a run that stays
+# open never holds up the worker that checks uploads and sends batch campaigns.
+TRIGGERED_QUEUE = "triggered"
 # PostgreSQL's counter deltas (`models.tallies`) of the campaign are folded in this often.
 FOLD_INTERVAL = 10.0
 IN_FLIGHT_DETAIL = (
@@ -122,6 +127,9 @@ class RunOptions:
     concurrency: int = 256
     rate: float = 80
     wait_for_retries: bool = True
+    # An always-on campaign's run stays open this many seconds with nothing to send (0: it ends
+    # when nothing is left, as a batch campaign's does).
+    stay_open: float = 0
 
 
 @dataclass(frozen=True)
@@ -288,6 +296,7 @@ class CampaignRun:
         # With a rate limit, claim about a second's worth at a time: claims stay fresh.
         self.claim_size = max(10, min(1000, int(options.rate))) if options.rate else 1000
         self.target_pending = self.sender.concurrency + self.claim_size
+        self.idle_since: float | None = None
 
     def _total(self) -> int:
         if self.scope.is_test:
@@ -369,6 +378,8 @@ class CampaignRun:
                 continue
             batch = claim(self.scope, self.claim_size, self.worker_id)
             if batch:
+                self.idle_since = None
+                self.progress.total = max(self.progress.total, self.progress.done + len(batch))
                 self.sender.submit([(m, self.encoder.encode(m)) for m in batch])
                 continue
             if self.sender.pending:
@@ -377,7 +388,7 @@ class CampaignRun:
             if self.recorder.backlog():
                 self.recorder.flush(now)
                 continue
-            if not self._wait_for_retry():
+            if not (self._wait_for_retry() or self._wait_for_trigger(now)):
                 return
 
     def _drain(self):
@@ -406,6 +417,18 @@ class CampaignRun:
             .first()
         )
 
+    def _wait_for_trigger(self, now: float) -> bool:
+        """An always-on campaign waits for what the API queues next; False once it has waited
+        `stay_open` seconds for nothing."""
+        if self.scope.is_test or not self.options.stay_open:
+            return False
+        if self.idle_since is None:
+            self.idle_since = now
+        elif now - self.idle_since >= self.options.stay_open:
+            return False
+        time.sleep(TRIGGER_POLL_INTERVAL)
+        return True
+
     def _wait_for_retry(self) -> bool:
         """Sleep towards the next scheduled retry; False when there is none (or no waiting)."""
         if self.scope.is_test or not self.options.wait_for_retries:
@@ -416,7 +439,9 @@ class CampaignRun:
         self.progress.waiting_until = timezone.localtime(next_at).strftime("%H:%M:%S")
         if self.callback:
             self.callback(self.progress)
-        time.sleep(min(1.0, max(0.0, (next_at - timezone.now()).total_seconds())))
+        # An always-on run looks for new triggers meanwhile.
+        longest = TRIGGER_POLL_INTERVAL if self.options.stay_open else 1.0
+        time.sleep(min(longest, max(0.0, (next_at - timezone.now()).total_seconds())))
         self.progress.waiting_until = ""
         # Refresh a long-idle connection, but never one the caller holds a transaction on
         # (closing it there breaks the caller's atomic block).
@@ -443,10 +468,11 @@ def skip_cancelled(campaign_id: int) -> int:
 
 
 def finish(campaign_id: int):
-    """A campaign with nothing left to send is completed; a paused one stays so, and a cancelled
-    one skips the claims its run handed back."""
+    """A campaign with nothing left to send is completed (an always-on one stays open for the
+    next trigger); a paused one stays so, and a cancelled one skips the claims its run handed
+    back."""
     if Campaign.objects.filter(pk=campaign_id, state=Campaign.State.CANCELLED).exists():
         skip_cancelled(campaign_id)
         return
     if not Message.objects.real().waiting().filter(campaign_id=campaign_id).exists():
-        Campaign.objects.filter(pk=campaign_id).complete()
+        Campaign.objects.filter(pk=campaign_id, triggered=False).complete()

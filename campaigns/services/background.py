@@ -31,12 +31,15 @@ from campaigns.tasks import (
 
 def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
     """Start (or resume) sending in the background once the current transaction commits, with
-    the recovery task booked to continue it should its worker die."""
+    the recovery task booked to continue it should its worker die. An always-on campaign's run
+    that is open already takes what was queued: no task is added for it."""
     sending_config()  # a worker could not send either: say so now
     campaign_start(campaign, resume=resume)
+    if campaign.triggered and healing.campaign_run_alive(campaign.pk):
+        return
 
     def enqueue():
-        send_campaign_task.enqueue(campaign.pk)
+        healing.send_task_for(send_campaign_task, campaign.pk).enqueue(campaign.pk)
         healing.recovery_schedule(recover_campaigns_task)
 
     transaction.on_commit(enqueue)
@@ -54,16 +57,20 @@ def campaign_queue_and_send(
     recipient_inputs: Iterable[recipients.RecipientInput],
     *,
     valid_only: bool = False,
+    trigger_key: str = "",
 ) -> recipients.QueueReport:
     """Queue the recipients (all or nothing, or the valid ones only) and start sending in the
-    background.
+    background. An always-on campaign's recipients are queued for this trigger (`trigger_key`,
+    an API call's key: the same key never sends twice).
 
     Unless `valid_only`, nothing is queued when any recipient is invalid (`report.refused`); raises
     `CampaignNotRunnable` when the campaign's state does not allow a send. Queueing commits in
     chunks (lists may be long), so a refused start leaves the new rows queued for a resume.
     """
     campaign_queueable(campaign)
-    report = recipients.campaign_queue_recipients(campaign, recipient_inputs, valid_only=valid_only)
+    report = recipients.campaign_queue_recipients(
+        campaign, recipient_inputs, valid_only=valid_only, trigger_key=trigger_key
+    )
     if not report.refused:
         campaign_enqueue_send(campaign)
     return report

@@ -7,7 +7,7 @@ send, a test send included, runs through the one pipeline in `campaigns.sending`
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -113,12 +113,11 @@ def campaign_send(
         raise CampaignNotSendable(errors)
     config = sending_config()
     campaign_start(campaign, resume=resume)
+    options = options or run_options()
+    if campaign.triggered and not options.stay_open:
+        options = replace(options, stay_open=conf.MPM_TRIGGERED_STAY_OPEN)
     return engine.run(
-        campaign,
-        campaign_content(campaign),
-        config,
-        options or run_options(),
-        progress_callback=progress,
+        campaign, campaign_content(campaign), config, options, progress_callback=progress
     )
 
 

@@ -45,6 +45,7 @@ class ComposerState:
     thumbnail: str = ""  # retailer_id
     thumbnail_from_recipient: bool = False
     sections: list[SectionDraft] = field(default_factory=list)
+    triggered: bool = False  # always on: sends what the HTTP API queues
     ref: str = ""
     ref1: str = ""
     ref2: str = ""
@@ -83,6 +84,7 @@ def state_from_campaign(campaign: Campaign) -> ComposerState:
         thumbnail=parts["thumbnail_retailer_id"],
         thumbnail_from_recipient=parts["thumbnail_from_recipient"],
         sections=[SectionDraft(*section) for section in parts["sections"]],
+        triggered=campaign.triggered,
         wa_source=parts["wa_source"],
         **parts["refs"],
     )
@@ -332,6 +334,7 @@ def draft_save(
         campaign.body_values = list(state.body_values)
         campaign.thumbnail_product = catalog.get(state.thumbnail)
         campaign.thumbnail_from_recipient = state.thumbnail_from_recipient
+        campaign.triggered = state.triggered
         if state.thumbnail and campaign.thumbnail_product is None:
             notes.append(
                 f"Thumbnail product {state.thumbnail} is not in the catalog; it was left out."

@@ -19,7 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from campaigns import conf
 from campaigns.models import Campaign, Message, RecipientUpload, WorkerHeartbeat
 from campaigns.selectors import campaign_content, campaign_for_sending
-from campaigns.sending.run import finish, next_retry_at, recover
+from campaigns.sending.run import TRIGGERED_QUEUE, finish, next_retry_at, recover
 from campaigns.sending.workers import lease_start
 
 STUCK_DETAIL = (
@@ -58,9 +58,23 @@ def campaigns_heal(*, send_task: Task) -> str:
         elif not pending.filter(args_kwargs__args=[campaign_id]).exists():
             next_at = next_retry_at(campaign_id)  # None: due now
             later = next_at and next_at > timezone.now() and send_task.get_backend().supports_defer
-            (send_task.using(run_after=next_at) if later else send_task).enqueue(campaign_id)
+            task = send_task_for(send_task, campaign_id)
+            (task.using(run_after=next_at) if later else task).enqueue(campaign_id)
             continued.append(campaign_id)
     return f"{len(continued)} campaign(s) continued after a worker stopped: {continued}"
+
+
+def campaign_run_alive(campaign_id: int) -> bool:
+    """Whether a live run (its heartbeat within the lease) is sending this campaign."""
+    return WorkerHeartbeat.objects.live(lease_start()).filter(campaign_id=campaign_id).exists()
+
+
+def send_task_for(send_task: Task, campaign_id: int) -> Task:
+    """The send task on the queue the campaign's runs belong to: an always-on campaign's stay
+    open, so they have a queue (and a worker) of their own."""
+    if Campaign.objects.filter(pk=campaign_id, triggered=True).exists():
+        return send_task.using(queue_name=TRIGGERED_QUEUE)
+    return send_task
 
 
 def tasks_of(task: Task):
