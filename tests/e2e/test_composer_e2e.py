@@ -199,3 +199,34 @@ def test_a_removed_section_can_be_put_back_and_a_31st_product_is_refused_at_the_
     expect(page.locator(".undo-notice")).to_have_count(0)
     expect(page.locator("#count-products")).to_have_text("30/30 products")
     expect(page.get_by_label("Section 1 title")).to_have_value("Fifteen here")
+
+
+def test_a_section_switched_to_filled_per_recipient_shows_so_in_the_preview_and_is_saved(
+    page: Page, app, marketer
+):
+    from campaigns.models import Section
+    from tests.support.factories import make_campaign
+
+    campaign = make_campaign(name="Carts", sections=(("Your cart", 2), ("Also for you", 1)))
+    sign_in(page, app.url)
+    page.goto(f"{app.url}/campaigns/{campaign.pk}/edit/")
+    expect(page.locator("#composer[data-ready]")).to_be_attached()
+    expect(page.locator("#count-products")).to_have_text("3/30 products")
+
+    page.get_by_label("Filled per recipient").first.check()
+    # Its own products are set aside: the section shows whose products it will hold.
+    expect(page.locator("#count-products")).to_have_text("1/30 products")
+    expect(page.locator("#sections")).to_contain_text("Each recipient sees their own products")
+    expect(page.get_by_label("Add products to section 1")).to_have_count(0)
+    page.get_by_label("Each recipient's first product heads their message").check()
+    preview = page.locator("#preview")
+    page.get_by_role("button", name=re.compile("View items")).first.click()
+    expect(preview).to_contain_text("Each recipient's own products show here.")
+    page.keyboard.press("Escape")
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("alert").or_(page.locator(".alert")).first).to_be_visible()
+    first = Section.objects.filter(campaign=campaign).order_by("position").first()
+    assert first.personalised and not first.items.exists()
+    campaign.refresh_from_db()
+    assert campaign.thumbnail_from_recipient
