@@ -2,6 +2,7 @@
 
 One module per subject; everything is importable from `campaigns.models`."""
 
+from campaigns.models.api import ApiToken, IdempotencyRecord
 from campaigns.models.callbacks import (
     CallbackInbox,
     OptOut,
@@ -22,10 +23,12 @@ from campaigns.models.workers import WorkerHeartbeat
 __all__ = [
     "VARIABLE_RE",
     "AnyOf",
+    "ApiToken",
     "CallbackInbox",
     "Campaign",
     "CampaignTally",
     "CampaignTallyDelta",
+    "IdempotencyRecord",
     "Message",
     "MessageTemplate",
     "OptOut",

@@ -1,0 +1,242 @@
+"""Sending through the API: each recipient with its own values, queued and sent by the same
+service as the composer's confirmed send; refusals say why in the composer's words."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from campaigns.models import Campaign, Message
+from tests.api.conftest import ASHA, RAVI
+from tests.support.factories import make_campaign, make_template
+
+pytestmark = pytest.mark.django_db
+
+US_NUMBER = "+12015550123"
+
+
+def send_path(campaign) -> str:
+    return f"/campaigns/{campaign.pk}/send"
+
+
+def test_recipients_with_their_own_values_are_queued_and_sent(
+    api, provider, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    campaign = make_campaign(template=make_template(body_text="Hi {{1}}, {{2}} is waiting"))
+    body = {
+        "recipients": [
+            {
+                "phone": ASHA,
+                "header": "cart",
+                "body": ["Asha", "your tea"],
+                "ref": "order-1",
+                "skus": ["SKU1", "SKU2"],
+                "sections": [{"title": "Your cart", "skus": ["A", "B"]}],
+                "thumbnail": "SKU1",
+            },
+            {"phone": "98765 43211".replace(" ", "").join(["+91", ""])},
+            {"phone": US_NUMBER},
+            {"phone": ASHA},
+        ]
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(send_path(campaign), body)
+    assert response.status_code == 202, response.content
+    answer = response.json()
+    assert (answer["queued"], answer["skipped"], answer["duplicates"]) == (2, 1, 1)
+    assert answer["skipped_recipients"][0]["phone"] == US_NUMBER
+    assert "1 duplicate number(s) were removed." in answer["notes"]
+    assert len(provider.requests) == 2
+    messages = {m["index"]: m for m in answer["messages"]}
+    asha = Message.objects.get(to=ASHA)
+    assert messages[0] == {
+        "index": 0,
+        "phone": ASHA,
+        "to": ASHA,
+        "id": asha.pk,
+        "state": "queued",
+    }  # as the answer left: the send goes on in the background
+    assert asha.state == Message.State.ACCEPTED
+    assert messages[3]["id"] == asha.pk and messages[2]["state"] == "skipped"
+    assert asha.overrides == {
+        "header": "cart",
+        "body_1": "Asha",
+        "body_2": "your tea",
+        "ref": "order-1",
+        "skus": "SKU1|SKU2",
+        "section_1_title": "Your cart",
+        "section_1_skus": "A|B",
+        "thumbnail": "SKU1",
+    }
+    sent = next(r.json() for r in provider.requests if r.to == ASHA)
+    assert "Asha" in json.dumps(sent)
+    assert Message.objects.get(to=RAVI).overrides == {}
+
+
+def test_an_invalid_recipient_sends_nothing_and_is_named(api, provider):
+    campaign = make_campaign()
+    body = {
+        "recipients": [
+            {"phone": ASHA},
+            {"phone": "not a number"},
+            {"phone": RAVI, "header": "x" * 61},
+        ]
+    }
+    response = api.post(send_path(campaign), body)
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["detail"].startswith("Nothing was sent: 2 recipient(s) are not valid.")
+    assert [p["field"] for p in answer["problems"]] == ["recipients[1].phone", "recipients[2]"]
+    assert "the limit is 60" in answer["problems"][1]["message"]
+    assert [(r["index"], r["line"]) for r in answer["invalid_recipients"]] == [(1, 2), (2, 3)]
+    assert not Message.objects.exists() and len(provider.requests) == 0
+
+
+def test_valid_only_sends_the_others_and_lists_the_invalid(
+    api, provider, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    campaign = make_campaign()
+    body = {"recipients": [{"phone": "12"}, {"phone": ASHA}], "valid_only": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(send_path(campaign), body)
+    assert response.status_code == 202
+    answer = response.json()
+    assert (answer["queued"], answer["invalid"]) == (1, 1)
+    assert answer["invalid_recipients"][0]["phone"] == "12"
+    assert "1 invalid line(s) were left out." in answer["notes"]
+    assert Message.objects.get().state == Message.State.ACCEPTED
+
+
+def test_a_campaign_that_breaks_a_rule_is_422_with_its_problems(api, provider):
+    campaign = make_campaign(thumbnail_product=None)
+    response = api.post(send_path(campaign), {"recipients": [{"phone": ASHA}]})
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert problems and all(p["field"].startswith("campaign.") for p in problems)
+    assert any("thumbnail" in p["message"] for p in problems)
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [(Campaign.State.CANCELLED, "cancelled"), (Campaign.State.PAUSED, "paused")],
+)
+def test_a_cancelled_or_paused_campaign_is_409(api, provider, state, words):
+    campaign = make_campaign()
+    Campaign.objects.filter(pk=campaign.pk).update(state=state)
+    response = api.post(send_path(campaign), {"recipients": [{"phone": ASHA}]})
+    assert response.status_code == 409
+    assert words in response.json()["detail"] and response.json()["detail"].startswith("Nothing")
+    assert not Message.objects.exists()
+
+
+def test_sending_without_kaleyra_settings_is_409_before_anything_is_queued(api, settings):
+    settings.KALEYRA_MODE = "live"
+    campaign = make_campaign()
+    response = api.post(send_path(campaign), {"recipients": [{"phone": ASHA}]})
+    assert response.status_code == 409
+    assert "not configured" in response.json()["detail"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, ["recipients"]),
+        ({"recipients": []}, ["recipients"]),
+        ({"recipients": [{"phone": ASHA}] * 1001}, ["recipients"]),
+        ({"recipients": [{"phone": ASHA}, {"phone": 919876543210}]}, ["recipients[1].phone"]),
+        ({"recipients": [{}]}, ["recipients[0].phone"]),
+        ({"recipients": [{"phone": ASHA, "bodyy": ["x"]}]}, ["recipients[0].bodyy"]),
+        ({"recipients": [{"phone": ASHA, "skus": ["A|B"]}]}, ["recipients[0].skus[0]"]),
+        (
+            {"recipients": [{"phone": ASHA, "sections": [{"title": "t"}]}]},
+            ["recipients[0].sections[0].skus"],
+        ),
+        ({"recipients": [{"phone": ASHA}], "valid_only": "maybe"}, ["valid_only"]),
+        ([1, 2], ["body"]),
+    ],
+)
+def test_a_malformed_body_is_422_naming_each_field(api, body, fields):
+    campaign = make_campaign()
+    response = api.post(send_path(campaign), body)
+    assert response.status_code == 422, response.content
+    answer = response.json()
+    assert [p["field"] for p in answer["problems"]] == fields
+    assert answer["detail"] == f"The request is not valid: {len(fields)} problem(s)."
+    assert not Message.objects.exists()
+
+
+def test_a_limit_is_named_in_the_message(api):
+    response = api.post(send_path(make_campaign()), {"recipients": [{"phone": ASHA}] * 1001})
+    assert "1000" in response.json()["problems"][0]["message"]
+    response = api.post(
+        send_path(make_campaign()), {"recipients": [{"phone": ASHA, "skus": ["A|B"]}]}
+    )
+    assert (
+        response.json()["problems"][0]["message"] == "A SKU cannot hold “|”, which separates SKUs."
+    )
+
+
+@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"[" * 100_000, b"NaN"])
+def test_a_body_that_is_not_json_is_400(api, raw):
+    response = api.post(send_path(make_campaign()), raw)
+    assert response.status_code in (400, 422)
+    assert response.json()["problems"][0]["field"] == "body"
+
+
+def test_a_body_larger_than_django_takes_is_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"recipients": [{"phone": ASHA, "ref": "x" * 2000}]}
+    response = api.post(send_path(make_campaign()), body)
+    assert response.status_code == 413
+    assert response.json()["problems"][0]["field"] == "body"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+VALUE = st.none() | st.text(max_size=70) | st.integers() | JSON
+RECIPIENT = st.fixed_dictionaries(
+    {"phone": st.sampled_from([ASHA, RAVI, US_NUMBER, "", "+91", "0"]) | VALUE},
+    optional={
+        "header": VALUE,
+        "body": st.lists(st.text(max_size=40), max_size=3) | VALUE,
+        "ref": VALUE,
+        "skus": st.lists(st.text(max_size=8), max_size=3) | VALUE,
+        "sections": st.lists(
+            st.fixed_dictionaries({"title": VALUE, "skus": st.lists(st.text(max_size=8))}),
+            max_size=2,
+        )
+        | VALUE,
+        "thumbnail": VALUE,
+    },
+)
+BODY = JSON | st.fixed_dictionaries(
+    {"recipients": st.lists(RECIPIENT, max_size=3) | VALUE},
+    optional={"valid_only": st.booleans() | VALUE},
+)
+
+
+@pytest.fixture
+def unlimited(settings):
+    """No rate limit (set once per test: Hypothesis runs many examples in one)."""
+    settings.MPM_API_RATE = 10_000
+    settings.MPM_API_BURST = 100_000
+
+
+@given(body=BODY)
+def test_no_body_makes_a_500(api, provider, unlimited, campaign, body):
+    """Whatever JSON arrives, the answer is 202 or a 4xx in the problem shape."""
+    response = api.post(f"/campaigns/{campaign.pk}/send", body)
+    assert response.status_code in (202, 400, 404, 409, 413, 422), response.content
+    if response.status_code >= 400:
+        assert isinstance(response.json()["detail"], str)
+        assert all(set(p) == {"field", "message"} for p in response.json()["problems"])
