@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from campaigns.models import IdempotencyRecord
 
@@ -44,14 +44,20 @@ def body_hash(raw: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def answer(status: int, body: dict, *, replayed: bool = False) -> JsonResponse:
-    response = JsonResponse(body, status=status, encoder=DjangoJSONEncoder)
-    if replayed:
-        response["Idempotent-Replayed"] = "true"
+def answer(status: int, body: dict) -> JsonResponse:
+    return JsonResponse(body, status=status, encoder=DjangoJSONEncoder)
+
+
+def replayed(record: IdempotencyRecord) -> HttpResponse:
+    """The first answer again, byte for byte (a JSON column would reorder its keys)."""
+    response = HttpResponse(
+        record.response, status=record.status_code, content_type="application/json"
+    )
+    response["Idempotent-Replayed"] = "true"
     return response
 
 
-def idempotent(request, work: Callable[[], tuple[int, dict]]) -> JsonResponse:
+def idempotent(request, work: Callable[[], tuple[int, dict]]) -> HttpResponse:
     """Run `work` (which returns its status and JSON body) once per Idempotency-Key; without
     the header, simply run it."""
     key = request.headers.get(HEADER)
@@ -70,20 +76,20 @@ def idempotent(request, work: Callable[[], tuple[int, dict]]) -> JsonResponse:
     except IntegrityError:
         return replay(request.user, key, asked)
     try:
-        status, body = work()
+        response = answer(*work())
     except BaseException:
         record.delete()
         raise
-    if status >= 500:
+    if response.status_code >= 500:
         record.delete()
     else:
         IdempotencyRecord.objects.filter(pk=record.pk).update(
-            completed=True, status_code=status, response=body
+            completed=True, status_code=response.status_code, response=response.content.decode()
         )
-    return answer(status, body)
+    return response
 
 
-def replay(user, key: str, asked: dict) -> JsonResponse:
+def replay(user, key: str, asked: dict) -> HttpResponse:
     """The first call's answer to this key, once it has one; 409 when the key was used for
     another request, or when the first call is still working after a few seconds."""
     for wait in (0, *WAITS):
@@ -104,7 +110,7 @@ def replay(user, key: str, asked: dict) -> JsonResponse:
                 "body, another request a new key.",
             )
         if record.completed:
-            return answer(record.status_code, record.response, replayed=True)
+            return replayed(record)
     raise KeyProblem(
         409, f"A request with this {HEADER} is still in progress: retry in a few seconds."
     )

@@ -126,7 +126,12 @@ def server_error(request, exc: Exception):
 # --- reads --------------------------------------------------------------------------------------
 
 
-@api.get("/templates", response={200: list[schemas.TemplateOut], **ERRORS}, tags=["catalog"])
+@api.get(
+    "/templates",
+    response={200: list[schemas.TemplateOut], **ERRORS},
+    tags=["catalog"],
+    summary="Approved templates",
+)
 def template_list(request):
     """The approved templates campaigns may be built from."""
     need(request, "read", roles.VIEW)
@@ -150,6 +155,7 @@ def template_list(request):
     "/products",
     response={200: list[schemas.ProductOut], 422: schemas.Error, **ERRORS},
     tags=["catalog"],
+    summary="Search products",
 )
 def product_list(
     request,
@@ -176,6 +182,7 @@ def product_list(
     "/campaigns/{campaign_id}",
     response={200: schemas.CampaignOut, 422: schemas.Error, **ERRORS},
     tags=["campaigns"],
+    summary="A campaign's progress and results",
 )
 def campaign_read(request, campaign_id: Id):
     """A campaign's progress and results, from its counters (a few short queries whatever its
@@ -208,6 +215,7 @@ def campaign_read(request, campaign_id: Id):
     "/messages/{message_id}",
     response={200: schemas.MessageOut, 422: schemas.Error, **ERRORS},
     tags=["campaigns"],
+    summary="A message, its events and orders",
 )
 def message_read(request, message_id: Id):
     """One message: its state, Kaleyra's id, the last code, its status events and the orders
@@ -261,6 +269,7 @@ def message_read(request, message_id: Id):
         **ERRORS,
     },
     tags=["campaigns"],
+    summary="Send a campaign to recipients",
     openapi_extra={
         "parameters": [
             {

@@ -99,7 +99,7 @@ class IdempotencyRecord(models.Model):
     body_hash = models.CharField(max_length=64)
     completed = models.BooleanField(default=False)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response = models.JSONField(null=True, blank=True)
+    response = models.TextField(blank=True, help_text="The answer's JSON, byte for byte.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
