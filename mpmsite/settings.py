@@ -99,7 +99,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The API's per-token rate (campaigns.api.throttling) is counted here. The default is per
 # process: with several gunicorn workers or machines, point DJANGO_CACHE_URL at a shared cache
-# (redis://127.0.0.1:6379/1) so that each token has one rate, not one per process.
+# (redis://127.0.0.1:6379/2) so that each token has one rate, not one per process.
 CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
 
 # Password guessing is slowed by django-axes: after AXES_FAILURE_LIMIT wrong passwords for one

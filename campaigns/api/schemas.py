@@ -137,8 +137,8 @@ class TemplateOut(Schema):
     category: str
     header_text: str
     body_text: str
-    header_variables: int
-    body_variables: int
+    header_variables: int = Field(validation_alias="header_variable_count")
+    body_variables: int = Field(validation_alias="body_variable_count")
     button_index: int
 
 
@@ -148,7 +148,7 @@ class ProductOut(Schema):
     price: Decimal
     currency: str
     availability: str
-    sendable: bool
+    sendable: bool = Field(validation_alias="is_sendable")
     image_url: str
 
 

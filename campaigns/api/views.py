@@ -135,20 +135,7 @@ def server_error(request, exc: Exception):
 def template_list(request):
     """The approved templates campaigns may be built from."""
     need(request, "read", roles.VIEW)
-    return [
-        {
-            "id": t.pk,
-            "name": t.name,
-            "language": t.language,
-            "category": t.category,
-            "header_text": t.header_text,
-            "body_text": t.body_text,
-            "header_variables": t.header_variable_count,
-            "body_variables": t.body_variable_count,
-            "button_index": t.button_index,
-        }
-        for t in MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED)
-    ]
+    return MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED)
 
 
 @api.get(
@@ -164,18 +151,7 @@ def product_list(
 ):
     """Active products: retailer IDs starting with `q` first, then names holding it."""
     need(request, "read", roles.VIEW)
-    return [
-        {
-            "retailer_id": p.retailer_id,
-            "name": p.name,
-            "price": p.price,
-            "currency": p.currency,
-            "availability": p.availability,
-            "sendable": p.is_sendable,
-            "image_url": p.image_url,
-        }
-        for p in selectors.product_search(q, limit=limit)
-    ]
+    return selectors.product_search(q, limit=limit)
 
 
 @api.get(
