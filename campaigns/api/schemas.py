@@ -250,13 +250,15 @@ class MessageOut(Schema):
     campaign_id: int
     to: str
     state: str
-    kaleyra_message_id: str = Field(description="Kaleyra's id, once it accepted the request.")
+    kaleyra_message_id: str = Field(
+        validation_alias="message_id", description="Kaleyra's id, once it accepted the request."
+    )
     last_code: str
     meta_code: str
     detail: str
     attempts: int
-    test: bool
+    test: bool = Field(validation_alias="is_test", description="A test send from the composer.")
     created_at: datetime
     updated_at: datetime
-    events: list[EventOut]
+    events: list[EventOut] = Field(validation_alias="status_events")
     orders: list[OrderOut]

@@ -23,6 +23,13 @@ def fresh_rate():
     cache.clear()
 
 
+@pytest.fixture
+def unlimited(settings):
+    """No rate limit, for the fuzz tests (set once per test: Hypothesis runs many examples)."""
+    settings.MPM_API_RATE = 10_000
+    settings.MPM_API_BURST = 100_000
+
+
 def user_with(*codenames, username="shop") -> User:
     user = User.objects.create_user(username, password="x")
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))

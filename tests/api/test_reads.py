@@ -4,9 +4,12 @@ counters, and one message with its events and orders."""
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaigns.models import Message, MessageTemplate, Order, OrderItem
 from tests.api.conftest import ASHA, RAVI
+from tests.support import hostile
 from tests.support.factories import (
     make_campaign,
     make_message,
@@ -51,7 +54,12 @@ def test_products_are_searched_by_sku_then_name(api):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"q": "x" * 101}, "q")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"q": "x" * 101}, "q"),
+        ({"q": "a\x00"}, "q"),
+    ],
 )
 def test_product_search_limits_are_named(api, query, field):
     response = api.get("/products", query)
@@ -129,3 +137,18 @@ def test_unknown_ids_are_404_and_huge_ones_422(api, path):
     response = call(path.format(2**64))
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"].endswith("_id")
+
+
+def test_a_wrong_method_or_path_answers_in_the_error_shape(api):
+    response = api.get("/campaigns/1/send")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {"detail": "GET is not allowed here; use POST.", "problems": []}
+    response = api.post("/nothing/here", {})
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("There is no /api/v1/nothing/here")
+
+
+@given(query=st.dictionaries(st.sampled_from(["q", "limit"]), hostile.texts, max_size=2))
+def test_no_query_makes_a_500(api, unlimited, query):
+    response = api.get("/products", query)
+    assert response.status_code in (200, 422)

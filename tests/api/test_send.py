@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from campaigns.models import Campaign, Message
 from tests.api.conftest import ASHA, RAVI
+from tests.support import hostile
 from tests.support.factories import make_campaign, make_template
 
 pytestmark = pytest.mark.django_db
@@ -196,18 +197,12 @@ def test_a_body_larger_than_django_takes_is_413(api, settings):
     assert response.json()["problems"][0]["field"] == "body"
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+JSON = hostile.json_values
 TEXT = st.none() | st.text(max_size=70)
 SKUS = st.none() | st.lists(st.text(max_size=8), max_size=3)
 # Well typed, so that some calls get past the schema to the rules (and some are sent).
 RECIPIENT = st.fixed_dictionaries(
-    {"phone": st.sampled_from([ASHA, RAVI, US_NUMBER, "", "+91", "0"]) | st.text(max_size=20)},
+    {"phone": st.sampled_from([ASHA, RAVI, US_NUMBER, "", "+91", "0"]) | hostile.texts},
     optional={
         "header": TEXT,
         "body": st.none() | st.lists(st.text(max_size=40), max_size=3),
@@ -224,13 +219,6 @@ BODY = JSON | st.fixed_dictionaries(
     {"recipients": st.lists(RECIPIENT | JSON, max_size=3) | JSON},
     optional={"valid_only": st.booleans() | JSON},
 )
-
-
-@pytest.fixture
-def unlimited(settings):
-    """No rate limit (set once per test: Hypothesis runs many examples in one)."""
-    settings.MPM_API_RATE = 10_000
-    settings.MPM_API_BURST = 100_000
 
 
 @given(body=BODY)
