@@ -7,6 +7,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from campaigns.api.schemas import RecipientIn
 from campaigns.models import Campaign, Message
 from tests.api.conftest import ASHA, RAVI
 from tests.support import hostile
@@ -28,16 +29,8 @@ def test_recipients_with_their_own_values_are_queued_and_sent(
     campaign = make_campaign(template=make_template(body_text="Hi {{1}}, {{2}} is waiting"))
     body = {
         "recipients": [
-            {
-                "phone": ASHA,
-                "header": "cart",
-                "body": ["Asha", "your tea"],
-                "ref": "order-1",
-                "skus": ["SKU1", "SKU2"],
-                "sections": [{"title": "Your cart", "skus": ["A", "B"]}],
-                "thumbnail": "SKU1",
-            },
-            {"phone": "98765 43211".replace(" ", "").join(["+91", ""])},
+            {"phone": ASHA, "header": "cart", "body": ["Asha", "your tea"], "ref": "order-1"},
+            {"phone": "+91 98765 43211"},
             {"phone": US_NUMBER},
             {"phone": ASHA},
         ]
@@ -60,20 +53,41 @@ def test_recipients_with_their_own_values_are_queued_and_sent(
         "state": "queued",
     }  # as the answer left: the send goes on in the background
     assert asha.state == Message.State.ACCEPTED
+    assert messages[1]["to"] == RAVI and messages[1]["phone"] == "+91 98765 43211"
     assert messages[3]["id"] == asha.pk and messages[2]["state"] == "skipped"
     assert asha.overrides == {
         "header": "cart",
         "body_1": "Asha",
         "body_2": "your tea",
         "ref": "order-1",
+    }
+    sent = json.dumps(next(r.json() for r in provider.requests if r.to == ASHA))
+    assert "Asha" in sent and "order-1" in sent
+    assert Message.objects.get(to=RAVI).overrides == {}
+
+
+def test_a_recipients_products_travel_as_a_csv_rows_columns():
+    """What `campaigns.recipients` reads a CSV row's products from: skus and each section's
+    SKUs joined by |, section_N_title / section_N_skus from N = 1, the thumbnail; values left
+    out or empty are not sent at all."""
+    recipient = RecipientIn(
+        phone=ASHA,
+        body=["Asha", ""],
+        skus=["SKU1", "SKU2"],
+        sections=[{"title": "Your cart", "skus": ["A", "B"]}, {"title": "More", "skus": ["C"]}],
+        thumbnail="SKU1",
+        ref2="",
+    )
+    assert recipient.overrides() == {
+        "body_1": "Asha",
         "skus": "SKU1|SKU2",
         "section_1_title": "Your cart",
         "section_1_skus": "A|B",
+        "section_2_title": "More",
+        "section_2_skus": "C",
         "thumbnail": "SKU1",
     }
-    sent = next(r.json() for r in provider.requests if r.to == ASHA)
-    assert "Asha" in json.dumps(sent)
-    assert Message.objects.get(to=RAVI).overrides == {}
+    assert RecipientIn(phone=ASHA).overrides() == {}
 
 
 def test_an_invalid_recipient_sends_nothing_and_is_named(api, provider):
