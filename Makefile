@@ -27,27 +27,28 @@ $(VENV)/.installed-prod: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker
-## and the callback applier.
+## Set up a SQLite database with demo data and serve the app (sandbox mode) with a send worker,
+## the callback applier and the webhook dispatcher.
 run: install .env
 	$(RUN_ENV) $(MANAGE) migrate --noinput
 	$(RUN_ENV) $(MANAGE) demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the worker)"
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server and the workers)"
 	$(RUN_ENV) KALEYRA_SANDBOX_BASE_URL=$${KALEYRA_SANDBOX_BASE_URL:-http://$(HOST):$(PORT)/sandbox} \
-	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) runserver $(HOST):$(PORT)'
+	  sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(MANAGE) runserver $(HOST):$(PORT)'
 
 # A development .env, so that `.venv/bin/python manage.py …` works in any new shell too.
 .env:
 	sed 's|http://127.0.0.1:8000|http://$(HOST):$(PORT)|g' .env.example > $@
 
 ## Production: migrate, collect the static files, then serve with gunicorn (gunicorn.conf.py),
-## a send worker and the callback applier. Reads the environment (README "Deploying"): it refuses
-## to start without DJANGO_SECRET_KEY, or in live mode without Kaleyra's credentials.
+## a send worker, the callback applier and the webhook dispatcher. Reads the environment (README
+## "Deploying"): it refuses to start without DJANGO_SECRET_KEY, or in live mode without
+## Kaleyra's credentials.
 serve: $(VENV)/.installed-prod
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
-	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(BIN)/gunicorn -c gunicorn.conf.py'
+	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(BIN)/gunicorn -c gunicorn.conf.py'
 
 ## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 test: install

@@ -1,4 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def ensure_tally_triggers(sender, using, **kwargs):
+    """After every `migrate`: the counter triggers exist (SQLite loses a table's triggers when a
+    migration rebuilds the table)."""
+    from django.db import connections
+
+    from campaigns.models import tally_sql
+
+    tally_sql.ensure_triggers(connections[using])
 
 
 class CampaignsConfig(AppConfig):
@@ -8,3 +19,5 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from campaigns import checks  # noqa: F401  (registers the system checks)
+
+        post_migrate.connect(ensure_tally_triggers, sender=self)

@@ -130,6 +130,17 @@ SETTINGS: dict[str, Setting] = {
     "MPM_API_BURST": Setting("int", 20, minimum=1, maximum=100_000),
     # An Idempotency-Key's answer is replayed for at least this long, then purged.
     "MPM_API_IDEMPOTENCY_HOURS": Setting("float", 24.0, minimum=24, maximum=24 * 30),
+    # Outbound webhooks (campaigns.webhooks). Each endpoint's secret is derived from this key
+    # (empty: DJANGO_SECRET_KEY), so none is stored; changing it changes every secret.
+    "MPM_WEBHOOK_SIGNING_KEY": Setting(
+        "str", "", doc="read from the environment only; never shown"
+    ),
+    # Posts in flight at once (over all endpoints; at most 4 per endpoint) and each one's
+    # connect and read timeouts.
+    "MPM_WEBHOOK_CONCURRENCY": Setting("int", 16, minimum=1, maximum=256),
+    "MPM_WEBHOOK_TIMEOUT": Setting("float", 5.0, minimum=0.1, maximum=60),
+    # http:// endpoints on 127.0.0.1 / localhost (allowed anyway with DJANGO_DEBUG on).
+    "MPM_WEBHOOK_LOCAL_HTTP": Setting("bool", False),
     # Where this app is reachable; demo product images are served from it.
     "SITE_URL": Setting("str", "http://127.0.0.1:8000"),
 }
@@ -137,6 +148,7 @@ SETTINGS: dict[str, Setting] = {
 # Read from other settings at the moment of the read, never set on their own.
 DERIVED: dict[str, Callable[[], object]] = {
     "KALEYRA_SANDBOX": lambda: value("KALEYRA_MODE") == "sandbox",
+    "MPM_WEBHOOK_LOCAL_HTTP_ALLOWED": lambda: settings.DEBUG or value("MPM_WEBHOOK_LOCAL_HTTP"),
 }
 
 

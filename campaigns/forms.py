@@ -1,4 +1,5 @@
-"""Forms: the admin's campaign, opt-out and send forms, and the composer's forms.
+"""Forms: the admin's campaign, opt-out, send and webhook endpoint forms, and the composer's
+forms.
 
 The composer's forms only parse what was posted into a `composer.ComposerState`; the rules a
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
@@ -9,7 +10,14 @@ import re
 from django import forms
 
 from campaigns import conf, jsonsafe, limits, validation
-from campaigns.models import Campaign, Message, MessageTemplate, OptOut
+from campaigns.models import (
+    Campaign,
+    Message,
+    MessageTemplate,
+    OptOut,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from campaigns.recipients import normalise_phone
 from campaigns.services.composer import (
     MAX_DRAFT_PRODUCTS,
@@ -139,6 +147,7 @@ class CampaignAdminForm(forms.ModelForm):
             "name",
             "template",
             "thumbnail_product",
+            "thumbnail_from_recipient",
             "header_value",
             "body_values",
             "ref",
@@ -153,6 +162,28 @@ class OptOutForm(forms.ModelForm):
         model = OptOut
         fields = ["phone", "reason", "keyword"]
         field_classes = {"phone": PhoneField}
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events posted to this URL.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "event_types", "campaign", "is_active"]
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        problem = validation.webhook_url_problem(
+            url, local_http=conf.MPM_WEBHOOK_LOCAL_HTTP_ALLOWED
+        )
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
 
 
 class SendTestForm(forms.Form):
@@ -197,6 +228,7 @@ def lenient_sections(raw: str) -> list[SectionDraft]:
             [str(p) for p in item.get("products", []) if isinstance(p, str)]
             if isinstance(item.get("products"), list)
             else [],
+            item.get("personalised") is True,
         )
         for item in data
         if isinstance(item, dict)
@@ -239,6 +271,12 @@ class ComposerForm(forms.Form):
         required=False,
         max_length=100,
         widget=forms.HiddenInput,
+    )
+    thumbnail_from_recipient = forms.BooleanField(
+        label="Each recipient's first product heads their message",
+        required=False,
+        help_text="Their 'thumbnail' column, else the first of their own products; the "
+        "thumbnail product above heads the others' messages.",
     )
     sections = forms.CharField(required=False, widget=forms.HiddenInput)
     ref = ref_field("ref")
@@ -302,7 +340,14 @@ class ComposerForm(forms.Form):
                     f"most {MAX_DRAFT_TITLE_LENGTH} (WhatsApp shows "
                     f"{limits.MAX_SECTION_TITLE_LENGTH})."
                 )
-            sections.append(SectionDraft(title, [str(p) for p in products if isinstance(p, str)]))
+            personalised = item.get("personalised") is True
+            sections.append(
+                SectionDraft(
+                    title,
+                    [] if personalised else [str(p) for p in products if isinstance(p, str)],
+                    personalised,
+                )
+            )
         total = sum(len(s.retailer_ids) for s in sections)
         if total > MAX_DRAFT_PRODUCTS:
             raise forms.ValidationError(
@@ -333,6 +378,7 @@ class ComposerForm(forms.Form):
             header_value=value("header_value"),
             body_values=self.body_values(),
             thumbnail=value("thumbnail"),
+            thumbnail_from_recipient=bool(cleaned.get("thumbnail_from_recipient")),
             sections=sections,
             ref=value("ref"),
             ref1=value("ref1"),

@@ -11,8 +11,12 @@ from campaigns import limits
 
 @dataclass(frozen=True)
 class SectionContent:
+    """A titled section; a personalised one holds no products of its own: each recipient's
+    are resolved when they are queued (`campaigns.recipients.products`)."""
+
     title: str
     retailer_ids: tuple[str, ...]
+    personalised: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,16 @@ class MpmContent:
     header_value: str = ""
     body_values: tuple[str, ...] = ()
     extra_info: dict[str, str] = field(default_factory=dict)
+    # The thumbnail is each recipient's first product (`thumbnail_retailer_id` may be empty).
+    thumbnail_from_recipient: bool = False
+
+    @property
+    def is_personalised(self) -> bool:
+        """Whether recipients' messages differ in their products."""
+        return self.thumbnail_from_recipient or any(s.personalised for s in self.sections)
 
 
-def recipient_values(content: MpmContent, overrides: dict[str, str]) -> tuple[str, list[str]]:
+def recipient_values(content: MpmContent, overrides: dict) -> tuple[str, list[str]]:
     """The header value and body values for one recipient: a non-empty override wins."""
     header = overrides.get("header") or content.header_value
     body = [
@@ -42,7 +53,7 @@ def recipient_values(content: MpmContent, overrides: dict[str, str]) -> tuple[st
     return header, body
 
 
-def recipient_extra_info(content: MpmContent, overrides: dict[str, str]) -> dict[str, str]:
+def recipient_extra_info(content: MpmContent, overrides: dict) -> dict[str, str]:
     """extra_info with only the fields set; refs cut to 255 characters exactly as Kaleyra would."""
     info = {}
     for name in limits.REF_FIELDS:
@@ -55,10 +66,22 @@ def recipient_extra_info(content: MpmContent, overrides: dict[str, str]) -> dict
     return info
 
 
-def build_request(content: MpmContent, to: str, overrides: dict[str, str] | None = None) -> dict:
+def recipient_products(content: MpmContent, overrides: dict) -> tuple[str, list[tuple[str, list]]]:
+    """The thumbnail and (title, [retailer_id]) sections of one recipient's message: their own,
+    resolved when they were queued (`overrides["sections"]`, `overrides["thumbnail"]`), or the
+    campaign's fixed ones."""
+    if "sections" in overrides:
+        sections = [(s["title"], list(s["retailer_ids"])) for s in overrides["sections"]]
+    else:
+        sections = [(s.title, list(s.retailer_ids)) for s in content.sections if not s.personalised]
+    return overrides.get("thumbnail") or content.thumbnail_retailer_id, sections
+
+
+def build_request(content: MpmContent, to: str, overrides: dict | None = None) -> dict:
     """The request body of Kaleyra's "Send Multi-Product Template Messages" for one recipient."""
     overrides = overrides or {}
     header, body = recipient_values(content, overrides)
+    thumbnail, sections = recipient_products(content, overrides)
     components = []
     # "A header component (only required if template uses a header variable)".
     if content.header_variable_count:
@@ -77,16 +100,16 @@ def build_request(content: MpmContent, to: str, overrides: dict[str, str] | None
                 {
                     "type": "action",
                     "action": {
-                        "thumbnail_product_retailer_id": content.thumbnail_retailer_id,
+                        "thumbnail_product_retailer_id": thumbnail,
                         "sections": [
                             {
-                                "title": section.title,
+                                "title": title,
                                 "product_items": [
                                     {"product_retailer_id": retailer_id}
-                                    for retailer_id in section.retailer_ids
+                                    for retailer_id in retailer_ids
                                 ],
                             }
-                            for section in content.sections
+                            for title, retailer_ids in sections
                         ],
                     },
                 }

@@ -8,6 +8,7 @@ template rules; their numbers live in `limits`.
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -187,7 +188,11 @@ def campaign_problems(campaign: Campaign) -> list[Problem]:
         header_value=campaign.header_value,
         body_values=list(campaign.body_values or []),
         thumbnail=campaign.thumbnail_product,
-        sections=[(s.title, [i.product for i in s.items.all()]) for s in campaign.sections.all()],
+        thumbnail_from_recipient=campaign.thumbnail_from_recipient,
+        sections=[
+            (s.title, None if s.personalised else [i.product for i in s.items.all()])
+            for s in campaign.sections.all()
+        ],
         wa_source=campaign.wa_source,
         refs={name: getattr(campaign, name) for name in limits.REF_FIELDS},
     )
@@ -202,10 +207,12 @@ def content_problems(
     sections,
     wa_source: str,
     refs: dict[str, str],
+    thumbnail_from_recipient: bool = False,
 ) -> list[Problem]:
     """The rules of `campaign_problems` over an MPM's parts, saved or not (the composer checks
-    what the marketer is typing with it). `thumbnail` is a Product or None; `sections` are
-    (title, [Product]) pairs."""
+    what the marketer is typing with it). `thumbnail` is a Product or None (allowed when each
+    recipient's own product heads their message); `sections` are (title, [Product]) pairs,
+    (title, None) for a section filled per recipient."""
     problems = []
     if template.status != MessageTemplate.Status.APPROVED:
         problems.append(
@@ -221,11 +228,11 @@ def content_problems(
     )
     problems.extend(value_problems(template, header_value, body_values))
 
-    if thumbnail is None:
+    if thumbnail is None and not thumbnail_from_recipient:
         problems.append(
             Problem("thumbnail_product", "Choose a thumbnail product; its image heads the message.")
         )
-    elif not thumbnail.is_sendable:
+    elif thumbnail is not None and not thumbnail.is_sendable:
         problems.append(
             Problem(
                 "thumbnail_product",
@@ -249,7 +256,9 @@ def content_problems(
 
 
 def section_problems(sections) -> list[Problem]:
-    """Sections as (title, [Product]) pairs: 1 to 10, titled 1 to 24 characters, 1 to 30 products."""
+    """Sections as (title, [Product]) pairs: 1 to 10, titled 1 to 24 characters, 1 to 30
+    products. A section filled per recipient, (title, None), has its title checked here and
+    its products with each recipient's (`campaigns.recipients.products`)."""
     problems = []
     if not sections:
         problems.append(Problem("sections", "Add at least one section with products."))
@@ -273,6 +282,8 @@ def section_problems(sections) -> list[Problem]:
                     f"{limits.MAX_SECTION_TITLE_LENGTH}.",
                 )
             )
+        if products is None:
+            continue
         if not products:
             problems.append(Problem(f"{where}.products", f"Section {number} has no products."))
         for product in products:
@@ -331,6 +342,40 @@ def override_problems(template: MessageTemplate, overrides: dict[str, str]) -> l
             problems.extend(_parameter_text_problems(key, value))
     problems.extend(ref_problems(overrides))
     return problems
+
+
+# --- webhook endpoints --------------------------------------------------------------------------
+
+# Plain http:// only to this machine, and only where it is allowed (development, tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WEBHOOK_URL_MAX_LENGTH = 500
+
+
+def webhook_url_problem(url: str, *, local_http: bool) -> str:
+    """What is wrong with an endpoint's URL, in plain words; "" when nothing. Every event and
+    its signature goes there, so: https, a host, no credentials in it."""
+    if not url:
+        return "Give the URL that receives the webhooks."
+    if len(url) > WEBHOOK_URL_MAX_LENGTH:
+        return f"The URL is {len(url)} characters; the limit is {WEBHOOK_URL_MAX_LENGTH}."
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return "The URL must be plain ASCII without spaces (percent-encode the rest)."
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises on a port that is not a number or out of range)
+    except ValueError:
+        return "That is not a URL: it should look like https://example.com/webhooks."
+    if parts.scheme not in ("https", "http") or not host:
+        return "The URL must start with https:// and name a host."
+    if parts.username is not None or parts.password is not None:
+        return "Put no user name or password in the URL: the signature says it is us."
+    if parts.scheme == "http" and not (local_http and host in LOOPBACK_HOSTS):
+        return (
+            "Use https://. Plain http:// is allowed only to 127.0.0.1 or localhost, in "
+            "development (DJANGO_DEBUG or MPM_WEBHOOK_LOCAL_HTTP)."
+        )
+    return ""
 
 
 # --- request bodies (used by the sandbox to check requests as strictly as we do) ----------------
@@ -413,7 +458,7 @@ def request_body_problems(body) -> list[Problem]:
     sections = [_object(s) for s in sections]
     products = [
         [
-            _RetailerRef(_text(_object(item).get("product_retailer_id")))
+            RetailerRef(_text(_object(item).get("product_retailer_id")))
             for item in _list(s.get("product_items"))
         ]
         for s in sections
@@ -451,8 +496,9 @@ def _is_e164(value) -> bool:
 
 
 @dataclass(frozen=True)
-class _RetailerRef:
-    """A product as named in a request; the sandbox cannot see the customer's catalog."""
+class RetailerRef:
+    """A product known by its retailer ID only, as section_problems counts it: one named in a
+    request (the sandbox cannot see the customer's catalog) or already resolved."""
 
     retailer_id: str
     active: bool = True

@@ -1,13 +1,11 @@
 """What Kaleyra reported after the send: the callback inbox, statuses, orders, pacing and the
 opt-out list. Records are read-only, except the opt-out list, where staff may add a number."""
 
-import json
-
 from django.contrib import admin
 from django.utils.html import format_html
 
 from campaigns import callbacks
-from campaigns.admin.display import pre, pretty_json
+from campaigns.admin.display import pretty_json, pretty_json_text
 from campaigns.admin.records import ReadOnlyMixin
 from campaigns.forms import OptOutForm
 from campaigns.kaleyra.answers import explain_meta
@@ -45,10 +43,7 @@ class CallbackInboxAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="body")
     def body_pretty(self, row):
-        try:
-            return pretty_json(json.loads(row.body))
-        except ValueError:
-            return pre(row.body)
+        return pretty_json_text(row.body)
 
 
 @admin.register(StatusEvent)

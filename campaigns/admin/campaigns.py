@@ -80,7 +80,7 @@ def real_messages_count(**filters):
 
 class SectionInline(admin.TabularInline):
     model = Section
-    fields = ["position", "title", "products"]
+    fields = ["position", "title", "personalised", "products"]
     readonly_fields = ["products"]
     extra = 0
 
@@ -92,6 +92,8 @@ class SectionInline(admin.TabularInline):
     def products(self, section):
         if section.pk is None:
             return "Save first, then add its products."
+        if section.personalised:
+            return "Each recipient's own (their skus column)."
         retailer_ids = ", ".join(item.product.retailer_id for item in section.items.all())
         return format_html(
             '{} <a href="{}">Edit products</a>',
@@ -141,7 +143,10 @@ class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ["name", "template", "thumbnail_product"]}),
+            (
+                None,
+                {"fields": ["name", "template", "thumbnail_product", "thumbnail_from_recipient"]},
+            ),
             ("Template values", {"fields": ["header_value", "body_values"]}),
             ("Tracking (extra_info)", {"fields": ["ref", "ref1", "ref2", "wa_source"]}),
         ]
@@ -418,7 +423,7 @@ class SectionItemInline(AutocompleteIds, admin.TabularInline):
 class SectionAdmin(AutocompleteIds, admin.ModelAdmin):
     """A section changes with its campaign: only while that campaign is a draft."""
 
-    list_display = ["campaign", "position", "title", "product_count"]
+    list_display = ["campaign", "position", "title", "personalised", "product_count"]
     list_display_links = ["title"]
     list_select_related = ["campaign"]
     search_fields = ["title", "campaign__name"]

@@ -37,6 +37,14 @@ def pretty_json(value):
     return pre(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def pretty_json_text(text: str):
+    """A stored body: indented when it is JSON, as it came when it is not."""
+    try:
+        return pretty_json(json.loads(text))
+    except ValueError:
+        return pre(text)
+
+
 def explanation_html(code: str, http_status: int | None = None):
     explanation = explain(code, http_status)
     if explanation is None:

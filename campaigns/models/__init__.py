@@ -1,4 +1,5 @@
-"""The data: catalog, approved templates, campaigns with their sections, and every send's record.
+"""The data: catalog, approved templates, campaigns with their sections, every send's record and
+the webhooks sent out.
 
 One module per subject; everything is importable from `campaigns.models`."""
 
@@ -18,6 +19,13 @@ from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
 from campaigns.models.tallies import CampaignTally, CampaignTallyDelta, TallyKind
 from campaigns.models.uploads import RecipientUpload
+from campaigns.models.webhooks import (
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from campaigns.models.workers import WorkerHeartbeat
 
 __all__ = [
@@ -43,6 +51,11 @@ __all__ = [
     "SenderPacing",
     "StatusEvent",
     "TallyKind",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WorkerHeartbeat",
     "template_variables",
 ]

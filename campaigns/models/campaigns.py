@@ -78,6 +78,13 @@ class Campaign(models.Model):
         related_name="+",
         help_text="Its image heads the message.",
     )
+    thumbnail_from_recipient = models.BooleanField(
+        "thumbnail from each recipient",
+        default=False,
+        help_text="Each recipient's message is headed by their own first product (their "
+        "'thumbnail' column, else the first of their products); the thumbnail product above, "
+        "when set, heads the messages of recipients without one.",
+    )
     ref = models.CharField(max_length=1000, blank=True, help_text="extra_info.ref (max 255 sent).")
     ref1 = models.CharField(
         max_length=1000, blank=True, help_text="extra_info.ref1 (max 255 sent)."
@@ -120,6 +127,12 @@ class Section(models.Model):
     title = models.CharField(
         max_length=100,
         help_text=f"At most {limits.MAX_SECTION_TITLE_LENGTH} characters; no markdown.",
+    )
+    personalised = models.BooleanField(
+        "filled per recipient",
+        default=False,
+        help_text="Its products are each recipient's own (their 'skus' column or the API's "
+        "'skus'), checked against the catalog when they are queued; it has no products here.",
     )
 
     class Meta:

@@ -1,8 +1,10 @@
 """The SQL of the per-campaign counters (`models.tallies`): which counters a Message, StatusEvent or
 Order row adds to, as SQL expressions, and the statements built from them: the triggers (created
-by migration 0011 from a frozen copy of this module) and the rebuild (`services.tallies`).
-One definition, so the maintained counters and the rebuilt ones cannot drift apart; the
-counters-equal-rebuild tests check that they never do."""
+by migration 0011, and again after any migration that lost them: `ensure_triggers`) and the
+rebuild (`services.tallies`). One definition, so the maintained counters and the rebuilt ones
+cannot drift apart; the counters-equal-rebuild tests check that they never do."""
+
+from django.db import transaction
 
 MESSAGE, EVENT, ORDER, CAMPAIGN = (
     "campaigns_message",
@@ -308,13 +310,43 @@ def triggers(vendor: str) -> list[str]:
     return postgresql_triggers() if vendor == "postgresql" else sqlite_triggers()
 
 
-def drop_triggers(vendor: str) -> list[str]:
-    names = [
+# Every trigger (and, on PostgreSQL, its function) by name.
+TRIGGER_NAMES = (
+    *(
         f"mpm_tally_{t}_{op}"
         for t in ("message", "event", "order")
         for op in ("insert", "update", "delete")
-    ]
-    names += ["mpm_tally_message_move", "mpm_tally_campaign_delete"]
+    ),
+    "mpm_tally_message_move",
+    "mpm_tally_campaign_delete",
+)
+
+
+def drop_triggers(vendor: str) -> list[str]:
     if vendor == "postgresql":
-        return [f"DROP FUNCTION IF EXISTS {name}() CASCADE" for name in names]
-    return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
+        return [f"DROP FUNCTION IF EXISTS {name}() CASCADE" for name in TRIGGER_NAMES]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGER_NAMES]
+
+
+def missing_triggers(cursor, vendor: str) -> set[str]:
+    """The counter triggers the database lacks. SQLite drops a table's triggers when a
+    migration rebuilds the table (as adding a column may), so migrations end by asking."""
+    if vendor == "postgresql":
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'mpm_tally_%%'")
+    else:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    return set(TRIGGER_NAMES) - {name for (name,) in cursor.fetchall()}
+
+
+def ensure_triggers(connection) -> bool:
+    """Create the counter triggers again when any is missing (all of them, in one transaction);
+    whether it had to. Counts written while one was missing need `rebuild_campaign_stats`."""
+    if TALLY not in connection.introspection.table_names():
+        return False  # migrated back to before the counters
+    with connection.cursor() as cursor:
+        if not missing_triggers(cursor, connection.vendor):
+            return False
+        with transaction.atomic(using=connection.alias):
+            for statement in [*drop_triggers(connection.vendor), *triggers(connection.vendor)]:
+                cursor.execute(statement)
+    return True

@@ -11,6 +11,12 @@ from campaigns.models import Campaign, Message, MessageTemplate, OptOut
 from campaigns.payload import MpmContent, recipient_values
 from campaigns.recipients.inputs import RecipientInput
 from campaigns.recipients.phones import is_marketing_blocked, normalise_phone
+from campaigns.recipients.products import (
+    NO_PRODUCTS_REASON,
+    CatalogLookup,
+    is_product_column,
+    resolve_products,
+)
 
 MAX_REPORTED = 1000  # rows listed per kind of problem; the counts cover them all
 OPT_OUT_SKIP_REASON = "skipped (opted out)"
@@ -39,27 +45,58 @@ class RowProblems:
             self.duplicates.append(number)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A valid recipient: their E.164 number, what their Message stores (own values, and their
+    products resolved against the catalog), and why it is skipped ("" when it is sent)."""
+
+    number: str
+    overrides: dict
+    skip: str = ""
+
+
 def check_recipient(
-    template: MessageTemplate, content: MpmContent, recipient: RecipientInput, report: RowProblems
-) -> str | None:
-    """The E.164 number of a valid recipient; otherwise None, with the reason in the report."""
+    template: MessageTemplate,
+    content: MpmContent,
+    recipient: RecipientInput,
+    report: RowProblems,
+    catalog: CatalogLookup,
+) -> Checked | None:
+    """A valid recipient, checked; otherwise None, with the reason in the report. `catalog`
+    remembers the products met in earlier rows of the same list."""
     number, reason = normalise_phone(recipient.phone)
     if number is None:
         report.add_invalid(recipient.line, recipient.phone, reason)
         return None
-    overrides = recipient.overrides
+    values = {k: v for k, v in recipient.overrides.items() if v and not is_product_column(k)}
     problems = []
-    if overrides:  # without them the campaign's own (already checked) values are sent
-        header, body = recipient_values(content, overrides)
-        problems = validation.override_problems(template, overrides)
+    if recipient.overrides:  # without them the campaign's own (already checked) values are sent
+        header, body = recipient_values(content, values)
+        problems = validation.override_problems(template, recipient.overrides)
         problems += validation.value_problems(template, header, body)
+    products = resolve_products(content, recipient.overrides, catalog)
+    if products is not None:
+        problems += products.problems
+        values.update(products.stored())
     errors = validation.errors_only(problems)
     if errors:
         report.add_invalid(recipient.line, recipient.phone, "; ".join(str(p) for p in errors))
         return None
     if len(report.warnings) < MAX_REPORTED:
         report.warnings += [f"line {recipient.line}: {p.message}" for p in problems]
-    return number
+    skip = ""
+    if products is not None and not products.sections:
+        skip = no_products_reason(products.left_out)
+    return Checked(number, values, skip)
+
+
+def no_products_reason(left_out: list[str]) -> str:
+    if not left_out:
+        return f"{NO_PRODUCTS_REASON}: the recipient has no products"
+    shown = ", ".join(left_out[:5]) + (
+        f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+    )
+    return f"{NO_PRODUCTS_REASON}: {shown}"
 
 
 def frequency_cap_reason(hours: float) -> str:

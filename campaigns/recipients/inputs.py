@@ -13,6 +13,7 @@ from django.core.files.storage import Storage
 
 from campaigns import limits
 from campaigns.recipients.phones import split_numbers
+from campaigns.recipients.products import is_product_column
 
 # body_1 … body_999: a longer number cannot be a variable of a 1,024-character body.
 BODY_COLUMN = re.compile(r"^body_[1-9]\d{0,2}$")
@@ -43,7 +44,9 @@ SHOWN_COLUMNS = 10  # ignored columns named in the note; the rest are counted
 
 class CsvRecipients:
     """Recipients from a CSV with a `phone` column and optional `header`, `body_1`…`body_n`,
-    `ref`, `ref1`, `ref2` columns that override the campaign's values; read lazily.
+    `ref`, `ref1`, `ref2` columns that override the campaign's values, and `skus`,
+    `section_N_title`, `section_N_skus`, `thumbnail` that give each their own products
+    (`campaigns.recipients.products`); read lazily.
 
     The delimiter (comma, semicolon or tab) is sniffed from the header line and a byte order
     mark is dropped. Other columns (a CRM export's name, email …) are ignored and named in
@@ -84,11 +87,25 @@ class CsvRecipients:
                 f"{self.shown_as} has columns this app does not know: {', '.join(misnamed)}. "
                 "Body values go in body_1 … body_n."
             )
+        misnamed = [c for c in columns if c.startswith("section_") and not is_product_column(c)]
+        if misnamed:
+            raise RecipientFileError(
+                f"{self.shown_as} has columns this app does not know: {', '.join(misnamed)}. "
+                "A section's own products go in section_N_skus (SKU1|SKU2|…) and its title in "
+                "section_N_title, N from 1."
+            )
         if not has_rows:
             raise RecipientFileError(f"{NO_RECIPIENTS} {self.shown_as} has only a header line.")
-        known = ("phone", "header", *limits.REF_FIELDS)
         self.columns = columns
-        self.ignored_columns = [c for c in columns if c not in known and not BODY_COLUMN.match(c)]
+        self.ignored_columns = [c for c in columns if c != "phone" and not self.is_used(c)]
+
+    @staticmethod
+    def is_used(column: str) -> bool:
+        return (
+            column in ("header", *limits.REF_FIELDS)
+            or bool(BODY_COLUMN.match(column))
+            or is_product_column(column)
+        )
 
     @property
     def ignored_note(self) -> str:
@@ -100,7 +117,8 @@ class CsvRecipients:
         return (
             f"Column{'s' if len(self.ignored_columns) > 1 else ''} {', '.join(shown)}"
             f"{f' and {more} more' if more else ''} ignored: only phone, header, "
-            "body_1 … body_n, ref, ref1 and ref2 are used."
+            "body_1 … body_n, ref, ref1, ref2, skus, thumbnail and section_N_title / "
+            "section_N_skus are used."
         )
 
     def open(self) -> TextIO:
@@ -112,12 +130,7 @@ class CsvRecipients:
 
     def __iter__(self) -> Iterator[RecipientInput]:
         phone_at = self.columns.index("phone")
-        used = ("header", *limits.REF_FIELDS)
-        others = [
-            (at, name)
-            for at, name in enumerate(self.columns)
-            if name in used or BODY_COLUMN.match(name)
-        ]
+        others = [(at, name) for at, name in enumerate(self.columns) if self.is_used(name)]
         with self.open() as handle:
             reader = self.reader(handle)
             next(reader, None)

@@ -22,11 +22,13 @@ from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
 from campaigns.recipients.eligibility import (
     MAX_REPORTED,
+    Checked,
     RowProblems,
     check_recipient,
     skip_reasons,
 )
 from campaigns.recipients.inputs import RecipientInput
+from campaigns.recipients.products import CatalogLookup, is_product_key
 from campaigns.recipients.sql import insert_messages
 from campaigns.selectors import campaign_content
 
@@ -95,19 +97,20 @@ def valid_recipients(
     content: MpmContent,
     recipients: Iterable[RecipientInput],
     report: RowProblems,
-) -> Iterator[tuple[str, dict[str, str]]]:
-    """The valid, distinct recipients as (number, overrides), for a dry run; problems go to
+) -> Iterator[Checked]:
+    """The valid, distinct recipients, checked, for a plan or a dry run; problems go to
     `report`. Keeps the numbers seen, so it is meant for lists a person will read."""
     seen = set()
+    catalog = CatalogLookup()
     for recipient in recipients:
-        number = check_recipient(campaign.template, content, recipient, report)
-        if number is None:
+        checked = check_recipient(campaign.template, content, recipient, report, catalog)
+        if checked is None:
             continue
-        if number in seen:
-            report.add_duplicate(number)
+        if checked.number in seen:
+            report.add_duplicate(checked.number)
             continue
-        seen.add(number)
-        yield number, recipient.overrides
+        seen.add(checked.number)
+        yield checked
 
 
 def invalid_rows(
@@ -116,9 +119,10 @@ def invalid_rows(
     """Every invalid row as (line, value as given, why), read lazily: the whole list of what a
     check reports only the first MAX_REPORTED of, for a download."""
     content = campaign_content(campaign)
+    catalog = CatalogLookup()
     for recipient in recipients:
         found = RowProblems()
-        if check_recipient(campaign.template, content, recipient, found) is None:
+        if check_recipient(campaign.template, content, recipient, found, catalog) is None:
             yield found.invalid[0]
 
 
@@ -139,7 +143,17 @@ class SendPlan(RowProblems):
     to_send: int = 0
     others_queued: int = 0
     columns_note: str = ""  # a file's columns left out ("Column “email” ignored: …")
-    first_recipients: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    first_recipients: list[Checked] = field(default_factory=list)
+
+    @classmethod
+    def from_stored(cls, data: dict, **counts) -> "SendPlan":
+        """A plan kept as JSON (a background check's), its first recipients `Checked` again;
+        plans stored before those existed hold (number, values) pairs."""
+        first = [
+            Checked(*item) if isinstance(item, list) else Checked(**item)
+            for item in data.get("first_recipients", [])
+        ]
+        return cls(**{**data, "first_recipients": first}, **counts)
 
     @property
     def skipped_by_reason(self) -> list[tuple[str, list[str]]]:
@@ -152,7 +166,12 @@ class SendPlan(RowProblems):
     @property
     def first_columns(self) -> list[str]:
         """The own-value columns the first recipients fill, in the CSV's documented order."""
-        used = {name for _, values in self.first_recipients for name in values}
+        used = {
+            name
+            for checked in self.first_recipients
+            for name in checked.overrides
+            if not is_product_key(name)
+        }
         return sorted(used, key=column_order)
 
     @property
@@ -160,8 +179,8 @@ class SendPlan(RowProblems):
         """(number, its value in each of `first_columns`, "" where it keeps the campaign's)."""
         columns = self.first_columns
         return [
-            (number, [values.get(name, "") for name in columns])
-            for number, values in self.first_recipients
+            (checked.number, [checked.overrides.get(name, "") for name in columns])
+            for checked in self.first_recipients
         ]
 
     @property
@@ -231,10 +250,15 @@ def recipients_plan(
                 plan.to_send += 1
 
     def numbers() -> Iterator[str]:
-        for number, overrides in valid_recipients(campaign, content, counted(recipients), plan):
+        for checked in valid_recipients(campaign, content, counted(recipients), plan):
             if len(plan.first_recipients) < FIRST_SHOWN:
-                plan.first_recipients.append((number, overrides))
-            yield number
+                plan.first_recipients.append(checked)
+            if checked.skip:  # no product to show: skipped whatever else holds
+                plan.skipped_count += 1
+                if len(plan.skipped) < MAX_REPORTED:
+                    plan.skipped.append((checked.number, checked.skip))
+                continue
+            yield checked.number
 
     for chunk in chunks(numbers()):
         plan.valid_count += len(chunk)
@@ -262,20 +286,21 @@ def campaign_queue_recipients(
     """
     report = QueueReport(valid_only=valid_only)
     content = campaign_content(campaign)
+    catalog = CatalogLookup()
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for n, recipient in enumerate(recipients, 1):
             if progress is not None and n % progress_every == 0:
                 progress()
-            number = check_recipient(campaign.template, content, recipient, report)
-            if number is not None and not report.refused:
-                overrides = {k: v for k, v in recipient.overrides.items() if v}
-                spool.write(f"{number}\t{json.dumps(overrides) if overrides else ''}\n")
+            checked = check_recipient(campaign.template, content, recipient, report, catalog)
+            if checked is not None and not report.refused:
+                overrides = json.dumps(checked.overrides) if checked.overrides else ""
+                spool.write(f"{checked.number}\t{checked.skip}\t{overrides}\n")
         if report.refused:
             return report
         spool.seek(0)
         started = timezone.now()
         first_new_id = (Message.objects.aggregate(last=Max("id"))["last"] or 0) + 1
-        rows = (line.rstrip("\n").split("\t", 1) for line in spool)
+        rows = (line.rstrip("\n").split("\t", 2) for line in spool)
         for chunk in chunks(rows):
             _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
             if progress is not None:
@@ -289,12 +314,12 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
     A number met in an earlier chunk of this same list has a row created (id from
     `first_new_id`) or requeued (updated since `started`) by this run: it is a duplicate.
     """
-    wanted: dict[str, str] = {}
-    for number, overrides in chunk:
+    wanted: dict[str, tuple[str, str]] = {}  # number: (own skip reason, overrides)
+    for number, own_skip, overrides in chunk:
         if number in wanted:
             report.add_duplicate(number)
         else:
-            wanted[number] = overrides
+            wanted[number] = (own_skip, overrides)
     now = timezone.now()
     stamp = adapt_datetime(now)
     with transaction.atomic():
@@ -311,8 +336,8 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started)
         new = []
         requeue: dict[tuple[str, str, str], list[int]] = {}
         reasons = skip_reasons(campaign, list(wanted))
-        for number, overrides in wanted.items():
-            reason = reasons.get(number, "")
+        for number, (own_skip, overrides) in wanted.items():
+            reason = own_skip or reasons.get(number, "")
             state = Message.State.SKIPPED if reason else Message.State.QUEUED
             if number not in existing:
                 new.append(

@@ -50,8 +50,9 @@ def campaign_parts(campaign: Campaign) -> dict:
         "header_value": campaign.header_value,
         "body_values": list(campaign.body_values or ()),
         "thumbnail_retailer_id": thumbnail.retailer_id if thumbnail else "",
+        "thumbnail_from_recipient": campaign.thumbnail_from_recipient,
         "sections": [
-            (s.title, [i.product.retailer_id for i in s.items.all()])
+            (s.title, [i.product.retailer_id for i in s.items.all()], s.personalised)
             for s in campaign.sections.all()
         ],
         "refs": {name: getattr(campaign, name) for name in limits.REF_FIELDS},
@@ -72,15 +73,21 @@ def mpm_content(
     sections,
     refs: dict[str, str],
     wa_source: str,
+    thumbnail_from_recipient: bool = False,
 ) -> MpmContent:
-    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id]).
-    Every Campaign and composer state becomes the provider's content here, and only here."""
+    """An MPM's content from its parts, saved or not; `sections` are (title, [retailer_id],
+    filled per recipient). Every Campaign and composer state becomes the provider's content
+    here, and only here."""
     return MpmContent(
         template_name=template.name,
         language=template.language,
         button_index=template.button_index,
         thumbnail_retailer_id=thumbnail_retailer_id,
-        sections=tuple(SectionContent(title, tuple(ids)) for title, ids in sections),
+        thumbnail_from_recipient=thumbnail_from_recipient,
+        sections=tuple(
+            SectionContent(title, () if personalised else tuple(ids), personalised)
+            for title, ids, personalised in sections
+        ),
         header_variable_count=template.header_variable_count,
         body_variable_count=template.body_variable_count,
         header_value=header_value,
@@ -399,7 +406,26 @@ def campaign_orders(campaign_id: int) -> dict:
         .annotate(orders=Count("id"), revenue=Sum("total"))
         .order_by("-orders", "currency")
     )
-    return {"products": products, "totals": totals}
+    return {"products": products, "totals": totals, **_units_shown(campaign_id)}
+
+
+def _units_shown(campaign_id: int) -> dict:
+    """How many units ordered were of products the customer's own message showed (their own,
+    for a personalised message; the campaign's otherwise): orders are few, so read per item."""
+    fixed = set(
+        SectionItem.objects.filter(section__campaign_id=campaign_id).values_list(
+            "product__retailer_id", flat=True
+        )
+    )
+    units = shown = 0
+    for retailer_id, quantity, overrides in OrderItem.objects.filter(
+        order__campaign_id=campaign_id
+    ).values_list("retailer_id", "quantity", "order__message__overrides"):
+        sections = (overrides or {}).get("sections")
+        seen = {rid for s in sections for rid in s["retailer_ids"]} if sections else fixed
+        units += quantity
+        shown += quantity if retailer_id in seen else 0
+    return {"units": units, "units_shown": shown}
 
 
 @dataclass(frozen=True)

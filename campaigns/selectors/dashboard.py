@@ -118,6 +118,8 @@ def _orders(campaign_id: int) -> dict:
             for t in orders["totals"]
         ],
         "count": sum(t["orders"] for t in orders["totals"]),
+        "units": orders["units"],
+        "units_shown": orders["units_shown"],
     }
 
 

@@ -207,13 +207,11 @@ def campaign_dry_run(
     each with the `<message id>` placeholder its ref would carry)."""
     content = campaign_content(campaign)
     result = DryRun()
-    for number, overrides in recipients.valid_recipients(
-        campaign, content, recipient_inputs, result.report
-    ):
-        reason = recipients.skip_reason(campaign, number)
+    for checked in recipients.valid_recipients(campaign, content, recipient_inputs, result.report):
+        reason = checked.skip or recipients.skip_reason(campaign, checked.number)
         if reason:
-            result.report.add_skipped(number, reason)
+            result.report.add_skipped(checked.number, reason)
         else:
-            sample = Claimed("<message id>", number, overrides, 0)
+            sample = Claimed("<message id>", checked.number, checked.overrides, 0)
             result.bodies.append(pretty(request_body(content, sample)))
     return result

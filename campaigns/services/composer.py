@@ -5,14 +5,14 @@ checks and the preview run before anything is saved, through the same rules
 (`validation.content_problems`) and the same request body (`services.content_preview`) as a send.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
 
 from campaigns import limits, services, validation
 from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
-from campaigns.payload import MpmContent
+from campaigns.payload import MpmContent, recipient_values
 from campaigns.selectors import campaign_parts, mpm_content
 from campaigns.validation import Problem
 
@@ -31,6 +31,7 @@ class CampaignNotEditable(Exception):
 class SectionDraft:
     title: str
     retailer_ids: list[str] = field(default_factory=list)
+    personalised: bool = False  # each recipient's own products; holds none here
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ComposerState:
     header_value: str = ""
     body_values: list[str] = field(default_factory=list)
     thumbnail: str = ""  # retailer_id
+    thumbnail_from_recipient: bool = False
     sections: list[SectionDraft] = field(default_factory=list)
     ref: str = ""
     ref1: str = ""
@@ -54,12 +56,20 @@ class ComposerState:
 
     @property
     def retailer_ids(self) -> set[str]:
-        ids = {rid for section in self.sections for rid in section.retailer_ids}
+        ids = {
+            rid
+            for section in self.sections
+            if not section.personalised
+            for rid in section.retailer_ids
+        }
         return ids | {self.thumbnail} if self.thumbnail else ids
 
     def sections_data(self) -> list[dict]:
         """The sections as the composer's JSON field holds them."""
-        return [{"title": s.title, "products": list(s.retailer_ids)} for s in self.sections]
+        return [
+            {"title": s.title, "products": list(s.retailer_ids), "personalised": s.personalised}
+            for s in self.sections
+        ]
 
 
 def state_from_campaign(campaign: Campaign) -> ComposerState:
@@ -71,7 +81,8 @@ def state_from_campaign(campaign: Campaign) -> ComposerState:
         header_value=parts["header_value"],
         body_values=[str(v) for v in parts["body_values"]],
         thumbnail=parts["thumbnail_retailer_id"],
-        sections=[SectionDraft(title, ids) for title, ids in parts["sections"]],
+        thumbnail_from_recipient=parts["thumbnail_from_recipient"],
+        sections=[SectionDraft(*section) for section in parts["sections"]],
         wa_source=parts["wa_source"],
         **parts["refs"],
     )
@@ -105,6 +116,9 @@ def composer_problems(state: ComposerState, catalog: dict[str, Product]) -> list
     thumbnail = catalog.get(state.thumbnail)
     sections = []
     for number, section in enumerate(state.sections, start=1):
+        if section.personalised:
+            sections.append((section.title, None))
+            continue
         where = f"sections[{number}].products"
         seen = set()
         products = []
@@ -131,6 +145,7 @@ def composer_problems(state: ComposerState, catalog: dict[str, Product]) -> list
         header_value=state.header_value,
         body_values=state.body_values,
         thumbnail=thumbnail,
+        thumbnail_from_recipient=state.thumbnail_from_recipient,
         sections=sections,
         wa_source=state.wa_source,
         refs=state.refs,
@@ -155,7 +170,8 @@ def composer_content(state: ComposerState) -> MpmContent | None:
         header_value=state.header_value,
         body_values=state.body_values,
         thumbnail_retailer_id=state.thumbnail,
-        sections=[(s.title, s.retailer_ids) for s in state.sections],
+        thumbnail_from_recipient=state.thumbnail_from_recipient,
+        sections=[(s.title, s.retailer_ids, s.personalised) for s in state.sections],
         refs=state.refs,
         wa_source=state.wa_source,
     )
@@ -184,20 +200,24 @@ class MessagePreview:
     button_text: str = "View items"
     image_url: str = ""
     thumbnail_name: str = ""
-    sections: tuple[tuple[str, tuple[PreviewItem, ...]], ...] = ()
+    thumbnail_from_recipient: bool = False
+    # (title, items, filled per recipient)
+    sections: tuple[tuple[str, tuple[PreviewItem, ...], bool], ...] = ()
 
     @property
     def product_count(self) -> int:
-        return sum(len(items) for _, items in self.sections)
+        return sum(len(items) for _, items, _ in self.sections)
 
 
 def message_preview(state: ComposerState, catalog: dict[str, Product]) -> MessagePreview:
-    """What the customer will see; a variable without a value shows as `{{n}}`."""
+    """What the customer will see; a variable without a value shows as `{{n}}`, a section
+    filled per recipient as such (`recipient_state` fills it for one recipient)."""
     thumbnail = catalog.get(state.thumbnail)
     sections = tuple(
         (
             s.title,
             tuple(PreviewItem(rid, catalog.get(rid)) for rid in dict.fromkeys(s.retailer_ids)),
+            s.personalised,
         )
         for s in state.sections
     )
@@ -218,8 +238,47 @@ def message_preview(state: ComposerState, catalog: dict[str, Product]) -> Messag
         button_text=template.button_text or "View items",
         image_url=thumbnail.image_url if thumbnail else "",
         thumbnail_name=thumbnail.name if thumbnail else "",
+        thumbnail_from_recipient=state.thumbnail_from_recipient,
         sections=sections,
     )
+
+
+def recipient_state(state: ComposerState, overrides: dict) -> ComposerState:
+    """A campaign's content as one recipient gets it: their own values and, when resolved for
+    them (`campaigns.recipients.products`), their own thumbnail and sections."""
+    header, body = recipient_values(composer_content(state), overrides)
+    mine = replace(state, header_value=header, body_values=body)
+    if "sections" in overrides:
+        mine.thumbnail = overrides.get("thumbnail") or state.thumbnail
+        mine.thumbnail_from_recipient = False
+        mine.sections = [
+            SectionDraft(s["title"], list(s["retailer_ids"])) for s in overrides["sections"]
+        ]
+    return mine
+
+
+@dataclass(frozen=True)
+class RecipientPreview:
+    """One of the first recipients' messages as it will be sent, and what was left out of it."""
+
+    number: str
+    preview: MessagePreview
+    left_out: tuple[str, ...] = ()
+
+
+def recipient_previews(campaign: Campaign, checked: list) -> list[RecipientPreview]:
+    """The messages of these checked recipients (`recipients.Checked`) as WhatsApp shows them
+    (expects `selectors.campaign_for_sending`); one query for their products."""
+    state = state_from_campaign(campaign)
+    states = [recipient_state(state, c.overrides) for c in checked]
+    wanted = set().union(*(s.retailer_ids for s in states)) if states else set()
+    catalog = {p.retailer_id: p for p in Product.objects.filter(retailer_id__in=wanted)}
+    return [
+        RecipientPreview(
+            c.number, message_preview(s, catalog), tuple(c.overrides.get("left_out", ()))
+        )
+        for c, s in zip(checked, states, strict=True)
+    ]
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -272,6 +331,7 @@ def draft_save(
         campaign.header_value = state.header_value
         campaign.body_values = list(state.body_values)
         campaign.thumbnail_product = catalog.get(state.thumbnail)
+        campaign.thumbnail_from_recipient = state.thumbnail_from_recipient
         if state.thumbnail and campaign.thumbnail_product is None:
             notes.append(
                 f"Thumbnail product {state.thumbnail} is not in the catalog; it was left out."
@@ -283,11 +343,18 @@ def draft_save(
 
         campaign.sections.all().delete()
         sections = Section.objects.bulk_create(
-            Section(campaign=campaign, position=position, title=draft.title)
+            Section(
+                campaign=campaign,
+                position=position,
+                title=draft.title,
+                personalised=draft.personalised,
+            )
             for position, draft in enumerate(state.sections)
         )
         items = []
         for section, draft in zip(sections, state.sections, strict=True):
+            if draft.personalised:
+                continue
             kept = [rid for rid in dict.fromkeys(draft.retailer_ids) if rid in catalog]
             items += [
                 SectionItem(section=section, position=position, product=catalog[rid])

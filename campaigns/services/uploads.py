@@ -109,7 +109,7 @@ def counters(plan: recipients.SendPlan) -> dict[str, int]:
 def upload_plan(upload: RecipientUpload) -> recipients.SendPlan:
     """What the check found, as the confirmation page shows it."""
     counts = {name: getattr(upload, column) for name, column in COUNTER_COLUMNS.items()}
-    return recipients.SendPlan(**upload.plan, **counts)
+    return recipients.SendPlan.from_stored(upload.plan, **counts)
 
 
 def upload_queue(*, upload_id: int) -> Campaign | None:

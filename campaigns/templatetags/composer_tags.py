@@ -80,3 +80,12 @@ def duration(value) -> str:
         hours = minutes // 60
         return f"{hours} hour{'s' if hours != 1 else ''}"
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@register.filter
+def own_products(overrides: dict) -> list[tuple[str, str]]:
+    """A personalised Message's sections as (title, "SKU1, SKU2"), as it was sent."""
+    return [
+        (section["title"], ", ".join(section["retailer_ids"]))
+        for section in (overrides or {}).get("sections", ())
+    ]

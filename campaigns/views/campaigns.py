@@ -89,9 +89,11 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
     first_row = max(1, id_param(request.GET, "row") or 1)
     # campaign_recipients matches a code against Meta's as well as Kaleyra's, so the
     # dashboard's failure groups link straight to their recipients.
+    personalised = selectors.campaign_content(campaign).is_personalised
+    columns = ["to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at"]
     messages = selectors.campaign_recipients(
         campaign.pk, state=state, code=code, after=after or 0, before=before
-    ).only("to", "state", "last_code", "meta_code", "message_id", "detail", "updated_at")
+    ).only(*columns, *(["overrides"] if personalised else []))
     rows = list(messages[: RESULTS_PER_PAGE + 1])  # newest first when paging back
     more, rows = len(rows) > RESULTS_PER_PAGE, rows[:RESULTS_PER_PAGE]
     if before:
@@ -110,6 +112,7 @@ def results_page(request, campaign: Campaign, progress: dict) -> dict:
         "campaign": campaign,
         "filters": filters,
         "rows": rows,
+        "personalised": personalised,
         "has_previous": more_before and bool(rows),
         "has_next": more_after and bool(rows),
         "previous_query": rows

@@ -75,6 +75,9 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200)
         {
             **context,
             "plan": plan,
+            "first_messages": composer.recipient_previews(
+                context["campaign"], plan.first_recipients
+            ),
             "numbers": numbers,
             "upload": upload,
             "duration": composer.estimated_duration(

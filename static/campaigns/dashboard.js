@@ -110,6 +110,8 @@
     for (const key of ["delivered", "accepted", "read", "queued"]) setText(`[data-dash="${key}"]`, String(f[key]));
     setText('[data-dash="failed_or_not_sent"]', String(f.failed + f.not_sent));
     setText('[data-dash="orders_count"]', String(data.orders.count));
+    const units = data.orders.units;
+    setText('[data-dash="units_shown"]', units ? `${data.orders.units_shown} of ${units} unit${units === 1 ? "" : "s"} ordered were products the customer's own message showed.` : "");
     setText('[data-dash="revenue"]', data.orders.totals.map((t) => t.revenue_text).join(" · ") || "No revenue yet");
   }
 

@@ -38,7 +38,13 @@ from campaigns.selectors import (
 )
 from campaigns.sending.pacing import current_pacing_factor
 from campaigns.tasks import send_campaign_task
-from tests.support.callbacks import meta_error, order_message, text_reply, v2_status
+from tests.support.callbacks import (
+    meta_error,
+    order_message,
+    sandbox_statuses,
+    text_reply,
+    v2_status,
+)
 from tests.support.factories import make_campaign, make_message, make_product, make_template
 
 ASHA = "+919876543210"
@@ -669,19 +675,7 @@ def test_the_sandbox_lifecycle_end_to_end(live_server, settings):
     assert poster().drain(timeout=20)
     while apply_pending_callbacks()["rows"]:
         pass
-    expected = {}
-    for message in Message.objects.all():
-        plan = callback_plan(
-            to=message.to,
-            message_id=message.message_id,
-            extra_info={},
-            sender="",
-            products=list,
-            start=0,
-            step=1,
-        )
-        value = [body["meta_object"]["value"] for _, body in plan]
-        expected[message.to] = [v["statuses"][0]["status"] for v in value if "statuses" in v][-1]
+    expected = {message.to: sandbox_statuses(message)[-1] for message in Message.objects.all()}
     assert dict(Message.objects.values_list("to", "state")) == expected
     assert expected["+919811111026"] == "failed"
     assert Message.objects.get(to="+919811111026").meta_code == "131026"

@@ -65,7 +65,8 @@ def test_a_crm_exports_extra_columns_are_ignored_and_named(campaign, tmp_path):
     assert rows.ignored_columns == ["id", "name", "email", "Ref3"]
     assert rows.ignored_note == (
         "Columns “id”, “name”, “email”, “Ref3” ignored: only phone, header, "
-        "body_1 … body_n, ref, ref1 and ref2 are used."
+        "body_1 … body_n, ref, ref1, ref2, skus, thumbnail and section_N_title / "
+        "section_N_skus are used."
     )
     assert [(r.phone, r.overrides) for r in rows] == [(phone(1), {"body_1": "Asha"})]
 

@@ -2,6 +2,7 @@
 come from the sandbox's builders (`campaigns.kaleyra.sandbox.envelopes`), so both stay alike."""
 
 from campaigns.kaleyra.sandbox import envelopes
+from campaigns.kaleyra.sandbox.callbacks import callback_plan
 
 SENDER = envelopes.metadata("919000000001")
 ASHA_DIGITS = "919876543210"
@@ -41,3 +42,18 @@ def text_reply(phone, text, ident="wamid.IN1"):
 def order_message(phone, items, ident="wamid.ORDER1", ts="1750857384"):
     order = {"catalog_id": "CAT1", "text": "Please deliver soon", "product_items": items}
     return v2_incoming(phone, {"id": ident, "type": "order", "order": order}, ts=ts)
+
+
+def sandbox_statuses(message) -> list[str]:
+    """The statuses the sandbox posts for an accepted Message, in order."""
+    plan = callback_plan(
+        to=message.to,
+        message_id=message.message_id,
+        extra_info={},
+        sender="",
+        products=list,
+        start=0,
+        step=1,
+    )
+    values = [body["meta_object"]["value"] for _, body in plan]
+    return [value["statuses"][0]["status"] for value in values if "statuses" in value]

@@ -13,6 +13,8 @@ from campaigns.models import (
     Section,
     SectionItem,
     StatusEvent,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 _sequence = itertools.count(1)
@@ -96,4 +98,14 @@ def make_status_event(message: Message, status: str, at=None) -> StatusEvent:
         status_raw=status.upper(),
         timestamp=at,
         applied=True,
+    )
+
+
+def make_endpoint(url: str, *, events=None, **fields) -> WebhookEndpoint:
+    """An active endpoint subscribed to `events` (default: every event type)."""
+    defaults = {"name": f"Receiver {next(_sequence)}", "is_active": True}
+    return WebhookEndpoint.objects.create(
+        url=url,
+        event_types=list(events if events is not None else WebhookEvent.values),
+        **{**defaults, **fields},
     )

@@ -113,6 +113,37 @@ export class SectionsEditor {
       searchInput,
       limitNote,
     );
+    const personalised = h("input", {
+      type: "checkbox",
+      id: `${id}-personalised`,
+      class: "form-check-input",
+      checked: section.personalised,
+      "aria-describedby": `${id}-personalised-help`,
+      onchange: (event) => {
+        this.state.setPersonalised(index, event.target.checked);
+        const what = event.target.checked ? "filled with each recipient's own products" : "filled with the products below";
+        this.changed(`${id}-personalised`, `Section ${number} is ${what}.`);
+      },
+    });
+    const personalisedSwitch = h(
+      "div",
+      { class: "form-check form-switch mb-2" },
+      personalised,
+      h("label", { for: `${id}-personalised`, class: "form-check-label", text: "Filled per recipient" }),
+      h("div", {
+        id: `${id}-personalised-help`,
+        class: "form-text mt-0",
+        text: "Each recipient's own products: the skus column of their row (SKU1|SKU2|…), or skus in an API call.",
+      }),
+    );
+    const body = section.personalised
+      ? [h("p", { class: "personalised-note mb-0", text: "Each recipient sees their own products here; unknown or unavailable ones are left out when the list is checked." })]
+      : [
+          products,
+          section.products.length ? null : h("p", { class: "form-text mt-0", text: "No products yet: search the catalog below." }),
+          h("div", { class: "field-problems", id: `problems-${productsField}`, "data-problems-for": productsField }),
+          searchBox,
+        ];
     const card = h(
       "li",
       { class: "card section-card mb-3", "data-section": number },
@@ -133,10 +164,8 @@ export class SectionsEditor {
         ),
         h("div", { class: "form-text text-end mt-0" }, counter),
         h("div", { class: "field-problems", id: `problems-${titleField}`, "data-problems-for": titleField }),
-        products,
-        section.products.length ? null : h("p", { class: "form-text mt-0", text: "No products yet: search the catalog below." }),
-        h("div", { class: "field-problems", id: `problems-${productsField}`, "data-problems-for": productsField }),
-        searchBox,
+        personalisedSwitch,
+        ...body,
       ),
     );
     attachSearch({

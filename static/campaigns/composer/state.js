@@ -1,5 +1,6 @@
 // The composer's sections, kept as JSON in the hidden "sections" field that the server reads:
-// [{title, products: [retailer_id, …]}, …].
+// [{title, products: [retailer_id, …], personalised}, …]; a personalised section holds no
+// products here: each recipient's own are given with their values (the skus column).
 
 export class SectionsState {
   constructor(input) {
@@ -11,6 +12,7 @@ export class SectionsState {
         this.sections = data.map((s) => ({
           title: typeof s.title === "string" ? s.title : "",
           products: Array.isArray(s.products) ? s.products.map(String) : [],
+          personalised: s.personalised === true,
         }));
       }
     } catch (error) {
@@ -22,12 +24,13 @@ export class SectionsState {
     this.input.value = JSON.stringify(this.sections);
   }
 
+  /** The products the campaign itself sends (a personalised section's are the recipient's). */
   get productCount() {
-    return this.sections.reduce((total, section) => total + section.products.length, 0);
+    return this.sections.reduce((total, section) => total + (section.personalised ? 0 : section.products.length), 0);
   }
 
   addSection() {
-    this.sections.push({ title: "", products: [] });
+    this.sections.push({ title: "", products: [], personalised: false });
     this.save();
     return this.sections.length - 1;
   }
@@ -46,6 +49,12 @@ export class SectionsState {
 
   moveSection(index, delta) {
     return this.#swap(this.sections, index, delta);
+  }
+
+  /** Fill a section per recipient (its products are then set aside, not sent) or not. */
+  setPersonalised(index, personalised) {
+    this.sections[index].personalised = personalised;
+    this.save();
   }
 
   setTitle(index, title) {

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0011_campaign_tallies'),
+        ('campaigns', '0013_webhooks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
