@@ -8,10 +8,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from campaigns.api.schemas import RecipientIn
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, Section
 from tests.api.conftest import ASHA, RAVI
 from tests.support import hostile
-from tests.support.factories import make_campaign, make_template
+from tests.support.factories import make_campaign, make_product, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -244,3 +244,26 @@ def test_no_body_makes_a_500(api, provider, unlimited, campaign, body):
     if response.status_code >= 400:
         assert isinstance(response.json()["detail"], str)
         assert all(set(p) == {"field", "message"} for p in response.json()["problems"])
+
+
+def test_each_recipient_gets_their_own_products(api, provider, django_capture_on_commit_callbacks):
+    """A campaign whose first section is filled per recipient: each cart given in the call is
+    resolved against the catalog and sent (an unknown SKU is left out with a note)."""
+    provider.answer()
+    campaign = make_campaign(sections=())
+    Section.objects.create(campaign=campaign, title="Your cart", position=0, personalised=True)
+    for sku in ("TEA-1", "MUG-1", "CUP-1"):
+        make_product(retailer_id=sku)
+    body = {
+        "recipients": [
+            {"phone": ASHA, "sections": [{"title": "Asha's cart", "skus": ["TEA-1", "MUG-1"]}]},
+            {"phone": RAVI, "skus": ["CUP-1", "NOPE"]},
+        ]
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(send_path(campaign), body)
+    assert response.status_code == 202, response.content
+    assert response.json()["queued"] == 2
+    sent = {r.to: json.dumps(r.json()) for r in provider.requests}
+    assert "TEA-1" in sent[ASHA] and "MUG-1" in sent[ASHA] and "CUP-1" not in sent[ASHA]
+    assert "CUP-1" in sent[RAVI] and "NOPE" not in sent[RAVI]
