@@ -127,6 +127,12 @@ SETTINGS: dict[str, Setting] = {
     "MPM_SANDBOX_CALLBACK_DELAY": Setting("float", 0.5, minimum=0),
     # /healthz fails when a due task or a callback has waited longer than this (seconds).
     "MPM_HEALTH_MAX_WAIT": Setting("float", 120.0, minimum=1),
+    # The HTTP API (campaigns.api): calls per second each token may make on average, and how
+    # many it may make at once after a quiet spell; counted in Django's cache (DJANGO_CACHE_URL).
+    "MPM_API_RATE": Setting("float", 10.0, minimum=0.01, maximum=10_000),
+    "MPM_API_BURST": Setting("int", 20, minimum=1, maximum=100_000),
+    # An Idempotency-Key's answer is replayed for at least this long, then purged.
+    "MPM_API_IDEMPOTENCY_HOURS": Setting("float", 24.0, minimum=24, maximum=24 * 30),
     # Outbound webhooks (campaigns.webhooks). Each endpoint's secret is derived from this key
     # (empty: DJANGO_SECRET_KEY), so none is stored; changing it changes every secret.
     "MPM_WEBHOOK_SIGNING_KEY": Setting(

@@ -494,3 +494,23 @@ class ResultsFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         current = self.data.get("code", "") if self.is_bound else ""
         self.fields["code"].widget = forms.Select(choices=code_choices(current))
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: what it is for and what it may do (the user's permissions still apply)."""
+
+    name = forms.CharField(
+        max_length=100, help_text="What it is for, so you know which to revoke: “Shop backend”."
+    )
+    can_read = forms.BooleanField(
+        label="Read", required=False, initial=True, help_text="Templates, products, campaigns."
+    )
+    can_send = forms.BooleanField(
+        label="Send", required=False, help_text="Send campaigns to recipients."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("can_read") or cleaned.get("can_send")):
+            raise forms.ValidationError("Choose at least one scope: read, send or both.")
+        return cleaned

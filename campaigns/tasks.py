@@ -6,7 +6,7 @@ from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.services import healing, tallies, uploads
+from campaigns.services import api, healing, tallies, uploads
 
 
 @task()
@@ -36,6 +36,7 @@ def recover_campaigns_task() -> str:
     healing.recovery_schedule(recover_campaigns_task)
     restarted = uploads.uploads_heal(check_task=check_upload_task, queue_task=queue_upload_task)
     tallies.tallies_compact()
+    api.idempotency_purge()  # API sends book this chain; purge_idempotency_keys is for cron
     return (
         f"{healing.campaigns_heal(send_task=send_campaign_task)}; {restarted} upload(s) restarted"
     )

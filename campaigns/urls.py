@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from campaigns.views import campaigns, composer, results, sending
+from campaigns.views import campaigns, composer, results, sending, tokens
 
 
 class IdConverter:
@@ -30,6 +30,8 @@ urlpatterns = [
     path("results/", results.campaign_results, name="results"),
     path("check/", composer.composer_check, name="check"),
     path("products/", composer.product_search, name="product_search"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<id:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("<id:pk>/", campaigns.campaign_detail, name="detail"),
     path("<id:pk>/edit/", composer.campaign_edit, name="edit"),
     path("<id:pk>/clone/", composer.campaign_clone, name="clone"),

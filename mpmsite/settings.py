@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
+    "ninja",  # the HTTP API's docs page and its Swagger UI files, served by WhiteNoise
     "campaigns",
 ]
 
@@ -95,6 +96,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The API's per-token rate (campaigns.api.throttling) is counted here. The default is per
+# process: with several gunicorn workers or machines, point DJANGO_CACHE_URL at a shared cache
+# (redis://127.0.0.1:6379/2) so that each token has one rate, not one per process.
+CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
 
 # Password guessing is slowed by django-axes: after AXES_FAILURE_LIMIT wrong passwords for one
 # username from one address, that pair is locked out for AXES_COOLOFF_MINUTES (staff unlock it in

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from campaigns.api.urls import urls as api_urls
 from campaigns.views.health import healthz
 
 handler403 = "campaigns.views.access.permission_denied"
@@ -20,4 +21,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("sandbox/", include("campaigns.kaleyra.sandbox.urls")),
     path("callbacks/kaleyra/", include("campaigns.callbacks.urls")),
+    path("api/v1/", api_urls),
 ]

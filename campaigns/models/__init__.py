@@ -3,6 +3,7 @@ the webhooks sent out.
 
 One module per subject; everything is importable from `campaigns.models`."""
 
+from campaigns.models.api import ApiToken, IdempotencyRecord
 from campaigns.models.callbacks import (
     CallbackInbox,
     OptOut,
@@ -30,10 +31,12 @@ from campaigns.models.workers import WorkerHeartbeat
 __all__ = [
     "VARIABLE_RE",
     "AnyOf",
+    "ApiToken",
     "CallbackInbox",
     "Campaign",
     "CampaignTally",
     "CampaignTallyDelta",
+    "IdempotencyRecord",
     "Message",
     "MessageTemplate",
     "OptOut",
