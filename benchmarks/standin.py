@@ -48,6 +48,7 @@ def make_app(latency: float, script: Script | None = None) -> web.Application:
     refs: Counter = Counter()
     counter = {"n": 0}
     arrivals: list[float] = []  # wall-clock time each request reached the handler
+    first_seen: dict[str, float] = {}  # wall-clock time each number's first request arrived
 
     async def messages(request: web.Request) -> web.StreamResponse:
         arrivals.append(time.time())
@@ -59,6 +60,7 @@ def make_app(latency: float, script: Script | None = None) -> web.Application:
                 return await answer(request)
         data = json.loads(body)
         to = data["messaging_object"]["to"]
+        first_seen.setdefault(to, arrivals[-1])
         refs[data.get("extra_info", {}).get("ref", "")] += 1
         counter["n"] += 1
         if to.endswith(HANG_SUFFIX):
@@ -80,6 +82,8 @@ def make_app(latency: float, script: Script | None = None) -> web.Application:
         }
         if request.query.get("arrivals"):  # GET /stats?arrivals=1 (for rate-limit checks)
             answer["arrivals"] = arrivals
+        if request.query.get("first_seen"):  # GET /stats?first_seen=1 (trigger latency)
+            answer["first_seen"] = first_seen
         return web.json_response(answer)
 
     app = web.Application()

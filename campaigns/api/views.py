@@ -3,6 +3,7 @@ user's permission, then calls the service or selector the pages use; every 4xx a
 `{"detail": …, "problems": [{"field": …, "message": …}]}`, and no input makes a 500."""
 
 import logging
+import uuid
 from decimal import Decimal
 from typing import Annotated
 
@@ -258,10 +259,12 @@ def campaign_send(request, campaign_id: Id, payload: schemas.SendIn):
         campaign = selectors.campaign_for_sending(campaign_id)
     except Campaign.DoesNotExist:
         raise Http404("There is no campaign with this ID.") from None
-    return idempotent(request, lambda: send(campaign, payload))
+    # An always-on campaign queues each call as one trigger: its key, or a new one without it.
+    trigger_key = (request.headers.get(HEADER) or uuid.uuid4().hex) if campaign.triggered else ""
+    return idempotent(request, lambda: send(campaign, payload, trigger_key))
 
 
-def send(campaign: Campaign, payload: schemas.SendIn) -> tuple[int, dict]:
+def send(campaign: Campaign, payload: schemas.SendIn, trigger_key: str) -> tuple[int, dict]:
     errors = validation.errors_only(services.campaign_check(campaign))
     if errors:
         return 422, {
@@ -280,7 +283,9 @@ def send(campaign: Campaign, payload: schemas.SendIn) -> tuple[int, dict]:
     ]
     try:
         services.sending_config()  # before anything is queued
-        report = background.campaign_queue_and_send(campaign, inputs, valid_only=payload.valid_only)
+        report = background.campaign_queue_and_send(
+            campaign, inputs, valid_only=payload.valid_only, trigger_key=trigger_key
+        )
     except services.CampaignNotRunnable as exc:
         return refused_start(str(exc))
     invalid = [
@@ -309,7 +314,7 @@ def send(campaign: Campaign, payload: schemas.SendIn) -> tuple[int, dict]:
         "unknown_kept": report.unknown_kept,
         "notes": report.notes(),
         "warnings": report.warnings,
-        "messages": messages_of(campaign, payload),
+        "messages": messages_of(campaign, payload, trigger_key),
     }
 
 
@@ -323,13 +328,14 @@ def recipient_field(payload: schemas.SendIn, index: int) -> str:
     return f"recipients[{index}]" + (".phone" if number is None else "")
 
 
-def messages_of(campaign: Campaign, payload: schemas.SendIn) -> list[dict]:
-    """Each valid recipient's Message (new, or the one this campaign already had for it)."""
+def messages_of(campaign: Campaign, payload: schemas.SendIn, trigger_key: str) -> list[dict]:
+    """Each valid recipient's Message (new, or the one this campaign already had for it, for
+    this trigger)."""
     numbers = [recipients.normalise_phone(r.phone)[0] for r in payload.recipients]
     found = {
         to: (pk, state)
         for to, pk, state in Message.objects.real()
-        .filter(campaign=campaign, to__any_of=[n for n in numbers if n])
+        .filter(campaign=campaign, to__any_of=[n for n in numbers if n], trigger_key=trigger_key)
         .order_by()
         .values_list("to", "id", "state")
     }

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0013_webhooks'),
+        ('campaigns', '0014_triggered_campaigns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
