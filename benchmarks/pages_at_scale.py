@@ -84,8 +84,9 @@ EVENT_COLUMNS = (
 # --- the database ----------------------------------------------------------------------------------
 
 
-def prepare_postgres(url: str) -> str:
-    """The database of `url`, created when missing, with an empty public schema."""
+def prepare_postgres(url: str, *, reuse: bool = False) -> str:
+    """The database of `url`, created when missing, with an empty public schema (kept as it is
+    with `reuse`)."""
     import psycopg
 
     parts = urlsplit(url)
@@ -102,17 +103,20 @@ def prepare_postgres(url: str) -> str:
         server = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    if not reuse:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.execute("CREATE SCHEMA public")
     return url
 
 
-def configure(workdir: Path) -> str:
+def configure(workdir: Path, *, reuse: bool = False) -> str:
     """Production settings (DEBUG off) on a benchmark database; returns the database's kind."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        database, kind = prepare_postgres(url), "postgresql"
+        database, kind = prepare_postgres(url, reuse=reuse), "postgresql"
+    elif reuse:
+        raise SystemExit("--reuse: a PostgreSQL DATABASE_URL seeded by an earlier run")
     elif url:
         raise SystemExit("DATABASE_URL: only a PostgreSQL URL (unset: a fresh SQLite file)")
     else:
@@ -538,6 +542,41 @@ def report(kind: str, seeded: dict, rows: list, args):
             )
 
 
+def seeded_before() -> dict:
+    """The campaigns an earlier run seeded: the largest is the big one."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from campaigns.models import Campaign, Message
+
+    big = (
+        Message.objects.values("campaign_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("campaign_id", flat=True)
+        .first()
+    )
+    return {
+        "big": big,
+        "admin": get_user_model().objects.filter(is_superuser=True).first(),
+        "campaigns": Campaign.objects.count(),
+        "messages": Message.objects.count(),
+    }
+
+
+def print_pages(seeded: dict, rows: list, args):
+    print(
+        f"{seeded['campaigns']:,} campaigns, {seeded['messages']:,} messages; median of {args.runs}"
+    )
+    for name, result, target, met in rows:
+        runs = " / ".join(f"{t:.1f}" for t in result["times"])
+        extra = f" ({result['rows_per_s']:,.0f} rows/s)" if "rows_per_s" in result else ""
+        print(
+            f"{name:<32} {result['median_ms']:>10.1f} ms  {runs:<30} {result['status']:>6} "
+            f"{result['queries']:>4} queries  {target:<22} {'yes' if met else 'NO'}{extra}"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -550,14 +589,28 @@ def main():
     parser.add_argument(
         "--keep-triggers", action="store_true", help="seed with the counter triggers on"
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the pages of the PostgreSQL database an earlier run seeded (migrated first)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mpm-pages-bench-") as tmp:
         workdir = Path(tmp)
-        kind = configure(workdir)
+        kind = configure(workdir, reuse=args.reuse)
         from django.core.management import call_command
 
         begin = time.perf_counter()
         call_command("migrate", verbosity=0)
+        if args.reuse:
+            call_command("collectstatic", "--noinput", verbosity=0)
+            print(
+                f"{kind}: migrated in {time.perf_counter() - begin:.1f} s, pages of the seeded data"
+            )
+            seeded = seeded_before()
+            rows = pages(args, seeded)
+            print_pages(seeded, rows, args)
+            return
         call_command("collectstatic", "--noinput", verbosity=0)
         call_command("demo", stdout=StringIO())
         print(

@@ -193,6 +193,12 @@ class SendTestForm(forms.Form):
         max_length=32,
         help_text="With its country code, e.g. +919876543210.",
     )
+    skus = forms.CharField(
+        label="The test recipient's products",
+        required=False,
+        max_length=3100,
+        help_text="For a section filled per recipient: SKU1|SKU2|…, as in the skus column.",
+    )
 
 
 class SendToNumbersForm(forms.Form):

@@ -28,6 +28,7 @@ from campaigns.recipients.phones import (
     parse_recipients,
     split_numbers,
 )
+from campaigns.recipients.products import CatalogLookup
 from campaigns.recipients.queueing import (
     CHUNK,
     QueueReport,
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_REPORTED",
     "OPT_OUT_SKIP_REASON",
     "US_SKIP_REASON",
+    "CatalogLookup",
     "CsvRecipients",
     "QueueReport",
     "RecipientFileError",

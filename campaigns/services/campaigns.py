@@ -167,10 +167,11 @@ def campaign_give_up_retries(campaign: Campaign) -> int:
     return given_up
 
 
-def campaign_send_test(campaign: Campaign, *, to: str) -> SendResult:
+def campaign_send_test(campaign: Campaign, *, to: str, skus: str = "") -> SendResult:
     """Send the campaign to one number as a test, through the same pipeline as every send:
     recorded, never counted as the real send. Opt-outs and the US rule apply (the frequency cap
-    does not: a test is not marketing to a customer); a refusal says why in plain words."""
+    does not: a test is not marketing to a customer); a refusal says why in plain words. A
+    personalised campaign's test gets `skus` (SKU1|SKU2|…) as its own products."""
     number, reason = normalise_phone(to)
     if number is None:
         raise CampaignNotSendable([validation.Problem("to", reason)])
@@ -185,10 +186,43 @@ def campaign_send_test(campaign: Campaign, *, to: str) -> SendResult:
         config = sending_config()
     except CampaignNotRunnable as exc:
         raise CampaignNotSendable([validation.Problem("settings", str(exc))]) from None
+    content = campaign_content(campaign)
     message = Message.objects.create(
-        campaign=campaign, to=number, is_test=True, state=Message.State.QUEUED
+        campaign=campaign,
+        to=number,
+        is_test=True,
+        state=Message.State.QUEUED,
+        overrides=test_products(campaign, content, number, skus),
     )
-    return engine.send_test(message, campaign_content(campaign), config)
+    return engine.send_test(message, content, config)
+
+
+def test_products(campaign: Campaign, content, number: str, skus: str) -> dict:
+    """A test send's own products, resolved as a recipient's are ({} for a campaign whose
+    products are all its own); CampaignNotSendable when they cannot make a message."""
+    if not content.is_personalised and not skus:
+        return {}
+    report = recipients.RowProblems()
+    checked = recipients.check_recipient(
+        campaign.template,
+        content,
+        recipients.RecipientInput(number, {"skus": skus} if skus else {}, line=1),
+        report,
+        recipients.CatalogLookup(),
+    )
+    if checked is None:
+        raise CampaignNotSendable([validation.Problem("skus", report.invalid[0][2])])
+    if checked.skip:
+        raise CampaignNotSendable(
+            [
+                validation.Problem(
+                    "skus",
+                    f"Not sent: {checked.skip}. Give the test recipient's products as "
+                    "SKU1|SKU2|… (their section is filled per recipient).",
+                )
+            ]
+        )
+    return checked.overrides
 
 
 @dataclass

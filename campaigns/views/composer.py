@@ -168,7 +168,7 @@ def after_save(request, campaign, action, notes, test_form):
     if action == "test":
         to = test_form.cleaned_data["to"]
         request.session[LAST_TEST_NUMBER] = to
-        accepted, text, problems = send_test(campaign, to)
+        accepted, text, problems = send_test(campaign, to, test_form.cleaned_data["skus"])
         if wants_json(request):
             html = render_to_string(
                 "campaigns/_test_outcome.html",
@@ -189,10 +189,10 @@ def after_save(request, campaign, action, notes, test_form):
     return redirect(edit_url)
 
 
-def send_test(campaign, to) -> tuple[bool, str, list[validation.Problem]]:
+def send_test(campaign, to, skus="") -> tuple[bool, str, list[validation.Problem]]:
     """Send the saved campaign to one number: (accepted, what happened, problems)."""
     try:
-        result = services.campaign_send_test(campaign, to=to)
+        result = services.campaign_send_test(campaign, to=to, skus=skus)
     except services.CampaignNotSendable as exc:
         return False, exc.headline, exc.problems
     accepted, text = describe_test_send(to, result)

@@ -293,3 +293,22 @@ def test_a_10000_row_csv_of_carts_sends_each_customer_exactly_their_own_items(
         sections = action["parameters"][0]["action"]["sections"]
         sent[request.to] = [i["product_retailer_id"] for i in sections[0]["product_items"]]
     assert sent == {p: list(dict.fromkeys(s)) for p, s in rows.items()}
+
+
+def test_a_test_send_of_a_personalised_campaign_carries_the_skus_it_is_given(cart, provider):
+    from campaigns.services import CampaignNotSendable, campaign_send_test
+
+    provider.answer()
+    result = campaign_send_test(cart, to=phone(1), skus="CART-2|NOPE")
+    assert result.accepted
+    sent = provider.requests[0].json()["messaging_object"]["template"]["components"][-1]
+    sections = sent["parameters"][0]["action"]["sections"]
+    assert [i["product_retailer_id"] for i in sections[0]["product_items"]] == ["CART-2"]
+
+    only_own = make_campaign(sections=())
+    Section.objects.create(campaign=only_own, title="Your cart", personalised=True)
+    with pytest.raises(CampaignNotSendable) as refused:
+        campaign_send_test(campaign_for_sending(only_own.pk), to=phone(1))
+    (problem,) = refused.value.problems
+    assert problem.field == "skus" and "Give the test recipient's products" in problem.message
+    assert len(provider.requests) == 1
