@@ -14,7 +14,7 @@ from ninja import NinjaAPI, Path, Query
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import AfterValidator
 
-from campaigns import recipients, roles, selectors, services, validation
+from campaigns import recipients, roles, selectors, services
 from campaigns.api import schemas
 from campaigns.api.auth import UNAUTHORIZED, Forbidden, TokenAuth, need
 from campaigns.api.idempotency import HEADER, KeyProblem, idempotent
@@ -256,16 +256,15 @@ def campaign_send(request, campaign_id: Id, payload: schemas.SendIn):
     nothing is sent. A campaign that breaks a rule → 422; one cancelled or paused → 409."""
     need(request, "send", roles.SEND)
     try:
-        campaign = selectors.campaign_for_sending(campaign_id)
+        campaign, errors = services.campaign_checked(campaign_id)
     except Campaign.DoesNotExist:
         raise Http404("There is no campaign with this ID.") from None
     # An always-on campaign queues each call as one trigger: its key, or a new one without it.
     trigger_key = (request.headers.get(HEADER) or uuid.uuid4().hex) if campaign.triggered else ""
-    return idempotent(request, lambda: send(campaign, payload, trigger_key))
+    return idempotent(request, lambda: send(campaign, errors, payload, trigger_key))
 
 
-def send(campaign: Campaign, payload: schemas.SendIn, trigger_key: str) -> tuple[int, dict]:
-    errors = validation.errors_only(services.campaign_check(campaign))
+def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) -> tuple[int, dict]:
     if errors:
         return 422, {
             "detail": "Nothing was sent: the campaign breaks these rules; fix it in the app.",

@@ -6,6 +6,7 @@ Views, the admin, the management command and background tasks all call these fun
 send, a test send included, runs through the one pipeline in `campaigns.sending`.
 """
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -45,6 +46,31 @@ class CampaignNotSendable(Exception):
 
 def campaign_check(campaign: Campaign) -> list[validation.Problem]:
     return validation.campaign_problems(campaign)
+
+
+CHECKED_FOR = 2.0  # seconds a checked campaign is reused while its row is unchanged
+_checked: dict[int, tuple] = {}
+
+
+def campaign_checked(campaign_id: int) -> tuple[Campaign, list[validation.Problem]]:
+    """The campaign as sends need it and the errors that keep it from being sent, reused for
+    CHECKED_FOR seconds while its state stays the same (and, for a draft, which may still be
+    edited, its `updated_at`): a shop triggering an always-on campaign 100 times a second would
+    otherwise load and check it again on every call (14 ms of the 26 ms of CPU an API call
+    cost). Raises Campaign.DoesNotExist."""
+    row = Campaign.objects.filter(pk=campaign_id).values_list("state", "updated_at").first()
+    if row is None:
+        raise Campaign.DoesNotExist(f"There is no campaign {campaign_id}.")
+    if row[0] != Campaign.State.DRAFT:  # only a draft's content changes
+        row = row[:1]
+    now = time.monotonic()
+    seen = _checked.get(campaign_id)
+    if seen is not None and seen[0] == row and now - seen[1] < CHECKED_FOR:
+        return seen[2], seen[3]
+    campaign = campaign_for_sending(campaign_id)
+    errors = validation.errors_only(campaign_check(campaign))
+    _checked[campaign_id] = (row, now, campaign, errors)
+    return campaign, errors
 
 
 def campaign_preview(campaign: Campaign, *, to: str = SAMPLE_RECIPIENT) -> str:
@@ -122,7 +148,11 @@ def campaign_send(
 
 
 def campaign_start(campaign: Campaign, *, resume: bool = False):
-    """Move the campaign to `sending`, refusing what its state does not allow."""
+    """Move the campaign to `sending`, refusing what its state does not allow. One sending
+    already is left as it is (an always-on campaign's every trigger would rewrite its row)."""
+    if Campaign.objects.filter(pk=campaign.pk).sending().exists():
+        campaign.state = Campaign.State.SENDING
+        return
     if not Campaign.objects.filter(pk=campaign.pk).start(resume=resume):
         campaign.refresh_from_db(fields=["state", "paused_reason"])
         if campaign.state == Campaign.State.PAUSED:
