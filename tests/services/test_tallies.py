@@ -904,3 +904,27 @@ def test_campaigns_deleted_while_compactions_run_leave_no_counters_behind():
     assert compactor.calls > 10
     assert not CampaignTally.objects.filter(campaign_id__in=deleted).exists()
     assert not CampaignTallyDelta.objects.filter(campaign_id__in=deleted).exists()
+
+
+# --- 6. migrations ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_that_lost_a_counter_trigger_gets_it_back_at_the_end_of_migrate():
+    """SQLite drops a table's triggers when a migration rebuilds the table: `migrate` ends by
+    creating whatever trigger is missing, so the counters never silently stop."""
+    from campaigns.models import tally_sql
+
+    with connection.cursor() as cursor:
+        cursor.execute(tally_sql.drop_triggers(connection.vendor)[-1])  # the campaign delete's
+        assert tally_sql.missing_triggers(cursor, connection.vendor) == {
+            "mpm_tally_campaign_delete"
+        }
+    call_command("migrate", verbosity=0)  # nothing to apply; post_migrate still looks
+    with connection.cursor() as cursor:
+        assert tally_sql.missing_triggers(cursor, connection.vendor) == set()
+    assert tally_sql.ensure_triggers(connection) is False  # all there: nothing done
+    doomed = campaign_with_records(20)
+    pk = doomed.pk
+    doomed.delete()
+    assert not CampaignTally.objects.filter(campaign_id=pk).exists()
