@@ -63,8 +63,11 @@ def test_an_abandoned_cart_call_sends_the_customers_own_items_once_and_reports_b
         assert [i["product_retailer_id"] for i in action["sections"][0]["product_items"]] == CART
         assert action["sections"][0]["title"] == "Your cart"
 
-        deadline = time.monotonic() + 20
-        while message.state != Message.State.READ:  # the sandbox posts its callbacks in turn
+        # The sandbox's plan: sent, delivered, then read (unless this customer, one in ten by
+        # Kaleyra's message id, turned read receipts off).
+        planned = [s for s in sandbox_statuses(message) if s in ("delivered", "read")]
+        deadline = time.monotonic() + 30
+        while message.state != planned[-1]:  # the sandbox posts its callbacks in turn
             assert time.monotonic() < deadline, message.state
             assert poster().drain(timeout=20)
             apply_pending_callbacks()
@@ -79,8 +82,8 @@ def test_an_abandoned_cart_call_sends_the_customers_own_items_once_and_reports_b
                 secret, headers["x-mpm-timestamp"], request.body, headers["x-mpm-signature"]
             )
             events.append(json.loads(request.body)["type"])
-    expected = [f"message.{s}" for s in sandbox_statuses(message) if s in ("delivered", "read")]
-    assert sorted(events) == sorted(expected) == ["message.delivered", "message.read"]
+    assert sorted(events) == [f"message.{s}" for s in planned]
+    assert planned[0] == "delivered"
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SENDING  # still open
 
 
