@@ -439,8 +439,9 @@ class CampaignRun:
         self.progress.waiting_until = timezone.localtime(next_at).strftime("%H:%M:%S")
         if self.callback:
             self.callback(self.progress)
-        # An always-on run looks for new triggers meanwhile.
+        # An always-on run looks for new triggers meanwhile; every run beats its heartbeat.
         longest = TRIGGER_POLL_INTERVAL if self.options.stay_open else 1.0
+        longest = min(longest, self.heartbeat.interval)
         time.sleep(min(longest, max(0.0, (next_at - timezone.now()).total_seconds())))
         self.progress.waiting_until = ""
         # Refresh a long-idle connection, but never one the caller holds a transaction on

@@ -230,6 +230,19 @@ def test_no_wait_with_a_retry_pending_names_it_and_exits_3(provider, campaign, s
     assert message.state == Message.State.QUEUED and message.attempts == 1
 
 
+def test_a_run_waiting_for_a_retry_keeps_its_lease_and_sends_it(provider, campaign, settings):
+    """The wait beats the heartbeat: with a short lease, a sleep past half of it would end the
+    run (its claims others' to settle) instead of sending the retry when due."""
+    settings.MPM_HEARTBEAT_LEASE = 0.4
+    settings.KALEYRA_WA500_RETRY_DELAYS = [1.5]
+    provider.answer_error("WA500")
+    provider.answer()
+    code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A)
+    assert (code, out.strip().splitlines()[-1]) == (0, "accepted 1, failed 0, skipped 0")
+    message = Message.objects.get()
+    assert message.state == Message.State.ACCEPTED and message.attempts == 2
+
+
 def test_every_recipient_accepted_is_the_only_exit_0(provider, campaign):
     provider.answer()
     code, out, _ = send(str(campaign.pk), "--to", ACCEPTED_A, "--no-wait")

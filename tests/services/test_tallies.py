@@ -842,7 +842,7 @@ def test_a_killed_send_leaves_the_counters_equal_to_a_recount_and_so_does_its_re
     phones = [*numbers(500), number_ending("0401"), number_ending("0500")]
     queue(campaign, phones)
     env = command_env(engine_settings, server)
-    args = (str(campaign.pk), "--resume", "--rate", "0", "--concurrency", "32")
+    args = (str(campaign.pk), "--resume", "--rate", "0", "--concurrency", "32", "--no-wait")
     accepted = Message.objects.filter(campaign=campaign, state="accepted")
 
     first = Command(tmp_path, env, *args)
