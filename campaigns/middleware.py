@@ -2,8 +2,10 @@
 anything reads it (otherwise CSRF's check would stream the whole body to a temporary file before
 any view could say no); and pages for signed-in users, which show customer data (numbers,
 orders, replies), are never cached. Static files never get here (WhiteNoise answers them first).
+And django-csp's middleware, made to skip the views it exempts.
 """
 
+import csp.middleware
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 
@@ -43,3 +45,14 @@ class PrivatePagesMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp 4 builds both policies before it looks at a view's `csp_exempt()`: 0.15 ms of
+    the 0.55 ms a Kaleyra callback costs, a thousand times a second, for a header no browser
+    reads. An exempt response (there is no report-only policy) skips the building too."""
+
+    def process_response(self, request, response):
+        if getattr(response, "_csp_exempt", False):
+            return response
+        return super().process_response(request, response)

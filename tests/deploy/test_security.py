@@ -34,6 +34,17 @@ def test_every_page_has_a_policy_without_inline_script_or_style(client, viewer):
         assert "unsafe" not in response["Content-Security-Policy"]
 
 
+def test_only_kaleyras_callbacks_go_without_a_policy(client, settings):
+    """A machine posts them and reads JSON back: the policy is skipped there (and its cost, a
+    thousand times a second), never on a page or an error answer."""
+    settings.KALEYRA_CALLBACK_HEADER, settings.KALEYRA_CALLBACK_TOKEN = "X-Secret", "s3cret"
+    body = {"data": '{"statuses": []}', "content_type": "application/json"}
+    callback = client.post(reverse("kaleyra-callback"), **body, headers={"X-Secret": "s3cret"})
+    assert callback.status_code == 200 and "Content-Security-Policy" not in callback
+    for page in (client.get(reverse("login")), client.get("/no-such-page/")):
+        assert csp(page)["default-src"] == "'self'"
+
+
 def test_pages_and_exports_with_customer_data_are_never_cached(client, viewer):
     campaign = make_campaign()
     client.force_login(viewer)
