@@ -681,8 +681,11 @@ class UtcIsoText(Func):
     output_field = CharField()
 
     def as_sqlite(self, compiler, connection, **extra):
+        # Each % doubled twice: once for this template, once for the query's own parameters.
         return self.as_sql(
-            compiler, connection, template="strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)"
+            compiler,
+            connection,
+            template="strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%SZ', %(expressions)s)",
         )
 
     def as_postgresql(self, compiler, connection, **extra):
