@@ -11,7 +11,8 @@ from campaigns.services import api, healing, tallies, uploads
 
 @task()
 def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
-    """Send what is queued; when retries wait for later (e.g. WA500), come back then."""
+    """Send what is queued; when retries wait for later (e.g. WA500), come back then, and at
+    once for what was queued as the run closed."""
     try:
         campaign = Campaign.objects.get(pk=campaign_id)
         summary = services.campaign_send(
@@ -21,7 +22,7 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
         return f"Campaign {campaign_id} no longer exists."
     except (services.CampaignNotRunnable, services.CampaignNotSendable) as exc:
         return f"Not sent: {exc}"
-    next_at = services.campaign_next_retry(campaign)
+    next_at = services.campaign_next_due(campaign)
     # A backend that cannot defer refuses a task with `run_after`: ask it first.
     if next_at is not None and send_campaign_task.get_backend().supports_defer:
         task = healing.send_task_for(send_campaign_task, campaign_id)

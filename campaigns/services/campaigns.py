@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns import conf, recipients, validation
 from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
@@ -164,10 +165,15 @@ def campaign_start(campaign: Campaign, *, resume: bool = False):
     campaign.state = Campaign.State.SENDING
 
 
-def campaign_next_retry(campaign: Campaign):
-    """When the earliest scheduled retry of a still-sending campaign is due, or None."""
+def campaign_next_due(campaign: Campaign):
+    """When a still-sending campaign next has a Message to send: now when one is ready (an
+    always-on campaign's trigger queued as its run was closing, when the run still looked
+    alive to the API), else its earliest scheduled retry; None when nothing is queued."""
     if not Campaign.objects.filter(pk=campaign.pk).sending().exists():
         return None
+    queued = Message.objects.real().filter(campaign_id=campaign.pk, state=Message.State.QUEUED)
+    if queued.filter(next_attempt_at__isnull=True).exists():
+        return timezone.now()
     return engine.next_retry_at(campaign.pk)
 
 

@@ -4,9 +4,11 @@ triggers; pause and cancel; the campaign never completes by itself; its own task
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from campaigns.models import Campaign, Message
 from campaigns.recipients import RecipientInput, campaign_queue_recipients
@@ -15,6 +17,7 @@ from campaigns.sending.run import TRIGGERED_QUEUE
 from campaigns.services import (
     CampaignNotRunnable,
     campaign_cancel,
+    campaign_next_due,
     campaign_pause,
     campaign_send,
     run_options,
@@ -127,3 +130,38 @@ def test_cancelling_an_always_on_campaign_skips_what_waits_and_refuses_new_trigg
     with pytest.raises(CampaignNotRunnable, match="cancelled"):
         campaign_queue_and_send(campaign, [RecipientInput(RAVI, line=1)], trigger_key="k2")
     assert provider.requests == []
+
+
+@transactional
+def test_a_trigger_queued_as_the_run_closed_is_due_at_once_and_its_task_comes_back(
+    provider, settings
+):
+    """The API saw the run alive and booked no task; the run closed without claiming it. The
+    ending task finds it ready and books the next run now, not at the next recovery."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    provider.answer()
+    campaign = always_on()
+    campaign_send(campaign, options=run_options(stay_open=0.1))  # opened, closed: nothing due
+    assert campaign_next_due(campaign) is None
+    trigger(campaign, ASHA, key="late")
+    before = timezone.now()
+    assert before - timedelta(seconds=5) <= campaign_next_due(campaign) <= timezone.now()
+
+    Message.objects.filter(campaign=campaign).update(
+        state=Message.State.QUEUED, next_attempt_at=before + timedelta(minutes=5), attempts=1
+    )
+    assert campaign_next_due(campaign) == before + timedelta(minutes=5)  # only a retry waits
+    campaign_pause(campaign)
+    assert campaign_next_due(campaign) is None
+
+
+@transactional
+def test_the_send_task_books_a_run_for_a_ready_trigger_on_the_triggered_queue(provider, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.MPM_TRIGGERED_STAY_OPEN = 0.1
+    provider.answer()
+    campaign = always_on()
+    trigger(campaign, ASHA, key="k1")
+    send_campaign_task.call(campaign.pk)
+    assert len(provider.requests) == 1
+    assert send_campaign_task.get_backend().results == []  # nothing left: no run booked
