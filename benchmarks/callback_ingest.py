@@ -274,7 +274,12 @@ def main():
         "--duration", type=float, default=0, help="stop sending after this many seconds (0: all)"
     )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, (os.cpu_count() or 1) + 1),  # gunicorn.conf.py's default
+        help="gunicorn worker processes (default: as gunicorn.conf.py, cores + 1, at most 4)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     parser.add_argument("--concurrency", type=int, default=64, help="client requests in flight")

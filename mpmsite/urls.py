@@ -9,6 +9,8 @@ from campaigns.views.health import healthz
 handler403 = "campaigns.views.access.permission_denied"
 
 urlpatterns = [
+    # First: Kaleyra posts a thousand callbacks a second here, and URLs resolve in this order.
+    path("callbacks/kaleyra/", include("campaigns.callbacks.urls")),
     path("", RedirectView.as_view(pattern_name="campaigns:list", permanent=False)),
     path("campaigns/", include("campaigns.urls")),
     path(
@@ -20,6 +22,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("sandbox/", include("campaigns.kaleyra.sandbox.urls")),
-    path("callbacks/kaleyra/", include("campaigns.callbacks.urls")),
     path("api/v1/", api_urls),
 ]
