@@ -4,6 +4,7 @@ the webhooks sent out.
 One module per subject; everything is importable from `campaigns.models`."""
 
 from campaigns.models.api import ApiToken, IdempotencyRecord
+from campaigns.models.audiences import Consent, ConsentEvent, Contact, ContactList, Segment
 from campaigns.models.callbacks import (
     CallbackInbox,
     OptOut,
@@ -36,6 +37,10 @@ __all__ = [
     "Campaign",
     "CampaignTally",
     "CampaignTallyDelta",
+    "Consent",
+    "ConsentEvent",
+    "Contact",
+    "ContactList",
     "IdempotencyRecord",
     "Message",
     "MessageTemplate",
@@ -47,6 +52,7 @@ __all__ = [
     "RecipientUpload",
     "Section",
     "SectionItem",
+    "Segment",
     "SendAttempt",
     "SenderPacing",
     "StatusEvent",

@@ -1,0 +1,1 @@
+"""Audiences: contacts and their consent ledger, contact imports, lists and segments."""
