@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks.base import Task
 
-from campaigns import jsonsafe
+from campaigns import conf, jsonsafe
 from campaigns.audiences.consent import Provenance
 from campaigns.audiences.imports import ContactCsv, ContactFileError, contacts_import
 from campaigns.models import ConsentEvent, ContactImport
@@ -26,7 +26,9 @@ def stalled_before():
 
 def contact_import_store(*, owner, uploaded, mode: str) -> ContactImport:
     """Keep an uploaded file (streamed to storage) and read its header line at once: a file
-    that cannot be imported at all raises `ContactFileError` and nothing is kept."""
+    that cannot be imported at all raises `ContactFileError` and nothing is kept. Checked
+    imports left unconfirmed are purged first."""
+    contact_imports_purge()
     contact_import = ContactImport.objects.create(
         owner=owner,
         mode=mode,
@@ -41,6 +43,21 @@ def contact_import_store(*, owner, uploaded, mode: str) -> ContactImport:
         contact_import.delete()
         raise
     return contact_import
+
+
+def contact_imports_purge(*, now=None) -> int:
+    """Remove the dry runs never confirmed within MPM_UPLOAD_LIFETIME_HOURS, rows and files
+    (imports done or failed stay, as a record, their files gone already). Returns how many."""
+    moment = (now or timezone.now()) - timedelta(hours=conf.MPM_UPLOAD_LIFETIME_HOURS)
+    removed = 0
+    for stale in ContactImport.objects.filter(
+        state=ContactImport.State.CHECKED, created_at__lt=moment
+    ).only("pk", "file"):
+        # Conditional, so an import confirmed in the meantime is kept.
+        if ContactImport.objects.filter(pk=stale.pk, state=ContactImport.State.CHECKED).delete()[0]:
+            removed += 1
+            stale.file.delete(save=False)
+    return removed
 
 
 def csv_of(contact_import: ContactImport) -> ContactCsv:

@@ -2,6 +2,8 @@
 line beside kept rows, duplicates merged, the three modes, consent with the setting on and off,
 the dry run's counts equal to the import's, and a killed import resumed where it stopped."""
 
+from pathlib import Path
+
 import pytest
 from django.utils import timezone
 
@@ -216,3 +218,16 @@ def test_twenty_thousand_rows_in_chunks(tmp_path, settings):
     report = run(contacts_csv, chunk_done=lambda report, line: chunks.append(line))
     assert report.new == 20_000 and len(chunks) == 4 and chunks[-1] == 20_001
     assert Contact.objects.filter(created_at__gte=started).count() == 20_000
+
+
+def test_the_readmes_example_file_imports_without_errors(settings):
+    settings.MPM_LISTS_CARRY_CONSENT = True
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "contacts.csv"
+    report = run(ContactCsv(example))
+    assert (report.new, report.errors, report.opted_in) == (4, 0, 2)
+    lena = Contact.objects.get(phone="+4915123456789")
+    assert (lena.time_zone, lena.attributes, lena.consent) == (
+        "Europe/Berlin",
+        {"city": "Berlin"},
+        Consent.OPTED_IN,
+    )

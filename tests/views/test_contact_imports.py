@@ -255,3 +255,13 @@ def test_any_text_imports_or_says_why_and_never_a_500(client, text):
             assert client.post(response["Location"]).status_code == 302
         else:
             assert job.detail
+
+
+def test_a_dry_run_never_confirmed_is_purged_with_its_file_by_a_later_upload(marketer):
+    upload(marketer, f"phone\n{ASHA}\n")
+    left = ContactImport.objects.get()
+    ContactImport.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    upload(marketer, f"phone\n{RAVI}\n")
+    assert list(ContactImport.objects.values_list("original_name", flat=True)) == ["customers.csv"]
+    assert not ContactImport.objects.filter(pk=left.pk).exists()
+    assert len(default_storage.listdir("contact-imports")[1]) == 1
