@@ -271,7 +271,7 @@ def import_chunk(chunk, report, *, mode, provenance, dry_run, chunk_done):
     """One chunk in one transaction: new contacts inserted, changed ones updated, then consent."""
     existing = {
         contact.phone: contact
-        for contact in Contact.objects.filter(phone__in=[row.phone for row in chunk]).only(
+        for contact in Contact.objects.filter(phone__any_of=[row.phone for row in chunk]).only(
             "pk", "phone", "name", "attributes", "time_zone", "consent"
         )
     }
@@ -338,7 +338,7 @@ def import_chunk(chunk, report, *, mode, provenance, dry_run, chunk_done):
         else:
             consent_for, status = opt_ins, Consent.OPTED_IN
         if consent_for:
-            contacts = list(Contact.objects.filter(phone__in=consent_for).only("pk"))
+            contacts = list(Contact.objects.filter(phone__any_of=consent_for).only("pk"))
             consent_record_many(contacts, status, provenance, when=now)
         if chunk_done:
             chunk_done(report, chunk[-1].line)

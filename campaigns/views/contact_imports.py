@@ -26,8 +26,9 @@ RECENT_IMPORTS = 10
 def contact_import_upload(request):
     """The upload form (and the user's last imports); a valid file goes to its own page."""
     need(request, *IMPORTING)
-    form = ContactImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = ContactImportForm(request.POST, request.FILES) if posted else ContactImportForm()
+    if posted and form.is_valid():
         try:
             contact_import = background.contact_import_receive(
                 owner=request.user,

@@ -265,3 +265,9 @@ def test_a_dry_run_never_confirmed_is_purged_with_its_file_by_a_later_upload(mar
     assert list(ContactImport.objects.values_list("original_name", flat=True)) == ["customers.csv"]
     assert not ContactImport.objects.filter(pk=left.pk).exists()
     assert len(default_storage.listdir("contact-imports")[1]) == 1
+
+
+def test_a_post_without_a_file_or_mode_names_the_fields(marketer):
+    page = marketer.post(UPLOAD_URL, {})
+    assert page.status_code == 400
+    assert page.content.decode().count("This field is required.") == 2
