@@ -78,6 +78,10 @@ class ContactCsv:
             raise ContactFileError(f"Cannot read {self.shown_as}: {exc.strerror or exc}.") from exc
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ContactFileError(f"{self.shown_as} is not a UTF-8 CSV file: {exc}.") from exc
+        if any("\x00" in column for column in columns):
+            raise ContactFileError(
+                f"{self.shown_as}: its header line holds a NUL character: save it again as text."
+            )
         self.columns = columns
         twice = sorted({c for c in columns if c and columns.count(c) > 1})
         if twice:
@@ -242,8 +246,8 @@ def contacts_import(
             if len(report.duplicate_examples) < DUPLICATE_EXAMPLES:
                 report.duplicate_examples.append(row.phone)
         last_line[key] = line
-    for name, count in (done or {}).items():
-        setattr(report, name, count)
+    for name in ACTIONS:
+        setattr(report, name, (done or {}).get(name, 0))
     chunk: list[ContactRow] = []
     size = conf.MPM_IMPORT_CHUNK_ROWS
     for line, row, _ in contacts_csv.rows(carry_consent=carry_consent):

@@ -194,11 +194,18 @@ def test_an_import_killed_after_a_chunk_goes_on_after_it(tmp_path, settings):
         ("name,city\nAsha,Pune\n", "needs a 'phone' column"),
         ("phone,name\n", "only a header line"),
         ("phone,name,phone\n+919876543210,a,b\n", "column phone more than once"),
+        ("phone,ci\x00ty\n+919876543210,Pune\n", "header line holds a NUL character"),
     ],
 )
 def test_a_file_that_cannot_be_imported_says_why(tmp_path, text, problem):
     with pytest.raises(ContactFileError, match=problem):
         written(tmp_path, text)
+
+
+def test_a_row_holding_a_nul_character_is_an_error_of_its_line(tmp_path):
+    report = run(written(tmp_path, f"phone,city\n{ASHA},Pu\x00ne\n{RAVI},Goa\n"))
+    assert report.first_errors == ["Line 2: holds a NUL character, which cannot be stored."]
+    assert list(Contact.objects.values_list("phone", flat=True)) == [RAVI]
 
 
 def test_a_file_that_is_not_utf8_says_so(tmp_path):
