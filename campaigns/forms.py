@@ -12,6 +12,8 @@ from django import forms
 from campaigns import conf, jsonsafe, limits, validation
 from campaigns.models import (
     Campaign,
+    Consent,
+    ContactImport,
     Message,
     MessageTemplate,
     OptOut,
@@ -520,3 +522,37 @@ class ApiTokenForm(forms.Form):
         if not (cleaned.get("can_read") or cleaned.get("can_send")):
             raise forms.ValidationError("Choose at least one scope: read, send or both.")
         return cleaned
+
+
+class ContactImportForm(forms.Form):
+    """A contact CSV and what to do with it; its rows are checked by a dry run, not here."""
+
+    csv_file = forms.FileField(
+        label="Contact CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="A phone column (or country_code and phone_number), optionally name and "
+        "time_zone; every other column becomes an attribute.",
+    )
+    mode = forms.ChoiceField(
+        label="What to do",
+        choices=ContactImport.Mode.choices,
+        initial=ContactImport.Mode.ADD,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["csv_file"].help_text += f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
+
+    def clean_csv_file(self):
+        """Refused by its declared size: Django has streamed it to a temporary file, unread."""
+        upload = self.cleaned_data["csv_file"]
+        if upload.size > conf.MPM_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(size_refusal(upload.size, conf.MPM_UPLOAD_MAX_BYTES))
+        return upload
+
+
+class ContactExportForm(forms.Form):
+    consent = forms.ChoiceField(
+        label="Consent", required=False, choices=[("", "Every contact"), *Consent.choices]
+    )

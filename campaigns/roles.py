@@ -13,6 +13,10 @@ from django.contrib.auth.management import create_permissions
 from django.db import DEFAULT_DB_ALIAS
 
 VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "change", "send"))
+# Contacts: exporting needs view_contact; importing adds and changes contacts (and their consent).
+VIEW_CONTACTS, ADD_CONTACTS, CHANGE_CONTACTS = (
+    f"campaigns.{p}_contact" for p in ("view", "add", "change")
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,8 @@ VIEWERS = Role(
 MARKETERS = Role(
     "Marketers",
     "compose and edit drafts, preview and test them, send, and pause, resume or cancel a send; "
-    "everything Viewers can",
-    (*READ, ADD, CHANGE, SEND, *EDIT_SECTIONS),
+    "import and export contacts; everything Viewers can",
+    (*READ, ADD, CHANGE, SEND, *EDIT_SECTIONS, VIEW_CONTACTS, ADD_CONTACTS, CHANGE_CONTACTS),
 )
 ROLES = (VIEWERS, MARKETERS)  # the smallest first: a refused user is told the smallest enough
 

@@ -6,7 +6,7 @@ from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.services import api, healing, tallies, uploads
+from campaigns.services import api, contact_imports, healing, tallies, uploads
 
 
 @task()
@@ -36,6 +36,9 @@ def recover_campaigns_task() -> str:
     first, so a worker killed during this very task does not end the chain)."""
     healing.recovery_schedule(recover_campaigns_task)
     restarted = uploads.uploads_heal(check_task=check_upload_task, queue_task=queue_upload_task)
+    restarted += contact_imports.contact_imports_heal(
+        check_task=check_contact_import_task, run_task=run_contact_import_task
+    )
     tallies.tallies_compact()
     api.idempotency_purge()  # API sends book this chain; purge_idempotency_keys is for cron
     return (
@@ -64,3 +67,15 @@ def queue_upload_task(upload_id: int) -> str:
 def purge_uploads_task() -> str:
     """Remove uploads left unconfirmed (booked for when each one expires)."""
     return f"{uploads.upload_purge()} upload(s) purged."
+
+
+@task()
+def check_contact_import_task(import_id: int) -> str:
+    """The dry run of a contact import, writing its progress as it goes."""
+    return contact_imports.contact_import_check(import_id=import_id)
+
+
+@task()
+def run_contact_import_task(import_id: int) -> str:
+    """A confirmed contact import, chunk by chunk (resumed after the last committed one)."""
+    return contact_imports.contact_import_run(import_id=import_id)

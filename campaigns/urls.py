@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from campaigns.views import campaigns, composer, results, sending, tokens
+from campaigns.views import campaigns, composer, contact_imports, results, sending, tokens
 
 
 class IdConverter:
@@ -31,6 +31,13 @@ urlpatterns = [
     path("check/", composer.composer_check, name="check"),
     path("products/", composer.product_search, name="product_search"),
     path("tokens/", tokens.token_list, name="tokens"),
+    path("contacts/import/", contact_imports.contact_import_upload, name="contact-import-upload"),
+    path(
+        "contacts/import/<id:import_id>/",
+        contact_imports.contact_import_detail,
+        name="contact-import",
+    ),
+    path("contacts/export/", contact_imports.contact_export, name="contact-export"),
     path("tokens/<id:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("<id:pk>/", campaigns.campaign_detail, name="detail"),
     path("<id:pk>/edit/", composer.campaign_edit, name="edit"),

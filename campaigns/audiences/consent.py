@@ -1,7 +1,8 @@
 """The consent ledger: the one place a contact's consent changes.
 
 `consent_record` appends an event and sets the contact's derived consent in one transaction (the
-contact is created when the number is new); `derived_consent` recomputes it from the ledger, the
+contact is created when the number is new), `consent_record_many` is the ledger's bulk writer
+(imports); `derived_consent` recomputes it from the ledger, the
 definition the stored column must always equal.
 """
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 import phonenumbers
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from phonenumbers import timezone as number_time_zones
 
@@ -87,3 +89,38 @@ def derived_consent(contact: Contact, *, category: str = ConsentEvent.Category.M
         .order_by("-recorded_at", "-id")
         .first()
     )
+
+
+def consent_record_many(
+    contacts: list[Contact],
+    status: str,
+    provenance: Provenance,
+    *,
+    category: str = ConsentEvent.Category.MARKETING,
+    when: datetime | None = None,
+) -> int:
+    """The ledger's bulk writer (imports): one event per contact, all recorded at `when`, and
+    their derived consent set, in one transaction with two queries. A contact whose ledger holds
+    a later event keeps that one's status, as `consent_record` would. Returns how many."""
+    if not contacts:
+        return 0
+    when = when or timezone.now()
+    with transaction.atomic():
+        ConsentEvent.objects.bulk_create(
+            ConsentEvent(
+                contact=contact,
+                status=status,
+                category=category,
+                source=provenance.source,
+                source_ref=provenance.ref[:200],
+                recorded_at=when,
+                actor=provenance.actor,
+                ip_address=provenance.ip_address,
+                user_agent=provenance.user_agent[:500],
+            )
+            for contact in contacts
+        )
+        Contact.objects.filter(pk__in=[contact.pk for contact in contacts]).filter(
+            Q(consent_at=None) | Q(consent_at__lte=when)
+        ).update(consent=status, consent_at=when)
+    return len(contacts)

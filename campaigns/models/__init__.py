@@ -16,6 +16,7 @@ from campaigns.models.callbacks import (
 )
 from campaigns.models.campaigns import Campaign, Section, SectionItem
 from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
+from campaigns.models.contact_imports import ContactImport
 from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
 from campaigns.models.tallies import CampaignTally, CampaignTallyDelta, TallyKind
@@ -40,6 +41,7 @@ __all__ = [
     "Consent",
     "ConsentEvent",
     "Contact",
+    "ContactImport",
     "ContactList",
     "IdempotencyRecord",
     "Message",

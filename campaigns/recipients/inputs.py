@@ -122,8 +122,7 @@ class CsvRecipients:
         )
 
     def open(self) -> TextIO:
-        binary = self.storage.open(self.path, "rb") if self.storage else open(self.path, "rb")  # noqa: SIM115
-        return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        return csv_text(self.path, storage=self.storage)
 
     def reader(self, handle: TextIO):
         return csv.reader(handle, delimiter=self.delimiter)
@@ -149,6 +148,13 @@ class CsvRecipients:
                 raise RecipientFileError(
                     f"{self.shown_as}, line {reader.line_num}: {exc}."
                 ) from exc
+
+
+def csv_text(path: Path | str, *, storage: Storage | None = None) -> TextIO:
+    """A CSV file on disk or in `storage` as text for `csv.reader`: UTF-8, a byte order mark
+    (Excel writes one) dropped."""
+    binary = storage.open(path, "rb") if storage else open(path, "rb")  # noqa: SIM115
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
 
 
 def sniff_delimiter(header_line: str) -> str:

@@ -9,8 +9,8 @@ from django.db import transaction
 from django_tasks.base import Task
 
 from campaigns import conf, recipients
-from campaigns.models import Campaign, RecipientUpload
-from campaigns.services import healing, uploads
+from campaigns.models import Campaign, ContactImport, RecipientUpload
+from campaigns.services import contact_imports, healing, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -21,10 +21,12 @@ from campaigns.services.campaigns import (
     sending_config,
 )
 from campaigns.tasks import (
+    check_contact_import_task,
     check_upload_task,
     purge_uploads_task,
     queue_upload_task,
     recover_campaigns_task,
+    run_contact_import_task,
     send_campaign_task,
 )
 
@@ -140,7 +142,37 @@ def upload_confirm(upload: RecipientUpload, *, valid_only: bool = False) -> bool
     return True
 
 
-def run_for(upload: RecipientUpload, task: Task):
+def contact_import_receive(*, owner, uploaded, mode: str):
+    """Store a contact file (`ContactFileError` when it cannot be imported at all, nothing
+    kept) and start its dry run: in this request when the file is small, else on a worker."""
+    contact_import = contact_imports.contact_import_store(owner=owner, uploaded=uploaded, mode=mode)
+    run_for(contact_import, check_contact_import_task)
+    contact_import.refresh_from_db()
+    return contact_import
+
+
+def contact_import_start(contact_import) -> bool:
+    """Import a checked file (on a worker when it is large); False when it was confirmed
+    already."""
+    if not contact_imports.contact_import_confirm(contact_import):
+        return False
+    run_for(contact_import, run_contact_import_task)
+    contact_import.refresh_from_db()
+    return True
+
+
+def contact_import_heal(contact_import) -> bool:
+    """Start again the dry run or import of a file whose worker died (asked by its page)."""
+    return bool(
+        contact_imports.contact_imports_heal(
+            check_task=check_contact_import_task,
+            run_task=run_contact_import_task,
+            import_id=contact_import.pk,
+        )
+    )
+
+
+def run_for(upload: RecipientUpload | ContactImport, task: Task):
     """Small files in this request (the answer is at once), larger ones on a worker, with the
     recovery task booked to start them again should that worker die."""
     if upload.size <= conf.MPM_UPLOAD_INLINE_BYTES:

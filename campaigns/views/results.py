@@ -16,6 +16,7 @@ from campaigns.forms import ResultsDateForm, ResultsFilterForm
 from campaigns.models import Campaign
 from campaigns.roles import VIEW
 from campaigns.selectors import dashboard
+from campaigns.spreadsheets import spreadsheet_safe
 from campaigns.views.common import LIST_PER_PAGE, need, without_page
 
 # The results table's columns, by sort key, in the order shown; texts align left, numbers right.
@@ -104,11 +105,6 @@ class Echo:
 
     def write(self, value):
         return value
-
-
-def spreadsheet_safe(value: str) -> str:
-    """Provider text could start a formula in a spreadsheet: such a cell starts with a quote."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @require_GET

@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns.audiences.consent import Provenance, consent_record, derived_consent, guess_time_zone
+from campaigns.audiences.consent import (
+    Provenance,
+    consent_record,
+    consent_record_many,
+    contact_for,
+    derived_consent,
+    guess_time_zone,
+)
 from campaigns.models import Consent, ConsentEvent, Contact
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +64,17 @@ def test_a_new_contacts_time_zone_is_guessed_from_its_number():
     consent_record("+4915123456789", Consent.OPTED_IN, FORM)
     assert Contact.objects.get(phone="+4915123456789").time_zone == "Europe/Berlin"
     ZoneInfo(Contact.objects.get(phone="+4915123456789").time_zone)  # a name zoneinfo knows
+
+
+def test_the_bulk_writer_records_one_event_each_and_never_overturns_a_later_event():
+    now = timezone.now()
+    consent_record(ASHA, Consent.OPTED_OUT, Provenance("whatsapp_stop"), when=now)
+    contacts = [contact_for(ASHA), contact_for("+919876543211")]
+    recorded = consent_record_many(
+        contacts, Consent.OPTED_IN, Provenance("import", ref="list.csv"), when=now - timedelta(1)
+    )
+    assert recorded == 2 and ConsentEvent.objects.filter(source="import").count() == 2
+    for contact in Contact.objects.all():
+        assert contact.consent == derived_consent(contact).status
+    assert Contact.objects.get(phone=ASHA).consent == Consent.OPTED_OUT
+    assert Contact.objects.get(phone="+919876543211").consent == Consent.OPTED_IN
