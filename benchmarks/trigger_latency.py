@@ -154,6 +154,7 @@ def main():
             "MPM_API_RATE": str(max(10.0, args.rate * 2)),
             "MPM_API_BURST": str(int(max(20, args.rate * 2))),
             "LOG_LEVEL": "WARNING",
+            "MPM_CONSENT_REQUIRED": "false",  # made-up recipients: this measures sending
             "PYTHONPATH": str(ROOT),
         }
         manage(env, "migrate", "-v0")

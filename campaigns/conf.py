@@ -96,8 +96,12 @@ SETTINGS: dict[str, Setting] = {
     "MPM_UPLOAD_MAX_BYTES": Setting("int", 50_000_000, minimum=100_000, maximum=10**12),
     "MPM_UPLOAD_INLINE_BYTES": Setting("int", 200_000, minimum=0, maximum=10**9),
     "MPM_UPLOAD_LIFETIME_HOURS": Setting("float", 2.0, minimum=0.05, maximum=24 * 30),
-    # A contact list is itself the proof of opt-in: imports (and send lists) record opt-ins from
-    # it; off, a list's consent column is ignored and only the ledger's own events count.
+    # WhatsApp's Business Messaging Policy: marketing goes only to contacts whose current
+    # consent (their ledger's last word) is opted in; others are skipped, with the reason.
+    "MPM_CONSENT_REQUIRED": Setting("bool", True),
+    # A contact list is itself the proof of opt-in: imports and the recipient lists of a send
+    # record opt-ins from it; off, a list's consent column is ignored and only the ledger's own
+    # events count.
     "MPM_LISTS_CARRY_CONSENT": Setting("bool", False),
     # Contact imports: rows per chunk (one transaction, one progress write each).
     "MPM_IMPORT_CHUNK_ROWS": Setting("int", 5000, minimum=100, maximum=100_000),

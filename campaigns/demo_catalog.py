@@ -116,3 +116,15 @@ def image_svg(name: str, category: str) -> str:
         f'<text x="200" y="340" font-family="sans-serif" font-size="28" fill="#ffffff" '
         f'text-anchor="middle">{name}</text></svg>'
     )
+
+
+# Customers who opted in (recorded in the consent ledger as imported with the demo data), so
+# that the README's walkthroughs send out of the box with MPM_CONSENT_REQUIRED on.
+CONTACTS = [
+    ("+919876543210", "Asha Kulkarni", {"city": "Pune", "tier": "gold"}),
+    ("+919876543211", "Ravi Menon", {"city": "Kochi"}),
+    ("+919811112345", "Meera Shah", {"city": "Mumbai"}),
+    ("+919811116789", "Arjun Rao", {"city": "Bengaluru"}),
+    ("+447911123456", "Olivia Hughes", {"city": "London"}),
+    ("+4915123456789", "Jonas Weber", {"city": "Berlin"}),
+]

@@ -36,6 +36,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+@pytest.fixture(autouse=True)
+def consent_not_required(settings):
+    """Most tests send to made-up numbers with no consent recorded; the consent tests
+    (tests/audiences/) turn MPM_CONSENT_REQUIRED back on, as it is by default."""
+    settings.MPM_CONSENT_REQUIRED = False
+
+
 # Database 15 of the local Redis (.ci/run starts one), emptied around each test that uses it.
 TEST_REDIS_URL = os.environ.get("MPM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -7,9 +7,19 @@ from django.utils.html import format_html
 from campaigns import callbacks
 from campaigns.admin.display import pretty_json, pretty_json_text
 from campaigns.admin.records import ReadOnlyMixin
+from campaigns.audiences.consent import Provenance, consent_record
 from campaigns.forms import OptOutForm
 from campaigns.kaleyra.answers import explain_meta
-from campaigns.models import CallbackInbox, OptOut, Order, OrderItem, SenderPacing, StatusEvent
+from campaigns.models import (
+    CallbackInbox,
+    Consent,
+    ConsentEvent,
+    OptOut,
+    Order,
+    OrderItem,
+    SenderPacing,
+    StatusEvent,
+)
 
 
 @admin.register(CallbackInbox)
@@ -120,9 +130,20 @@ class OptOutAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        # Through the service, so this number's queued messages are skipped at once too.
-        callbacks.optout_add(phone=obj.phone, reason=obj.reason, keyword=obj.keyword)
+        # Through the ledger, so this number's queued messages are skipped at once too.
+        callbacks.optout_add(
+            phone=obj.phone, reason=obj.reason, keyword=obj.keyword, actor=request.user
+        )
         obj.pk = OptOut.objects.get(phone=obj.phone).pk
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, OptOut.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        """Letting a number back in is an opt-in in the consent ledger, by this staff member."""
+        proof = Provenance(ConsentEvent.Source.ADMIN, ref="opt-out deleted", actor=request.user)
+        for phone in queryset.values_list("phone", flat=True):
+            consent_record(phone, Consent.OPTED_IN, proof)
 
 
 class OrderItemInline(ReadOnlyMixin, admin.TabularInline):

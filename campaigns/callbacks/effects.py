@@ -15,10 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import conf
+from campaigns.audiences.consent import Provenance, consent_record
 from campaigns.callbacks.parsing import IncomingMessage, StatusUpdate, TemplateStatusUpdate, digits
 from campaigns.kaleyra.answers import explain_meta
 from campaigns.models import (
     Campaign,
+    Consent,
+    ConsentEvent,
     Message,
     MessageTemplate,
     OptOut,
@@ -31,6 +34,12 @@ from campaigns.recipients import OPT_OUT_SKIP_REASON
 from campaigns.sending.pacing import PACING_CODES, slow_down
 from campaigns.services.healing import send_task_for
 from campaigns.tasks import send_campaign_task
+
+# The ledger's source for each reason a number goes on the opt-out list.
+OPT_OUT_SOURCES = {
+    OptOut.Reason.STOP_KEYWORD: ConsentEvent.Source.WHATSAPP_STOP,
+    OptOut.Reason.META_131050: ConsentEvent.Source.META_131050,
+}
 
 # A status event → the Message state it moves to (`unknown` moves nothing).
 TARGET_STATE = {
@@ -278,26 +287,42 @@ def apply_incoming(message: IncomingMessage, now, counts: Counter):
         ):
             counts["opt_outs"] += 1
     elif word in start_words():
-        counts["opt_ins"] += optout_remove(phone=message.phone)
+        counts["opt_ins"] += optout_remove(
+            phone=message.phone, keyword=message.text.strip()[:100], source_id=message.source_id
+        )
 
 
 def optout_add(
-    *, phone: str, reason: str, keyword: str = "", source_id: int | None = None, now=None
+    *,
+    phone: str,
+    reason: str,
+    keyword: str = "",
+    source_id: int | None = None,
+    now=None,
+    actor=None,
 ) -> bool:
-    """Put a number on the opt-out list (True when it was not on it) and skip its queued,
-    not yet claimed messages, so even a campaign already sending leaves it out."""
+    """Record a marketing opt-out in the consent ledger (which puts the number on the opt-out
+    list; True when it was not on it) and skip its queued, not yet claimed messages, so even a
+    campaign already sending leaves it out."""
     now = now or timezone.now()
-    _, created = OptOut.objects.get_or_create(
-        phone=phone, defaults={"reason": reason, "keyword": keyword, "source_id": source_id}
-    )
+    was_listed = OptOut.objects.filter(phone=phone).exists()
+    source = OPT_OUT_SOURCES.get(reason, ConsentEvent.Source.ADMIN)
+    ref = keyword or (f"callback inbox {source_id}" if source_id else "")
+    provenance = Provenance(source, ref=ref, actor=actor, inbox_id=source_id)
+    consent_record(phone, Consent.OPTED_OUT, provenance, when=now)
     Message.objects.real().filter(to=phone).skip_queued(OPT_OUT_SKIP_REASON)
-    return created
+    return not was_listed
 
 
-def optout_remove(*, phone: str) -> int:
-    """START: the number may get marketing again. An operator's own opt-out stays."""
-    deleted, _ = OptOut.objects.filter(phone=phone).exclude(reason=OptOut.Reason.MANUAL).delete()
-    return deleted
+def optout_remove(*, phone: str, keyword: str = "", source_id: int | None = None) -> int:
+    """START: the number may get marketing again (an opt-in in the ledger). An operator's own
+    opt-out stays: only staff lift it."""
+    if not OptOut.objects.filter(phone=phone).exclude(reason=OptOut.Reason.MANUAL).exists():
+        return 0
+    ref = keyword or (f"callback inbox {source_id}" if source_id else "")
+    provenance = Provenance(ConsentEvent.Source.WHATSAPP_START, ref=ref, inbox_id=source_id)
+    consent_record(phone, Consent.OPTED_IN, provenance)
+    return 1
 
 
 def attributed_message(phone: str, *, context_id: str = "", when=None) -> MessageRow | None:

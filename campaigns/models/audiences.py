@@ -62,6 +62,7 @@ class ConsentEvent(models.Model):
         FORM = "form", "Form"
         API = "api", "HTTP API"
         WHATSAPP_STOP = "whatsapp_stop", "Replied with a stop word on WhatsApp"
+        WHATSAPP_START = "whatsapp_start", "Replied with a start word on WhatsApp"
         META_131050 = "meta_131050", "Stopped marketing messages in WhatsApp (Meta 131050)"
         ADMIN = "admin", "Staff, in the admin"
         RECIPIENT_LIST = "recipient_list", "A recipient list that carries its own proof"

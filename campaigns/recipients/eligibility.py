@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns import conf, validation
-from campaigns.models import Campaign, Message, MessageTemplate, OptOut
+from campaigns.models import Campaign, Consent, Contact, Message, MessageTemplate, OptOut
 from campaigns.payload import MpmContent, recipient_values
 from campaigns.recipients.inputs import RecipientInput
 from campaigns.recipients.phones import is_marketing_blocked, normalise_phone
@@ -20,6 +20,7 @@ from campaigns.recipients.products import (
 
 MAX_REPORTED = 1000  # rows listed per kind of problem; the counts cover them all
 OPT_OUT_SKIP_REASON = "skipped (opted out)"
+NO_CONSENT_SKIP_REASON = "skipped (no consent): no opt-in is recorded for this number"
 US_SKIP_REASON = "Meta has not delivered marketing templates to US numbers since 2025-04-01."
 
 
@@ -113,14 +114,15 @@ def _marketing_blocked(number: str) -> bool:
 
 def skip_reason(campaign: Campaign, number: str) -> str:
     """Why this recipient is not sent to at all, or "" when it may be: a US number (marketing),
-    an opted-out number, or one within the frequency cap. For many numbers use `skip_reasons`."""
+    an opted-out number, one with no opt-in (marketing, MPM_CONSENT_REQUIRED), or one within
+    the frequency cap. For many numbers use `skip_reasons`."""
     return skip_reasons(campaign, [number]).get(number, "")
 
 
 def skip_reasons(
     campaign: Campaign, numbers: list[str], *, trigger_key: str = ""
 ) -> dict[str, str]:
-    """`skip_reason` for many numbers at once (a queueing chunk): two indexed queries. An
+    """`skip_reason` for many numbers at once (a queueing chunk): three indexed queries. An
     always-on campaign's earlier triggers count towards the cap like other campaigns do."""
     reasons = {}
     marketing = campaign.template.category == MessageTemplate.Category.MARKETING
@@ -130,8 +132,20 @@ def skip_reasons(
     if rest:
         for phone in OptOut.objects.filter(phone__any_of=rest).values_list("phone", flat=True):
             reasons[phone] = OPT_OUT_SKIP_REASON
-    hours = conf.MPM_FREQUENCY_CAP_HOURS
     rest = [n for n in rest if n not in reasons]
+    # A list that carries its own proof has its opt-ins recorded as it is queued
+    # (`consent_from_list`): then only an opt-out, above, stands in the way.
+    if marketing and conf.MPM_CONSENT_REQUIRED and not conf.MPM_LISTS_CARRY_CONSENT and rest:
+        opted_in = set(
+            Contact.objects.filter(phone__any_of=rest, consent=Consent.OPTED_IN).values_list(
+                "phone", flat=True
+            )
+        )
+        reasons.update(
+            dict.fromkeys((n for n in rest if n not in opted_in), NO_CONSENT_SKIP_REASON)
+        )
+        rest = [n for n in rest if n in opted_in]
+    hours = conf.MPM_FREQUENCY_CAP_HOURS
     if hours and marketing and rest:
         # Meta's guidance and the issue: at most one marketing message per recipient per
         # `hours`, across campaigns. `claimed_at` is when a message left (or is leaving).
@@ -156,7 +170,7 @@ def refusal_for_test_send(number: str) -> str:
     """Why a test send to `number` may not go, in plain words, or "" when it may.
 
     A test is the marketer looking at their own message, not marketing to a customer, so the
-    frequency cap does not apply; an opt-out and Meta's US rule still do (one query).
+    frequency cap does not apply; an opt-out, consent and Meta's US rule still do.
     """
     e164, problem = normalise_phone(number)
     if e164 is None:
@@ -167,4 +181,12 @@ def refusal_for_test_send(number: str) -> str:
     if opt_out is not None:
         day = timezone.localdate(opt_out.created_at).isoformat()
         return f"Not sent: this number opted out on {day} ({opt_out.get_reason_display()})"
+    if (
+        conf.MPM_CONSENT_REQUIRED
+        and not Contact.objects.filter(phone=e164, consent=Consent.OPTED_IN).exists()
+    ):
+        return (
+            "Not sent: no opt-in is recorded for this number, and marketing goes only to contacts "
+            "who opted in. Record its opt-in first (admin → Contacts → Record opt-in)."
+        )
     return ""

@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from campaigns import limits
-from campaigns.models import Campaign, Message
+from campaigns import conf, limits
+from campaigns.audiences.consent import Provenance, consent_from_list
+from campaigns.models import Campaign, ConsentEvent, Message, MessageTemplate
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
 from campaigns.recipients.eligibility import (
@@ -340,6 +341,10 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started,
         }
         new = []
         requeue: dict[tuple[str, str, str], list[int]] = {}
+        marketing = campaign.template.category == MessageTemplate.Category.MARKETING
+        if marketing and conf.MPM_LISTS_CARRY_CONSENT:
+            proof = Provenance(ConsentEvent.Source.RECIPIENT_LIST, ref=f"campaign {campaign.pk}")
+            consent_from_list(list(wanted), proof, when=now)
         reasons = skip_reasons(campaign, list(wanted), trigger_key=trigger_key)
         for number, (own_skip, overrides) in wanted.items():
             reason = own_skip or reasons.get(number, "")

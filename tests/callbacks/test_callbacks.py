@@ -21,6 +21,8 @@ from campaigns.kaleyra.sandbox.callbacks import callback_plan, poster
 from campaigns.models import (
     CallbackInbox,
     Campaign,
+    ConsentEvent,
+    Contact,
     Message,
     MessageTemplate,
     OptOut,
@@ -320,6 +322,15 @@ def test_a_stop_reply_opts_the_number_out(client, db, settings, reply):
     assert opt_out.phone == ASHA
     assert opt_out.reason == OptOut.Reason.STOP_KEYWORD
     assert opt_out.keyword == reply.strip()
+    assert opt_out.source is not None  # the callback it came in
+    # The opt-out list is the consent ledger's view: the reply is its event.
+    [event] = ConsentEvent.objects.filter(contact__phone=ASHA)
+    assert (event.status, event.source, event.source_ref) == (
+        "opted_out",
+        "whatsapp_stop",
+        reply.strip(),
+    )
+    assert Contact.objects.get(phone=ASHA).consent == "opted_out"
 
 
 def test_other_replies_do_not_opt_out(client, db):
@@ -333,6 +344,12 @@ def test_start_removes_the_opt_out_but_not_an_operators(client, db):
     deliver(client, text_reply(ASHA, "Start", ident="c"), text_reply(MEERA, "START", ident="d"))
 
     assert set(OptOut.objects.values_list("phone", flat=True)) == {RAVI, MEERA}
+    asha = Contact.objects.get(phone=ASHA)
+    assert asha.consent == "opted_in"
+    assert [(e.status, e.source) for e in asha.consent_events.all()] == [
+        ("opted_out", "whatsapp_stop"),
+        ("opted_in", "whatsapp_start"),
+    ]
 
 
 def test_meta_131050_opts_the_number_out(client, campaign):
@@ -341,6 +358,7 @@ def test_meta_131050_opts_the_number_out(client, campaign):
 
     assert state(message) == Message.State.FAILED
     assert OptOut.objects.get().reason == OptOut.Reason.META_131050
+    assert ConsentEvent.objects.get(contact__phone=ASHA).source == "meta_131050"
 
 
 def test_queueing_skips_opted_out_numbers(client, db):

@@ -517,6 +517,7 @@ def command_env(settings, server) -> dict[str, str]:
         "KALEYRA_RATE_PER_SECOND": "0",
         "MPM_JOURNAL_DIR": settings.MPM_JOURNAL_DIR,
         "MPM_HEARTBEAT_LEASE": str(HEARTBEAT_LEASE),
+        "MPM_CONSENT_REQUIRED": "false",  # as the suite's own settings (tests/conftest.py)
     }
 
 

@@ -15,7 +15,17 @@ from django.db import transaction
 
 from campaigns import conf, roles
 from campaigns import demo_catalog as demo
-from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
+from campaigns.audiences.consent import Provenance, consent_record
+from campaigns.models import (
+    Campaign,
+    Consent,
+    ConsentEvent,
+    Contact,
+    MessageTemplate,
+    Product,
+    Section,
+    SectionItem,
+)
 
 
 class Command(BaseCommand):
@@ -49,7 +59,20 @@ class Command(BaseCommand):
             f"Demo data: {len(products)} products, template {template}, campaign "
             f"“{campaign}” (id {campaign.pk}, {'created' if created else 'kept as it was'})."
         )
+        opted_in = self.load_contacts()
+        self.stdout.write(f"Demo contacts: {len(demo.CONTACTS)}, {opted_in} opt-in(s) recorded.")
         self.ensure_admin(admin_username)
+
+    def load_contacts(self) -> int:
+        """The demo's customers, opted in once (a contact's later opt-out is left as it is)."""
+        recorded = 0
+        proof = Provenance(ConsentEvent.Source.IMPORT, ref="demo data")
+        for phone, name, attributes in demo.CONTACTS:
+            if not Contact.objects.filter(phone=phone).exclude(consent=Consent.UNKNOWN).exists():
+                consent_record(phone, Consent.OPTED_IN, proof)
+                recorded += 1
+            Contact.objects.filter(phone=phone).update(name=name, attributes=attributes)
+        return recorded
 
     def load_products(self) -> dict[str, Product]:
         image_dir = settings.BASE_DIR / "static" / "demo" / "products"
