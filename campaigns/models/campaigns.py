@@ -102,6 +102,14 @@ class Campaign(models.Model):
         "(an abandoned cart, say); never completes by itself. The same customer may get it "
         "again for a new trigger when the frequency cap allows.",
     )
+    # The audience chosen in the send step, queued when the send starts (a segment is evaluated
+    # then). PROTECT: a list or segment a campaign was sent to stays to say whom it went to.
+    audience_list = models.ForeignKey(
+        "campaigns.ContactList", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    audience_segment = models.ForeignKey(
+        "campaigns.Segment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
