@@ -110,6 +110,9 @@ class Campaign(models.Model):
     audience_segment = models.ForeignKey(
         "campaigns.Segment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set once the audience is queued, so that a send task run again (a retry, a recovery)
+    # does not evaluate the segment a second time.
+    audience_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(

@@ -140,12 +140,30 @@ def campaign_send(
         raise CampaignNotSendable(errors)
     config = sending_config()
     campaign_start(campaign, resume=resume)
+    campaign_queue_audience(campaign)
     options = options or run_options()
     if campaign.triggered and not options.stay_open:
         options = replace(options, stay_open=conf.MPM_TRIGGERED_STAY_OPEN)
     return engine.run(
         campaign, campaign_content(campaign), config, options, progress_callback=progress
     )
+
+
+def campaign_queue_audience(campaign: Campaign) -> recipients.QueueReport | None:
+    """Queue the campaign's list or segment, evaluated now (when the send starts, so a segment
+    scheduled for later matches who is in it then), once: the mark is set after queueing, and
+    queueing again after a crash queues no number twice. None when there is nothing to queue."""
+    if campaign.audience_queued_at is not None:
+        return None
+    contacts = recipients.campaign_audience(campaign)
+    if contacts is None:
+        return None
+    report = recipients.campaign_queue_recipients(
+        campaign, recipients.contact_recipients(contacts), valid_only=True
+    )
+    campaign.audience_queued_at = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(audience_queued_at=campaign.audience_queued_at)
+    return report
 
 
 def campaign_start(campaign: Campaign, *, resume: bool = False):
