@@ -10,11 +10,14 @@ import re
 from django import forms
 
 from campaigns import conf, jsonsafe, limits, validation
+from campaigns.audiences.segments import segment_problems
 from campaigns.models import (
     Campaign,
+    ContactList,
     Message,
     MessageTemplate,
     OptOut,
+    Segment,
     WebhookEndpoint,
     WebhookEvent,
 )
@@ -421,6 +424,19 @@ class RecipientsForm(forms.Form):
         "columns whose values replace the campaign's for that recipient.",
     )
 
+    audience_list = forms.ModelChoiceField(
+        ContactList.objects.order_by("name"),
+        label="Or send to a list",
+        required=False,
+        help_text="Its contacts as the send starts.",
+    )
+    audience_segment = forms.ModelChoiceField(
+        Segment.objects.order_by("name"),
+        label="Or send to a segment",
+        required=False,
+        help_text="Evaluated as the send starts: whoever matches then.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["csv_file"].help_text += f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
@@ -437,12 +453,19 @@ class RecipientsForm(forms.Form):
         cleaned = super().clean()
         numbers = (cleaned.get("numbers") or "").strip()
         upload = cleaned.get("csv_file")
+        chosen = [numbers, upload, cleaned.get("audience_list"), cleaned.get("audience_segment")]
         if numbers and upload:
             raise forms.ValidationError(
                 "Paste numbers or upload a CSV file, not both: clear one of them."
             )
-        if not numbers and not upload and not self.errors:
-            raise forms.ValidationError("Paste at least one phone number, or upload a CSV file.")
+        if sum(map(bool, chosen)) > 1:
+            raise forms.ValidationError(
+                "Choose one audience: pasted numbers, a CSV file, a list or a segment."
+            )
+        if not any(chosen) and not self.errors:
+            raise forms.ValidationError(
+                "Paste at least one phone number, upload a CSV file, or choose a list or a segment."
+            )
         return cleaned
 
 
@@ -520,3 +543,44 @@ class ApiTokenForm(forms.Form):
         if not (cleaned.get("can_read") or cleaned.get("can_send")):
             raise forms.ValidationError("Choose at least one scope: read, send or both.")
         return cleaned
+
+
+class ContactListForm(forms.ModelForm):
+    class Meta:
+        model = ContactList
+        fields = ["name"]
+
+
+class ListNumbersForm(forms.Form):
+    numbers = forms.CharField(
+        label="Phone numbers to add",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One per line (or separated by commas), each with its country code: "
+        "+919876543210. Adding a number records no consent.",
+    )
+
+
+class SegmentForm(forms.ModelForm):
+    """A segment's name and its rules (JSON, kept by the editor's script), each condition
+    checked with the problems naming it."""
+
+    rules = forms.JSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
+        help_text='A list of conditions, e.g. [{"op": "equals", "attribute": "city", '
+        '"value": "Pune"}].',
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["name", "rules"]
+
+    def clean_rules(self):
+        rules = self.cleaned_data["rules"]
+        rules = [] if rules is None else rules  # no condition: every contact
+        problems = segment_problems(rules)
+        if problems:
+            raise forms.ValidationError(problems)
+        return rules
