@@ -5,6 +5,7 @@ The composer's forms only parse what was posted into a `composer.ComposerState`;
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
 """
 
+import json
 import re
 
 from django import forms
@@ -565,9 +566,9 @@ class SegmentForm(forms.ModelForm):
     """A segment's name and its rules (JSON, kept by the editor's script), each condition
     checked with the problems naming it."""
 
-    rules = forms.JSONField(
+    rules = forms.CharField(
         required=False,
-        initial=list,
+        initial="[]",
         widget=forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
         help_text='A list of conditions, e.g. [{"op": "equals", "attribute": "city", '
         '"value": "Pune"}].',
@@ -577,9 +578,18 @@ class SegmentForm(forms.ModelForm):
         model = Segment
         fields = ["name", "rules"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["rules"] = json.dumps(self.instance.rules)
+
     def clean_rules(self):
-        rules = self.cleaned_data["rules"]
-        rules = [] if rules is None else rules  # no condition: every contact
+        try:
+            rules = jsonsafe.loads(self.cleaned_data["rules"] or "[]")  # none: every contact
+        except jsonsafe.JsonRefused as exc:
+            raise forms.ValidationError(
+                f"The rules are not JSON this app can read: {exc}."
+            ) from exc
         problems = segment_problems(rules)
         if problems:
             raise forms.ValidationError(problems)

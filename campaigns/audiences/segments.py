@@ -7,6 +7,7 @@ Contact queryset of `Exists()` subqueries on indexed columns (Message (campaign,
 a count over a million contacts reads indexes, never rows in Python.
 """
 
+import re
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -16,12 +17,13 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Consent, Contact, ContactList, Message, Order
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_CONDITIONS = 20
 MAX_DAYS = 3650
 MAX_ATTRIBUTE_LENGTH = 100
 MAX_VALUE_LENGTH = 200
 ATTRIBUTE_OPS = ("equals", "contains", "is_set")
-CONSENT_OPS = {"consent": [c.value for c in Consent]}
+CONSENT_VALUES = [c.value for c in Consent]
 # op: the field it needs besides "op" and "negate"
 OPS = {
     **dict.fromkeys(ATTRIBUTE_OPS, "attribute"),
@@ -41,6 +43,11 @@ class SegmentRulesError(ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def _storable(text: str) -> bool:
+    """Text a database can compare with (PostgreSQL refuses NUL; UTF-8 has no lone surrogate)."""
+    return not UNSTORABLE.search(text)
 
 
 def _positive_id(value) -> bool:
@@ -72,13 +79,17 @@ def _condition_problems(n: int, condition) -> list[str]:
             problems.append(
                 f"{at}: attribute must be a name of 1 to {MAX_ATTRIBUTE_LENGTH} characters"
             )
+        elif not _storable(name):
+            problems.append(f"{at}: attribute must not hold a NUL or a lone surrogate")
         if op != "is_set":
             value = condition.get("value")
             if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH or not value:
                 problems.append(f"{at}: value must be text of 1 to {MAX_VALUE_LENGTH} characters")
+            elif not _storable(value):
+                problems.append(f"{at}: value must not hold a NUL or a lone surrogate")
     elif op == "consent":
-        if condition.get("value") not in CONSENT_OPS["consent"]:
-            problems.append(f"{at}: value must be one of {', '.join(CONSENT_OPS['consent'])}")
+        if condition.get("value") not in CONSENT_VALUES:
+            problems.append(f"{at}: value must be one of {', '.join(CONSENT_VALUES)}")
     elif OPS[op] == "days":
         days = condition.get("days")
         if not _positive_id(days) or days > MAX_DAYS:

@@ -2,8 +2,6 @@
 delete, contacts paged, numbers pasted in, contacts taken out), the segment editor and the live
 count it asks for after each change. Seeing needs view_, every write change_ (`roles`)."""
 
-import json
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, ProtectedError
@@ -11,7 +9,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from campaigns import roles
+from campaigns import jsonsafe, roles
 from campaigns.audiences.lists import MAX_PASTED, list_add_numbers, list_remove_contacts
 from campaigns.audiences.segments import OPS, segment_contacts, segment_problems
 from campaigns.forms import ContactListForm, ListNumbersForm, SegmentForm
@@ -69,7 +67,11 @@ def list_detail(request, pk: int):
                         f"At most {MAX_PASTED:,} numbers at a time: import a CSV for more.",
                     )
         elif action == "remove":
-            ids = [int(v) for v in request.POST.getlist("contact") if v.isdigit() and len(v) < 19]
+            ids = [
+                int(v)
+                for v in request.POST.getlist("contact")
+                if v.isascii() and v.isdigit() and len(v) < 19
+            ]
             removed = list_remove_contacts(contact_list, ids)
             messages.success(request, f"{removed} contact(s) taken out of the list.")
             return redirect("campaigns:list-detail", pk=pk)
@@ -157,9 +159,9 @@ def segment_count(request):
     if len(text) > MAX_RULES_LENGTH:
         return problems_answer([f"rules: at most {MAX_RULES_LENGTH:,} characters"])
     try:
-        rules = json.loads(text)
-    except ValueError:
-        return problems_answer(["rules: not valid JSON"])
+        rules = jsonsafe.loads(text)
+    except jsonsafe.JsonRefused as exc:
+        return problems_answer([f"rules: not JSON this app can read ({exc})"])
     problems = segment_problems(rules)
     if problems:
         return problems_answer(problems)

@@ -112,6 +112,9 @@ def test_a_segment_is_saved_only_with_valid_rules(marketer):
     segment = Segment.objects.get()
     assert response["Location"] == url("segment-edit", segment.pk) and segment.rules == good
     page = marketer.get(url("segment-edit", segment.pk)).content.decode()
+    assert "[{&quot;op&quot;: &quot;ordered_in_days&quot;" in page  # the rules field, as JSON
+    broken = marketer.post(url("segment-edit", segment.pk), {"name": "B", "rules": "[" * 999})
+    assert broken.status_code == 400 and "not JSON this app can read" in broken.content.decode()
     assert "segments.js" in page and "<script>" not in page  # the CSP allows no inline script
 
 
@@ -124,7 +127,13 @@ def test_the_live_count_answers_the_count_and_the_first_contacts(viewer):
     assert (answer["count"], answer["opted_in"], answer["problems"]) == (2, 1, [])
     assert answer["contacts"][1] == {"phone": ASHA, "name": "Asha", "consent": "opted_in"}
     refused = viewer.get(url("segment-count"), {"rules": "[{"})
-    assert refused.status_code == 400 and refused.json()["problems"] == ["rules: not valid JSON"]
+    assert refused.status_code == 400
+    assert refused.json()["problems"][0].startswith("rules: not JSON this app can read")
+    deep = viewer.get(url("segment-count"), {"rules": "[" * 5000 + "]" * 5000})
+    assert "nested more than" in deep.json()["problems"][0]
+    nul = [{"op": "equals", "attribute": "city", "value": "Pu\u0000ne"}]
+    answer = viewer.get(url("segment-count"), {"rules": json.dumps(nul)}).json()
+    assert answer["count"] is None and "NUL" in answer["problems"][0]
     too_long = viewer.get(url("segment-count"), {"rules": "[" + " " * 20_000 + "]"})
     assert too_long.json()["problems"] == ["rules: at most 20,000 characters"]
 
