@@ -23,10 +23,8 @@ def audience_contacts(*, contact_list: ContactList | None = None, segment: Segme
     return Contact.objects.filter(lists=contact_list)
 
 
-def campaign_audience(campaign: Campaign) -> QuerySet | None:
-    """The contacts of the campaign's chosen list or segment, or None when it has neither."""
-    if campaign.audience_segment_id is None and campaign.audience_list_id is None:
-        return None
+def campaign_audience(campaign: Campaign) -> QuerySet:
+    """The contacts of the list or segment chosen for the campaign (one of them is)."""
     return audience_contacts(contact_list=campaign.audience_list, segment=campaign.audience_segment)
 
 

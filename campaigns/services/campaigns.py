@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import conf, recipients, validation
+from campaigns.audiences.segments import SegmentRulesError
 from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
 from campaigns.kaleyra.client import check_config
 from campaigns.models import Campaign, Message
@@ -155,12 +156,19 @@ def campaign_queue_audience(campaign: Campaign) -> recipients.QueueReport | None
     queueing again after a crash queues no number twice. None when there is nothing to queue."""
     if campaign.audience_queued_at is not None:
         return None
-    contacts = recipients.campaign_audience(campaign)
-    if contacts is None:
+    if campaign.audience_list_id is None and campaign.audience_segment_id is None:
         return None
-    report = recipients.campaign_queue_recipients(
-        campaign, recipients.contact_recipients(contacts), valid_only=True
-    )
+    try:
+        contacts = recipients.campaign_audience(campaign)
+        report = recipients.campaign_queue_recipients(
+            campaign, recipients.contact_recipients(contacts), valid_only=True
+        )
+    except SegmentRulesError as exc:
+        # A list or campaign its rules name was deleted since: wait for the marketer (a resume
+        # evaluates it again) rather than complete having sent nothing.
+        reason = f"Its segment “{campaign.audience_segment}” cannot be evaluated: {exc}."
+        campaign_pause(campaign, reason=reason[:300])
+        raise CampaignNotRunnable(reason) from exc
     campaign.audience_queued_at = timezone.now()
     Campaign.objects.filter(pk=campaign.pk).update(audience_queued_at=campaign.audience_queued_at)
     return report

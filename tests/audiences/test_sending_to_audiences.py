@@ -93,3 +93,22 @@ def test_exactly_one_audience(campaign):
         background.campaign_send_to_audience(
             campaign, segment=segment, contact_list=ContactList.objects.create(name="x")
         )
+
+
+def test_a_segment_that_cannot_be_evaluated_any_more_pauses_the_send_saying_why(
+    provider, campaign, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    seed()
+    vip = ContactList.objects.create(name="VIP")
+    segment = Segment.objects.create(name="VIP", rules=[{"op": "in_list", "list": vip.pk}])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        background.campaign_send_to_audience(campaign, segment=segment)
+    vip_id = vip.pk
+    vip.delete()  # before the send starts
+    for callback in callbacks:
+        callback()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+    assert f"condition 1: list {vip_id} does not exist" in campaign.paused_reason
+    assert not provider.requests and campaign.audience_queued_at is None
