@@ -5,18 +5,22 @@ The composer's forms only parse what was posted into a `composer.ComposerState`;
 campaign must meet to be sent live in `validation` and are reported by the check, not here.
 """
 
+import json
 import re
 
 from django import forms
 
 from campaigns import conf, jsonsafe, limits, validation
+from campaigns.audiences.segments import segment_problems
 from campaigns.models import (
     Campaign,
     Consent,
     ContactImport,
+    ContactList,
     Message,
     MessageTemplate,
     OptOut,
+    Segment,
     WebhookEndpoint,
     WebhookEvent,
 )
@@ -423,6 +427,19 @@ class RecipientsForm(forms.Form):
         "columns whose values replace the campaign's for that recipient.",
     )
 
+    audience_list = forms.ModelChoiceField(
+        ContactList.objects.order_by("name"),
+        label="Or send to a list",
+        required=False,
+        help_text="Its contacts as the send starts.",
+    )
+    audience_segment = forms.ModelChoiceField(
+        Segment.objects.order_by("name"),
+        label="Or send to a segment",
+        required=False,
+        help_text="Evaluated as the send starts: whoever matches then.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["csv_file"].help_text += f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
@@ -439,12 +456,19 @@ class RecipientsForm(forms.Form):
         cleaned = super().clean()
         numbers = (cleaned.get("numbers") or "").strip()
         upload = cleaned.get("csv_file")
+        chosen = [numbers, upload, cleaned.get("audience_list"), cleaned.get("audience_segment")]
         if numbers and upload:
             raise forms.ValidationError(
                 "Paste numbers or upload a CSV file, not both: clear one of them."
             )
-        if not numbers and not upload and not self.errors:
-            raise forms.ValidationError("Paste at least one phone number, or upload a CSV file.")
+        if sum(map(bool, chosen)) > 1:
+            raise forms.ValidationError(
+                "Choose one audience: pasted numbers, a CSV file, a list or a segment."
+            )
+        if not any(chosen) and not self.errors:
+            raise forms.ValidationError(
+                "Paste at least one phone number, upload a CSV file, or choose a list or a segment."
+            )
         return cleaned
 
 
@@ -556,3 +580,53 @@ class ContactExportForm(forms.Form):
     consent = forms.ChoiceField(
         label="Consent", required=False, choices=[("", "Every contact"), *Consent.choices]
     )
+
+
+class ContactListForm(forms.ModelForm):
+    class Meta:
+        model = ContactList
+        fields = ["name"]
+
+
+class ListNumbersForm(forms.Form):
+    numbers = forms.CharField(
+        label="Phone numbers to add",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One per line (or separated by commas), each with its country code: "
+        "+919876543210. Adding a number records no consent.",
+    )
+
+
+class SegmentForm(forms.ModelForm):
+    """A segment's name and its rules (JSON, kept by the editor's script), each condition
+    checked with the problems naming it."""
+
+    rules = forms.CharField(
+        required=False,
+        initial="[]",
+        widget=forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
+        help_text='A list of conditions, e.g. [{"op": "equals", "attribute": "city", '
+        '"value": "Pune"}].',
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["name", "rules"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["rules"] = json.dumps(self.instance.rules)
+
+    def clean_rules(self):
+        try:
+            rules = jsonsafe.loads(self.cleaned_data["rules"] or "[]")  # none: every contact
+        except jsonsafe.JsonRefused as exc:
+            raise forms.ValidationError(
+                f"The rules are not JSON this app can read: {exc}."
+            ) from exc
+        problems = segment_problems(rules)
+        if problems:
+            raise forms.ValidationError(problems)
+        return rules

@@ -17,6 +17,10 @@ VIEW, ADD, CHANGE, SEND = (f"campaigns.{p}_campaign" for p in ("view", "add", "c
 VIEW_CONTACTS, ADD_CONTACTS, CHANGE_CONTACTS = (
     f"campaigns.{p}_contact" for p in ("view", "add", "change")
 )
+# Lists and segments (the pages at /campaigns/lists/ and /campaigns/segments/): seeing them and
+# their contacts needs view_, any change change_ (creating and deleting one included).
+VIEW_LIST, CHANGE_LIST = (f"campaigns.{p}_contactlist" for p in ("view", "change"))
+VIEW_SEGMENT, CHANGE_SEGMENT = (f"campaigns.{p}_segment" for p in ("view", "change"))
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ READ = (
     "campaigns.view_orderitem",
     "campaigns.view_product",
     "campaigns.view_messagetemplate",
+    VIEW_LIST,
+    VIEW_SEGMENT,
 )
 # Editing a draft's sections and their products in the admin needs these beside change_campaign.
 EDIT_SECTIONS = tuple(
@@ -49,14 +55,27 @@ EDIT_SECTIONS = tuple(
 
 VIEWERS = Role(
     "Viewers",
-    "read campaigns, their dashboards and per-recipient results, and export the results",
+    "read campaigns, their dashboards and per-recipient results, lists and segments, and "
+    "export the results",
     READ,
 )
 MARKETERS = Role(
     "Marketers",
-    "compose and edit drafts, preview and test them, send, and pause, resume or cancel a send; "
-    "import and export contacts; everything Viewers can",
-    (*READ, ADD, CHANGE, SEND, *EDIT_SECTIONS, VIEW_CONTACTS, ADD_CONTACTS, CHANGE_CONTACTS),
+    "compose and edit drafts, preview and test them, send (to lists and segments too), and "
+    "pause, resume or cancel a send; import and export contacts; edit lists and segments; "
+    "everything Viewers can",
+    (
+        *READ,
+        ADD,
+        CHANGE,
+        SEND,
+        *EDIT_SECTIONS,
+        VIEW_CONTACTS,
+        ADD_CONTACTS,
+        CHANGE_CONTACTS,
+        CHANGE_LIST,
+        CHANGE_SEGMENT,
+    ),
 )
 ROLES = (VIEWERS, MARKETERS)  # the smallest first: a refused user is told the smallest enough
 

@@ -2,7 +2,15 @@
 
 from django.urls import path, register_converter
 
-from campaigns.views import campaigns, composer, contact_imports, results, sending, tokens
+from campaigns.views import (
+    audiences,
+    campaigns,
+    composer,
+    contact_imports,
+    results,
+    sending,
+    tokens,
+)
 
 
 class IdConverter:
@@ -39,6 +47,14 @@ urlpatterns = [
     ),
     path("contacts/export/", contact_imports.contact_export, name="contact-export"),
     path("tokens/<id:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("lists/", audiences.list_index, name="lists"),
+    path("lists/<id:pk>/", audiences.list_detail, name="list-detail"),
+    path("lists/<id:pk>/delete/", audiences.list_delete, name="list-delete"),
+    path("segments/", audiences.segment_index, name="segments"),
+    path("segments/new/", audiences.segment_edit, name="segment-new"),
+    path("segments/count/", audiences.segment_count, name="segment-count"),
+    path("segments/<id:pk>/", audiences.segment_edit, name="segment-edit"),
+    path("segments/<id:pk>/delete/", audiences.segment_delete, name="segment-delete"),
     path("<id:pk>/", campaigns.campaign_detail, name="detail"),
     path("<id:pk>/edit/", composer.campaign_edit, name="edit"),
     path("<id:pk>/clone/", composer.campaign_clone, name="clone"),

@@ -83,7 +83,21 @@ class RecipientIn(Schema):
 class SendIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+    recipients: list[RecipientIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_RECIPIENTS,
+        description="The recipients; or send to a contact list or a segment instead.",
+    )
+    list_id: int | None = Field(
+        None, alias="list", gt=0, description="A contact list's id, instead of recipients."
+    )
+    segment_id: int | None = Field(
+        None,
+        alias="segment",
+        gt=0,
+        description="A segment's id, instead of recipients: evaluated as the send starts.",
+    )
     valid_only: bool = Field(
         False,
         description="Send to the valid recipients and list the others; by default any invalid "

@@ -19,7 +19,16 @@ from campaigns.api import schemas
 from campaigns.api.auth import UNAUTHORIZED, Forbidden, TokenAuth, need
 from campaigns.api.idempotency import HEADER, KeyProblem, idempotent
 from campaigns.api.throttling import TokenRateThrottle
-from campaigns.models import Campaign, Message, MessageTemplate, StatusEvent
+from campaigns.audiences.segments import SegmentRulesError
+from campaigns.models import (
+    Campaign,
+    Consent,
+    ContactList,
+    Message,
+    MessageTemplate,
+    Segment,
+    StatusEvent,
+)
 from campaigns.services import background
 
 logger = logging.getLogger(__name__)
@@ -255,6 +264,7 @@ def campaign_send(request, campaign_id: Id, payload: schemas.SendIn):
     recipient's message. All or nothing unless `valid_only`: an invalid recipient → 422 and
     nothing is sent. A campaign that breaks a rule → 422; one cancelled or paused → 409."""
     need(request, "send", roles.SEND)
+    check_one_audience(payload)
     try:
         campaign, errors = services.campaign_checked(campaign_id)
     except Campaign.DoesNotExist:
@@ -276,6 +286,8 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
             f"The campaign is paused ({campaign.paused_reason or 'by an operator'}); "
             "resume or cancel it in the app."
         )
+    if payload.recipients is None:
+        return send_to_audience(campaign, payload, trigger_key)
     inputs = [
         recipients.RecipientInput(r.phone, r.overrides(), line=n)
         for n, r in enumerate(payload.recipients, start=1)
@@ -314,6 +326,82 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
         "notes": report.notes(),
         "warnings": report.warnings,
         "messages": messages_of(campaign, payload, trigger_key),
+    }
+
+
+def check_one_audience(payload: schemas.SendIn):
+    """Exactly one of recipients, list or segment, refused as the body's other faults are."""
+    given = [
+        name
+        for name, value in (
+            ("recipients", payload.recipients),
+            ("list", payload.list_id),
+            ("segment", payload.segment_id),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        message = "Give exactly one of recipients, list or segment" + (
+            f" (this call gave {' and '.join(given)})." if given else "."
+        )
+        field = given[-1] if given else "recipients"
+        raise ValidationError([{"loc": ("body", "payload", field), "msg": message}])
+
+
+def send_to_audience(campaign: Campaign, payload: schemas.SendIn, trigger_key: str):
+    """Send to a list or segment: queued by the send task as it starts, so the answer counts
+    the contacts it matches now and those without consent (the send skips them); `messages`
+    is empty until then (GET the campaign's messages later)."""
+    field, model, pk = (
+        ("list", ContactList, payload.list_id)
+        if payload.list_id is not None
+        else ("segment", Segment, payload.segment_id)
+    )
+    audience = model.objects.filter(pk=pk).first()
+    problem = "" if audience else f"There is no {field} with id {pk}."
+    if campaign.triggered:
+        problem = (
+            "An always-on campaign sends per trigger: give its recipients; send a list or a "
+            "segment with a batch campaign."
+        )
+    if problem:
+        return 422, {
+            "detail": f"Nothing was sent: {problem}",
+            "problems": [{"field": field, "message": problem}],
+            "invalid_recipients": [],
+        }
+    chosen = {"contact_list" if field == "list" else "segment": audience}
+    try:
+        contacts = recipients.audience_contacts(**chosen)
+        count = contacts.count()
+        without_consent = contacts.exclude(consent=Consent.OPTED_IN).count()
+        services.sending_config()
+        background.campaign_send_to_audience(campaign, **chosen)
+    except SegmentRulesError as exc:
+        return 422, {
+            "detail": "Nothing was sent: the segment's rules cannot be evaluated; fix it in the app.",
+            "problems": [{"field": "segment", "message": p} for p in exc.problems],
+            "invalid_recipients": [],
+        }
+    except services.CampaignNotRunnable as exc:
+        return refused_start(str(exc))
+    return 202, {
+        "queued": count,
+        "skipped": 0,
+        "skipped_recipients": [],
+        "invalid": 0,
+        "invalid_recipients": [],
+        "duplicates": 0,
+        "duplicate_phones": [],
+        "already_accepted": 0,
+        "unknown_kept": 0,
+        "notes": [
+            f"The {field} has {count} contact(s) now; they are queued as the send starts "
+            f"({without_consent} without consent, and those within the frequency cap, are "
+            "skipped then)."
+        ],
+        "warnings": [],
+        "messages": [],
     }
 
 

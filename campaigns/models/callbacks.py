@@ -146,6 +146,8 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        # "Did this number order since …?": segments' order conditions.
+        indexes = [models.Index(fields=["from_phone", "received_at"], name="order_customer_recent")]
         constraints = [
             # A replayed order callback is stored once.
             models.UniqueConstraint(

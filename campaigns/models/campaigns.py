@@ -102,6 +102,17 @@ class Campaign(models.Model):
         "(an abandoned cart, say); never completes by itself. The same customer may get it "
         "again for a new trigger when the frequency cap allows.",
     )
+    # The audience chosen in the send step, queued when the send starts (a segment is evaluated
+    # then). PROTECT: a list or segment a campaign was sent to stays to say whom it went to.
+    audience_list = models.ForeignKey(
+        "campaigns.ContactList", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    audience_segment = models.ForeignKey(
+        "campaigns.Segment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Set once the audience is queued, so that a send task run again (a retry, a recovery)
+    # does not evaluate the segment a second time.
+    audience_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(

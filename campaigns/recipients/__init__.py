@@ -4,6 +4,13 @@
 out and why, `queueing` plans and queues a send; their public names are exported here.
 """
 
+from campaigns.recipients.audiences import (
+    AudienceSummary,
+    audience_contacts,
+    audience_summary,
+    campaign_audience,
+    contact_recipients,
+)
 from campaigns.recipients.eligibility import (
     MAX_REPORTED,
     OPT_OUT_SKIP_REASON,
@@ -45,6 +52,7 @@ __all__ = [
     "MAX_REPORTED",
     "OPT_OUT_SKIP_REASON",
     "US_SKIP_REASON",
+    "AudienceSummary",
     "CatalogLookup",
     "CsvRecipients",
     "QueueReport",
@@ -53,9 +61,13 @@ __all__ = [
     "RecipientList",
     "RowProblems",
     "SendPlan",
+    "audience_contacts",
+    "audience_summary",
+    "campaign_audience",
     "campaign_queue_recipients",
     "check_recipient",
     "chunks",
+    "contact_recipients",
     "frequency_cap_reason",
     "invalid_rows",
     "is_marketing_blocked",

@@ -9,7 +9,7 @@ from django.db import transaction
 from django_tasks.base import Task
 
 from campaigns import conf, recipients
-from campaigns.models import Campaign, ContactImport, RecipientUpload
+from campaigns.models import Campaign, ContactImport, ContactList, RecipientUpload, Segment
 from campaigns.services import contact_imports, healing, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
@@ -76,6 +76,21 @@ def campaign_queue_and_send(
     if not report.refused:
         campaign_enqueue_send(campaign)
     return report
+
+
+def campaign_send_to_audience(
+    campaign: Campaign, *, contact_list: ContactList | None = None, segment: Segment | None = None
+):
+    """Send to a list or a segment (exactly one): it is stored on the campaign and queued by
+    the send task as the send starts (`campaign_queue_audience`), never here in a request."""
+    if (contact_list is None) == (segment is None):
+        raise ValueError("Send to a list or to a segment: exactly one of them.")
+    campaign_queueable(campaign)
+    campaign.audience_list, campaign.audience_segment = contact_list, segment
+    Campaign.objects.filter(pk=campaign.pk).update(
+        audience_list=contact_list, audience_segment=segment, audience_queued_at=None
+    )
+    campaign_enqueue_send(campaign)
 
 
 def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:

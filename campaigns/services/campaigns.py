@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import conf, recipients, validation
+from campaigns.audiences.segments import SegmentRulesError
 from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
 from campaigns.kaleyra.client import check_config
 from campaigns.models import Campaign, Message
@@ -140,12 +141,37 @@ def campaign_send(
         raise CampaignNotSendable(errors)
     config = sending_config()
     campaign_start(campaign, resume=resume)
+    campaign_queue_audience(campaign)
     options = options or run_options()
     if campaign.triggered and not options.stay_open:
         options = replace(options, stay_open=conf.MPM_TRIGGERED_STAY_OPEN)
     return engine.run(
         campaign, campaign_content(campaign), config, options, progress_callback=progress
     )
+
+
+def campaign_queue_audience(campaign: Campaign) -> recipients.QueueReport | None:
+    """Queue the campaign's list or segment, evaluated now (when the send starts, so a segment
+    scheduled for later matches who is in it then), once: the mark is set after queueing, and
+    queueing again after a crash queues no number twice. None when there is nothing to queue."""
+    if campaign.audience_queued_at is not None:
+        return None
+    if campaign.audience_list_id is None and campaign.audience_segment_id is None:
+        return None
+    try:
+        contacts = recipients.campaign_audience(campaign)
+        report = recipients.campaign_queue_recipients(
+            campaign, recipients.contact_recipients(contacts), valid_only=True
+        )
+    except SegmentRulesError as exc:
+        # A list or campaign its rules name was deleted since: wait for the marketer (a resume
+        # evaluates it again) rather than complete having sent nothing.
+        reason = f"Its segment “{campaign.audience_segment}” cannot be evaluated: {exc}."
+        campaign_pause(campaign, reason=reason[:300])
+        raise CampaignNotRunnable(reason) from exc
+    campaign.audience_queued_at = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(audience_queued_at=campaign.audience_queued_at)
+    return report
 
 
 def campaign_start(campaign: Campaign, *, resume: bool = False):

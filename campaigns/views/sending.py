@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from campaigns import conf, recipients, services, validation
+from campaigns.audiences.segments import SegmentRulesError
 from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
@@ -46,6 +47,8 @@ def campaign_send(request, pk: int):
         return render(request, "campaigns/send.html", context)
     if request.method == "GET":
         return render(request, "campaigns/send.html", {**context, "form": RecipientsForm()})
+    if "confirm" in request.POST and audience_chosen(request.POST):
+        return audience_confirmed(request, campaign, context)
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
     if "download_invalid" in request.POST:
@@ -63,6 +66,8 @@ def campaign_send(request, pk: int):
             return redirect("campaigns:upload", pk=campaign.pk, upload_id=upload.pk)
     if not form.is_valid():
         return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
+    if audience_chosen(form.cleaned_data):
+        return audience_confirm_page(request, context, form)
     numbers = form.cleaned_data["numbers"]
     plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
     return confirm_page(request, context, plan, numbers=numbers)
@@ -87,6 +92,57 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200)
         },
         status=status,
     )
+
+
+def audience_chosen(data) -> bool:
+    return bool(data.get("audience_list") or data.get("audience_segment"))
+
+
+def audience_confirm_page(request, context, form, status=200):
+    """A list or segment: how many it holds now, how many consent and the frequency cap leave
+    out; the send evaluates it again as it starts."""
+    chosen = form.cleaned_data
+    audience = {"contact_list": chosen["audience_list"], "segment": chosen["audience_segment"]}
+    contacts = recipients.audience_contacts(**audience)
+    try:
+        summary = recipients.audience_summary(context["campaign"], contacts)
+    except SegmentRulesError as exc:
+        form.add_error("audience_segment", f"This segment cannot be evaluated: {exc}.")
+        return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
+    return render(
+        request,
+        "campaigns/confirm_audience.html",
+        {
+            **context,
+            "form": form,
+            "audience": chosen["audience_list"] or chosen["audience_segment"],
+            "summary": summary,
+            "duration": composer.estimated_duration(summary.to_send, conf.KALEYRA_RATE_PER_SECOND),
+        },
+        status=status,
+    )
+
+
+def audience_confirmed(request, campaign, context):
+    """Store the list or segment on the campaign and start the send, which queues it."""
+    form = RecipientsForm(request.POST)
+    if not form.is_valid():
+        return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
+    chosen = form.cleaned_data
+    try:
+        background.campaign_send_to_audience(
+            campaign, contact_list=chosen["audience_list"], segment=chosen["audience_segment"]
+        )
+    except services.CampaignNotRunnable as exc:
+        messages.error(request, f"Nothing was sent: {exc}")
+        return redirect("campaigns:detail", pk=campaign.pk)
+    audience = chosen["audience_list"] or chosen["audience_segment"]
+    messages.success(
+        request,
+        f"Sending “{campaign}” to “{audience}” in the background: its contacts are queued as "
+        "the send starts; follow its progress below.",
+    )
+    return redirect("campaigns:detail", pk=campaign.pk)
 
 
 def wants_valid_only(request) -> bool:
