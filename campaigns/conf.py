@@ -96,6 +96,10 @@ SETTINGS: dict[str, Setting] = {
     "MPM_UPLOAD_MAX_BYTES": Setting("int", 50_000_000, minimum=100_000, maximum=10**12),
     "MPM_UPLOAD_INLINE_BYTES": Setting("int", 200_000, minimum=0, maximum=10**9),
     "MPM_UPLOAD_LIFETIME_HOURS": Setting("float", 2.0, minimum=0.05, maximum=24 * 30),
+    # A campaign is paused when more than MPM_AUTO_PAUSE_SHARE of its run's first
+    # MPM_AUTO_PAUSE_SAMPLE answers failed: a cause common to all (0: never).
+    "MPM_AUTO_PAUSE_SAMPLE": Setting("int", 200, minimum=0, maximum=1_000_000),
+    "MPM_AUTO_PAUSE_SHARE": Setting("float", 0.2, minimum=0.01, maximum=1),
     # WhatsApp's Business Messaging Policy: marketing goes only to contacts whose current
     # consent (their ledger's last word) is opted in; others are skipped, with the reason.
     "MPM_CONSENT_REQUIRED": Setting("bool", True),

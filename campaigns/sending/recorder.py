@@ -105,6 +105,7 @@ class Recorder:
         self.last_flush = 0.0
         # Set the moment an account-wide answer arrives, so senders stop before the commit.
         self.pause_heard = threading.Event()
+        self.early_failures_checked = not policy.pause_on_account_errors  # a test send: never
 
     def put(self, answer: Answer):
         """Called on the sender's thread for each answer: journalled at once, committed later."""
@@ -132,3 +133,24 @@ class Recorder:
                 return
             decisions = record(batch, campaign_id=self.campaign_id, policy=self.policy)
             self.summary.count(batch, decisions)
+            self._pause_on_early_failures()
+
+    def _pause_on_early_failures(self):
+        """Once the run's first MPM_AUTO_PAUSE_SAMPLE answers are in, more than
+        MPM_AUTO_PAUSE_SHARE of them failed: a cause common to all (a wrong value, a broken
+        template) is likely, so the campaign is paused before the rest go the same way."""
+        sample = conf.MPM_AUTO_PAUSE_SAMPLE
+        answered = self.summary.accepted + self.summary.failed
+        if self.early_failures_checked or not sample or answered < sample:
+            return
+        self.early_failures_checked = True
+        share = conf.MPM_AUTO_PAUSE_SHARE
+        if self.summary.failed <= share * answered:
+            return
+        common = ", ".join(f"{code} ({n})" for code, n in self.summary.codes.most_common(3))
+        reason = (
+            f"Paused automatically: {self.summary.failed} of the first {answered} messages "
+            f"failed (over {share:.0%}). Most common: {common}. Fix the cause, then resume."
+        )
+        if Campaign.objects.filter(pk=self.campaign_id).pause(reason):
+            self.pause_heard.set()

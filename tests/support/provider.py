@@ -82,10 +82,10 @@ class Provider:
 
         self.script.answers.append(respond)
 
-    def answer_error(self, name: str):
+    def answer_error(self, name: str, *, delay: float = 0.0):
         """Kaleyra's documented answer `name` (a key of `campaigns.kaleyra.documented.ERRORS`)."""
         status, payload = documented.ERRORS[name]
-        self.answer(status, payload)
+        self.answer(status, payload, delay=delay)
 
     def reset(self):
         """Forget the answers not given yet (requests received so far are kept)."""
