@@ -1,6 +1,8 @@
 """Background entry points: a worker (`manage.py db_worker`) runs campaign sends, and checks and
 queues uploaded recipient files, off the web request. Each task takes ids and calls a service."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django_tasks import task
 
@@ -31,6 +33,15 @@ def send_campaign_task(campaign_id: int, resume: bool = False) -> str:
 
 
 @task()
+def start_scheduled_task(campaign_id: int, send_at: str) -> str:
+    """A scheduled campaign's time has come: it starts sending, once, if it is still scheduled
+    for exactly this time (rescheduled, cancelled or edited since: nothing happens)."""
+    if not services.campaign_start_scheduled(campaign_id, datetime.fromisoformat(send_at)):
+        return f"Campaign {campaign_id} is no longer scheduled for {send_at}: nothing to do."
+    return send_campaign_task.call(campaign_id)
+
+
+@task()
 def recover_campaigns_task() -> str:
     """Continue campaigns whose worker died; comes back while any campaign is sending (booked
     first, so a worker killed during this very task does not end the chain)."""
@@ -41,8 +52,10 @@ def recover_campaigns_task() -> str:
     )
     tallies.tallies_compact()
     api.idempotency_purge()  # API sends book this chain; purge_idempotency_keys is for cron
+    overdue = healing.scheduled_heal(start_task=start_scheduled_task)
     return (
-        f"{healing.campaigns_heal(send_task=send_campaign_task)}; {restarted} upload(s) restarted"
+        f"{healing.campaigns_heal(send_task=send_campaign_task)}; {restarted} upload(s) "
+        f"restarted; {len(overdue)} overdue scheduled campaign(s) started"
     )
 
 

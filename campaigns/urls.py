@@ -59,6 +59,7 @@ urlpatterns = [
     path("<id:pk>/edit/", composer.campaign_edit, name="edit"),
     path("<id:pk>/clone/", composer.campaign_clone, name="clone"),
     path("<id:pk>/send/", sending.campaign_send, name="send"),
+    path("<id:pk>/schedule/", sending.campaign_schedule, name="schedule"),
     path("<id:pk>/uploads/<id:upload_id>/", sending.campaign_upload, name="upload"),
     path(
         "<id:pk>/uploads/<id:upload_id>/invalid.csv",

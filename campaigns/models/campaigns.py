@@ -1,5 +1,7 @@
 """Campaigns: a template, its values, a thumbnail and titled product sections."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -43,12 +45,37 @@ class CampaignQuerySet(models.QuerySet):
     def sending(self):
         return self.filter(state=Campaign.State.SENDING)
 
+    def schedule(self, send_at, time_zone: str) -> int:
+        """To `scheduled` (from a draft or a completed campaign), or moved to another time."""
+        return self.filter(
+            state__in=[Campaign.State.DRAFT, Campaign.State.COMPLETED, Campaign.State.SCHEDULED]
+        ).update(
+            state=Campaign.State.SCHEDULED,
+            send_at=send_at,
+            send_time_zone=time_zone,
+            updated_at=timezone.now(),
+        )
+
+    def unschedule(self) -> int:
+        """A scheduled campaign back to a draft: its time is forgotten, its task does nothing."""
+        return self.filter(state=Campaign.State.SCHEDULED).update(
+            state=Campaign.State.DRAFT, send_at=None, updated_at=timezone.now()
+        )
+
+    def start_scheduled(self, send_at) -> int:
+        """Sending starts, once, by the task booked for exactly this time (a task booked for
+        an earlier time, or for a schedule cancelled since, moves nothing)."""
+        return self.filter(state=Campaign.State.SCHEDULED, send_at=send_at).update(
+            state=Campaign.State.SENDING, paused_reason="", updated_at=timezone.now()
+        )
+
 
 class Campaign(models.Model):
     """An MPM a marketer builds: one template, its values, a thumbnail and titled product sections."""
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
         SENDING = "sending", "Sending"
         PAUSED = "paused", "Paused"
         COMPLETED = "completed", "Completed"
@@ -114,6 +141,10 @@ class Campaign(models.Model):
     # does not evaluate the segment a second time.
     audience_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    # A scheduled campaign starts at `send_at` (stored in UTC); the zone it was entered in is
+    # kept to show it back in the marketer's own time.
+    send_at = models.DateTimeField(null=True, blank=True, editable=False)
+    send_time_zone = models.CharField(max_length=64, blank=True, editable=False)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -132,8 +163,19 @@ class Campaign(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        """Only a draft may change: once sending starts, the records describe what was sent."""
-        return self.state == Campaign.State.DRAFT
+        """Only a draft may change (a scheduled one goes back to being a draft, to be confirmed
+        again): once sending starts, the records describe what was sent."""
+        return self.state in (Campaign.State.DRAFT, Campaign.State.SCHEDULED)
+
+    @property
+    def send_at_local(self):
+        """The scheduled time in the zone it was entered in."""
+        if self.send_at is None:
+            return None
+        try:
+            return self.send_at.astimezone(ZoneInfo(self.send_time_zone or settings.TIME_ZONE))
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.send_at
 
 
 class Section(models.Model):

@@ -28,6 +28,7 @@ from campaigns.tasks import (
     recover_campaigns_task,
     run_contact_import_task,
     send_campaign_task,
+    start_scheduled_task,
 )
 
 
@@ -76,6 +77,53 @@ def campaign_queue_and_send(
     if not report.refused:
         campaign_enqueue_send(campaign)
     return report
+
+
+def campaign_queue_and_schedule(
+    campaign: Campaign,
+    recipient_inputs: Iterable[recipients.RecipientInput],
+    *,
+    send_at,
+    time_zone: str,
+    valid_only: bool = False,
+) -> recipients.QueueReport:
+    """Queue the recipients now (checked as for a send now: all or nothing, or the valid ones)
+    and book the start for `send_at`; their Messages wait in the queue until then."""
+    campaign_queueable(campaign)
+    if campaign.state not in (Campaign.State.DRAFT, Campaign.State.COMPLETED):
+        raise CampaignNotRunnable(
+            f"The campaign is {campaign.get_state_display().lower()}: only a draft (or a "
+            "completed campaign, for new recipients) can be scheduled."
+        )
+    if not start_scheduled_task.get_backend().supports_defer:
+        raise CampaignNotRunnable(
+            "This server's task backend cannot run a task later, so nothing can be scheduled "
+            "(TASKS: use the database backend, as the README's deployment does)."
+        )
+    sending_config()  # a worker could not send at that time either: say so now
+    report = recipients.campaign_queue_recipients(campaign, recipient_inputs, valid_only=valid_only)
+    if not report.refused:
+        campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone)
+    return report
+
+
+def campaign_reschedule(campaign: Campaign, *, send_at, time_zone: str) -> bool:
+    """Book (or move) a campaign's start; the task booked for an earlier time finds the time
+    changed and does nothing."""
+    if not Campaign.objects.filter(pk=campaign.pk).schedule(send_at, time_zone):
+        return False
+    campaign.state, campaign.send_at, campaign.send_time_zone = (
+        Campaign.State.SCHEDULED,
+        send_at,
+        time_zone,
+    )
+
+    def enqueue():
+        start_scheduled_task.using(run_after=send_at).enqueue(campaign.pk, send_at.isoformat())
+        healing.recovery_schedule(recover_campaigns_task)  # heals a start that goes wrong
+
+    transaction.on_commit(enqueue)
+    return True
 
 
 def campaign_send_to_audience(

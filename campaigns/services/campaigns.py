@@ -191,6 +191,25 @@ def campaign_start(campaign: Campaign, *, resume: bool = False):
     campaign.state = Campaign.State.SENDING
 
 
+def campaign_start_scheduled(campaign_id: int, send_at) -> bool:
+    """Start the campaign booked for `send_at` (True), with its recovery booked; False when it
+    is no longer scheduled for that time."""
+    return bool(Campaign.objects.filter(pk=campaign_id).start_scheduled(send_at))
+
+
+SCHEDULE_CANCELLED = "The schedule was cancelled before this message was sent."
+
+
+def campaign_unschedule(campaign: Campaign, *, detail: str = SCHEDULE_CANCELLED) -> int:
+    """A scheduled campaign back to a draft; what it had queued is skipped (a later send queues
+    its recipients again). Returns how many were skipped; 0 when it was not scheduled."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk).unschedule():
+            return 0
+        campaign.state, campaign.send_at = Campaign.State.DRAFT, None
+        return campaign.messages.real().skip_queued(detail)
+
+
 def campaign_next_due(campaign: Campaign):
     """When a still-sending campaign next has a Message to send: now when one is ready (an
     always-on campaign's trigger queued as its run was closing, when the run still looked

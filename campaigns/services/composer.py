@@ -16,6 +16,8 @@ from campaigns.payload import MpmContent, recipient_values
 from campaigns.selectors import campaign_parts, mpm_content
 from campaigns.validation import Problem
 
+SCHEDULE_EDITED = "The campaign was edited after it was scheduled: it waits to be confirmed again."
+
 # A draft may break the provider's limits (the check says so), but not without bound.
 MAX_DRAFT_SECTIONS = 50
 MAX_DRAFT_PRODUCTS = 300
@@ -327,6 +329,13 @@ def draft_save(
                 raise CampaignNotEditable(
                     f"“{campaign}” is {campaign.get_state_display().lower()}: clone it to make "
                     "changes."
+                )
+            if campaign.state == Campaign.State.SCHEDULED:
+                when = f"{campaign.send_at_local:%Y-%m-%d %H:%M} {campaign.send_time_zone}"
+                services.campaign_unschedule(campaign, detail=SCHEDULE_EDITED)
+                notes.append(
+                    f"It was scheduled for {when}; changed, it is a draft again: send or "
+                    "schedule it again to confirm what goes out."
                 )
         campaign.name = state.name.strip() or "Untitled campaign"
         campaign.template = state.template

@@ -64,6 +64,24 @@ def campaigns_heal(*, send_task: Task) -> str:
     return f"{len(continued)} campaign(s) continued after a worker stopped: {continued}"
 
 
+def scheduled_heal(*, start_task: Task, now=None) -> list[int]:
+    """Start the scheduled campaigns whose time passed a recovery round ago with no start task
+    waiting for them (a task lost, or a worker that failed it): heal alone, once."""
+    now = now or timezone.now()
+    overdue = Campaign.objects.filter(
+        state=Campaign.State.SCHEDULED,
+        send_at__lte=now - timedelta(seconds=conf.MPM_RECOVERY_INTERVAL),
+    )
+    waiting = tasks_of(start_task).filter(status=TaskResultStatus.READY)
+    started = []
+    for campaign_id, send_at in overdue.values_list("pk", "send_at"):
+        args = [campaign_id, send_at.isoformat()]
+        if not waiting.filter(args_kwargs__args=args).exists():
+            start_task.enqueue(*args)
+            started.append(campaign_id)
+    return started
+
+
 def campaign_run_alive(campaign_id: int) -> bool:
     """Whether a live run (its heartbeat within the lease) is sending this campaign."""
     return WorkerHeartbeat.objects.live(lease_start()).filter(campaign_id=campaign_id).exists()
@@ -85,14 +103,15 @@ def tasks_of(task: Task):
 
 
 def recovery_schedule(task: Task):
-    """Book the next recovery while a campaign is sending or an upload is being checked or
-    queued on a worker, unless one is booked already."""
+    """Book the next recovery while a campaign is sending or scheduled, or an upload is being
+    checked or queued on a worker, unless one is booked already."""
     if not task.get_backend().supports_defer:
         return
     busy = RecipientUpload.objects.filter(
         state__in=(RecipientUpload.State.CHECKING, RecipientUpload.State.QUEUEING)
     )
-    if not Campaign.objects.filter(state=Campaign.State.SENDING).exists() and not busy.exists():
+    waiting = Campaign.objects.filter(state__in=(Campaign.State.SENDING, Campaign.State.SCHEDULED))
+    if not waiting.exists() and not busy.exists():
         return  # nothing to heal: the next send books it again
     if tasks_of(task).filter(status=TaskResultStatus.READY).exists():
         return

@@ -16,6 +16,7 @@ from campaigns.models import Campaign
 from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
 from campaigns.services import background, composer
+from campaigns.services.scheduling import TIME_ZONES
 from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, without_page
 
 RESULTS_PER_PAGE = 50
@@ -70,6 +71,7 @@ def campaign_detail(request, pk: int):
             "json": services.campaign_preview(campaign),
             "editable": campaign.is_editable,
             "can_send": request.user.has_perm(SEND),
+            "time_zones": TIME_ZONES if campaign.state == Campaign.State.SCHEDULED else (),
             "sendable": campaign.state
             in (Campaign.State.DRAFT, Campaign.State.SENDING, Campaign.State.COMPLETED),
         },

@@ -6,10 +6,11 @@ own page, which shows the check's progress (polled by htmx) and then the confirm
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from campaigns import conf, recipients, services, validation
@@ -18,6 +19,7 @@ from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer, uploads
+from campaigns.services.scheduling import TIME_ZONES, ScheduleProblem, send_time
 from campaigns.views.common import load_campaign, need
 from campaigns.views.results import Echo, spreadsheet_safe
 
@@ -27,6 +29,11 @@ def send_blocked_reason(campaign: Campaign) -> str:
         return "This campaign was cancelled. Clone it to send the same message again."
     if campaign.state == Campaign.State.PAUSED:
         return "This campaign is paused. Resume it on its page, or cancel it."
+    if campaign.state == Campaign.State.SCHEDULED:
+        return (
+            "This campaign is scheduled. Reschedule or cancel the schedule on its page; to add "
+            "recipients, cancel the schedule and send or schedule it again."
+        )
     return ""
 
 
@@ -51,6 +58,8 @@ def campaign_send(request, pk: int):
         return audience_confirmed(request, campaign, context)
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
+    if "schedule" in request.POST:
+        return schedule_confirmed(request, campaign, context)
     if "download_invalid" in request.POST:
         rows = recipients.recipients_from_numbers(request.POST.get("numbers", ""))
         return invalid_csv(campaign, rows, name=f"campaign-{campaign.pk}-invalid.csv")
@@ -73,12 +82,16 @@ def campaign_send(request, pk: int):
     return confirm_page(request, context, plan, numbers=numbers)
 
 
-def confirm_page(request, context, plan, *, numbers="", upload=None, status=200):
+def confirm_page(request, context, plan, *, numbers="", upload=None, status=200, schedule_error=""):
     return render(
         request,
         "campaigns/confirm.html",
         {
             **context,
+            "time_zones": TIME_ZONES,
+            "default_zone": request.POST.get("time_zone") or settings.TIME_ZONE,
+            "send_at_value": request.POST.get("send_at", ""),
+            "schedule_error": schedule_error,
             "plan": plan,
             "first_messages": composer.recipient_previews(
                 context["campaign"], plan.first_recipients
@@ -176,6 +189,64 @@ def send_confirmed(request, campaign, context):
     notes = report.notes()
     if notes:
         messages.info(request, " ".join(notes))
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+def schedule_confirmed(request, campaign, context):
+    """Queue now, start at the chosen time (entered in the marketer's zone, stored in UTC)."""
+    numbers = request.POST.get("numbers", "")
+    if not numbers.strip():
+        return redirect("campaigns:send", pk=campaign.pk)
+    zone = request.POST.get("time_zone", "")
+    try:
+        send_at = send_time(request.POST.get("send_at", ""), zone)
+    except ScheduleProblem as exc:
+        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
+        return confirm_page(request, context, plan, numbers=numbers, status=400, schedule_error=exc)
+    try:
+        report = background.campaign_queue_and_schedule(
+            campaign, recipients.recipients_from_numbers(numbers), send_at=send_at, time_zone=zone
+        )
+    except services.CampaignNotRunnable as exc:
+        messages.error(request, f"Nothing was scheduled: {exc}")
+        return redirect("campaigns:detail", pk=campaign.pk)
+    if report.refused:
+        messages.error(request, "Nothing was scheduled: some recipients are not valid any more.")
+        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
+        return confirm_page(request, context, plan, numbers=numbers, status=400)
+    messages.success(
+        request,
+        f"Scheduled “{campaign}” for {campaign.send_at_local:%Y-%m-%d %H:%M} ({zone}): "
+        f"{report.queued} recipient(s) wait in the queue and go out then.",
+    )
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+@require_POST
+def campaign_schedule(request, pk: int):
+    """Move a scheduled campaign to another time, or cancel its schedule (a draft again)."""
+    need(request, VIEW, SEND)
+    campaign = load_campaign(pk)
+    if campaign.state != Campaign.State.SCHEDULED:
+        messages.error(request, "The campaign is not scheduled (any more).")
+    elif request.POST.get("action") == "unschedule":
+        skipped = services.campaign_unschedule(campaign)
+        messages.success(
+            request,
+            f"The schedule is cancelled: a draft again; {skipped} queued message(s) "
+            "will not be sent.",
+        )
+    else:
+        zone = request.POST.get("time_zone", "")
+        try:
+            send_at = send_time(request.POST.get("send_at", ""), zone)
+        except ScheduleProblem as exc:
+            messages.error(request, f"Not rescheduled: {exc}")
+        else:
+            background.campaign_reschedule(campaign, send_at=send_at, time_zone=zone)
+            messages.success(
+                request, f"Rescheduled for {campaign.send_at_local:%Y-%m-%d %H:%M} ({zone})."
+            )
     return redirect("campaigns:detail", pk=campaign.pk)
 
 

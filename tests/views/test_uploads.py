@@ -548,7 +548,9 @@ def test_a_queueing_whose_worker_died_is_finished_by_the_recovery_task_sending_e
 
     RecipientUpload.objects.update(touched_at=timezone.now() - uploads.STALL_AFTER * 2)
     with django_capture_on_commit_callbacks(execute=True):
-        assert recover_campaigns_task.call().endswith("; 1 upload(s) restarted")
+        assert recover_campaigns_task.call().endswith(
+            "; 1 upload(s) restarted; 0 overdue scheduled campaign(s) started"
+        )
     with django_capture_on_commit_callbacks(execute=True):
         run_worker()  # queues it again and enqueues the send
     run_worker()

@@ -1,0 +1,42 @@
+"""When a scheduled campaign goes out: the marketer's local date and time in their zone, checked
+(in the future, at most MAX_AHEAD ahead, a time that exists on that day) and turned into UTC."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django.utils import timezone
+
+MAX_AHEAD = timedelta(days=90)
+TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+
+class ScheduleProblem(ValueError):
+    """A send time that cannot be used; the message says why, naming the field."""
+
+
+def send_time(local: str, zone_name: str, *, now: datetime | None = None) -> datetime:
+    """The aware UTC time of `local` ("2026-12-03T10:00", as a datetime-local field sends it)
+    in `zone_name`."""
+    now = now or timezone.now()
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleProblem(f"time zone: “{zone_name[:64]}” is not a known time zone.") from None
+    try:
+        naive = datetime.fromisoformat(local.strip())
+    except ValueError:
+        raise ScheduleProblem("send time: give a date and a time, e.g. 2026-12-03 10:00.") from None
+    if naive.tzinfo is not None:
+        raise ScheduleProblem("send time: give the local date and time, without a zone.")
+    aware = naive.replace(tzinfo=zone)
+    if aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ScheduleProblem(
+            f"send time: {naive:%Y-%m-%d %H:%M} does not exist in {zone_name} "
+            "(the clocks move forward then); choose another time."
+        )
+    when = aware.astimezone(ZoneInfo("UTC"))
+    if when <= now:
+        raise ScheduleProblem("send time: it has passed already; choose a time in the future.")
+    if when > now + MAX_AHEAD:
+        raise ScheduleProblem(f"send time: at most {MAX_AHEAD.days} days ahead.")
+    return when

@@ -1,0 +1,189 @@
+"""Scheduled campaigns: a time entered in the marketer's zone and stored in UTC, recipients
+queued at confirmation, the start booked with the task backend's run_after and made once by the
+task booked for exactly that time; reschedule, cancel and edit leave stale tasks doing nothing;
+the recovery starts a campaign whose start was lost."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, Message
+from campaigns.services import background, campaign_unschedule
+from campaigns.services.composer import draft_save, state_from_campaign
+from campaigns.services.healing import scheduled_heal
+from campaigns.services.scheduling import ScheduleProblem, send_time
+from campaigns.tasks import start_scheduled_task
+from tests.api.conftest import ALL, user_with
+from tests.sending.test_engine import numbers
+
+pytestmark = pytest.mark.django_db
+DUMMY = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+# --- the time ------------------------------------------------------------------------------
+
+
+def test_a_local_time_is_stored_in_utc():
+    assert send_time("2026-12-03T10:00", "Asia/Kolkata", now=NOW) == datetime(
+        2026, 12, 3, 4, 30, tzinfo=UTC
+    )
+    summer = datetime(2026, 6, 1, tzinfo=UTC)
+    assert send_time("2026-07-01 09:00", "Europe/Berlin", now=summer).hour == 7  # CEST: +2
+    assert send_time("2026-12-01 09:00", "Europe/Berlin", now=NOW - timedelta(days=30)).hour == 8
+
+
+@pytest.mark.parametrize(
+    ("local", "zone", "problem"),
+    [
+        ("2026-12-01T10:00", "Asia/Kolkata", "it has passed already"),
+        ("2027-06-01T10:00", "Asia/Kolkata", "at most 90 days ahead"),
+        ("tomorrow at ten", "Asia/Kolkata", "give a date and a time"),
+        ("2026-12-03T10:00", "Mars/Olympus", "is not a known time zone"),
+        ("2026-12-03T10:00+05:30", "Asia/Kolkata", "without a zone"),
+    ],
+)
+def test_a_time_that_cannot_be_used_is_refused_naming_the_field(local, zone, problem):
+    with pytest.raises(ScheduleProblem, match=problem):
+        send_time(local, zone, now=NOW)
+
+
+def test_a_time_the_clocks_skip_is_refused():
+    """America/New_York springs forward at 02:00 on 2026-03-08: 02:30 never happens."""
+    march = datetime(2026, 3, 1, tzinfo=UTC)
+    with pytest.raises(ScheduleProblem, match="does not exist in America/New_York"):
+        send_time("2026-03-08T02:30", "America/New_York", now=march)
+    assert send_time("2026-03-08T03:30", "America/New_York", now=march).hour == 7  # EDT: -4
+
+
+# --- the flow ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deferring(settings):
+    settings.TASKS = DUMMY
+    settings.MPM_FREQUENCY_CAP_HOURS = 0
+    yield start_scheduled_task.get_backend()
+
+
+def booked(backend):
+    return [r for r in backend.results if r.task.func is start_scheduled_task.func]
+
+
+def test_scheduling_from_the_confirmation_queues_now_and_books_the_start(
+    client, campaign, provider, deferring, django_capture_on_commit_callbacks
+):
+    client.force_login(user_with(*ALL))
+    phones = numbers(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            reverse("campaigns:send", args=[campaign.pk]),
+            {
+                "numbers": "\n".join(phones),
+                "schedule": "yes",
+                "send_at": (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+                "time_zone": "UTC",
+            },
+        )
+    assert answer.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SCHEDULED and campaign.send_time_zone == "UTC"
+    assert Message.objects.filter(campaign=campaign, state="queued").count() == 3
+    [start] = booked(deferring)
+    assert start.task.run_after == campaign.send_at
+    assert start.args == [campaign.pk, campaign.send_at.isoformat()]
+    assert provider.requests == []  # nothing goes before its time
+
+    page = client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+    assert "Goes out at" in page and "(UTC)" in page
+
+    for _ in phones:
+        provider.answer()
+    start_scheduled_task.call(*start.args)  # the time has come
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    assert sorted(r.to for r in provider.requests) == sorted(phones)
+
+
+def test_a_bad_time_on_the_confirmation_says_why_and_queues_nothing(client, campaign, deferring):
+    client.force_login(user_with(*ALL))
+    answer = client.post(
+        reverse("campaigns:send", args=[campaign.pk]),
+        {"numbers": numbers(1)[0], "schedule": "yes", "send_at": "2020-01-01T10:00",
+         "time_zone": "Asia/Kolkata"},
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert "send time: it has passed already" in answer.content.decode()
+    assert not Message.objects.exists() and booked(deferring) == []
+
+
+@pytest.fixture
+def schedule(django_capture_on_commit_callbacks):
+    """Schedule as the confirmation does, its start booked once the transaction commits."""
+
+    def schedule(campaign, phones, when):
+        with django_capture_on_commit_callbacks(execute=True):
+            background.campaign_queue_and_schedule(
+                campaign,
+                [background.recipients.RecipientInput(p, line=n) for n, p in enumerate(phones, 1)],
+                send_at=when,
+                time_zone="Asia/Kolkata",
+            )
+
+    return schedule
+
+
+@pytest.fixture
+def reschedule(django_capture_on_commit_callbacks):
+    def reschedule(campaign, when):
+        with django_capture_on_commit_callbacks(execute=True):
+            background.campaign_reschedule(campaign, send_at=when, time_zone="UTC")
+
+    return reschedule
+
+
+def test_rescheduled_cancelled_or_edited_the_old_tasks_do_nothing(
+    campaign, provider, deferring, schedule, reschedule
+):
+    first = timezone.now() + timedelta(hours=2)
+    schedule(campaign, numbers(2), first)
+    reschedule(campaign, first + timedelta(hours=1))
+    stale, fresh = booked(deferring)
+    assert "no longer scheduled" in start_scheduled_task.call(*stale.args)
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SCHEDULED
+
+    draft_save(state=state_from_campaign(campaign), campaign=campaign)  # edited
+    edited = Campaign.objects.get(pk=campaign.pk)
+    assert edited.state == Campaign.State.DRAFT and edited.send_at is None
+    assert "no longer scheduled" in start_scheduled_task.call(*fresh.args)
+    assert set(Message.objects.values_list("state", flat=True)) == {"skipped"}
+    assert provider.requests == []
+
+    schedule(edited, numbers(2), first)  # scheduled again: its recipients queued again
+    assert Message.objects.filter(state="queued").count() == 2
+    assert campaign_unschedule(edited) == 2
+    assert "no longer scheduled" in start_scheduled_task.call(*booked(deferring)[-1].args)
+    assert provider.requests == []
+
+
+def test_the_recovery_starts_a_campaign_whose_start_was_lost(
+    campaign, deferring, settings, schedule
+):
+    settings.MPM_RECOVERY_INTERVAL = 30
+    when = timezone.now() + timedelta(minutes=5)
+    schedule(campaign, numbers(1), when)
+    deferring.clear()  # the booked start is lost (a queue emptied by hand, say)
+    assert scheduled_heal(start_task=start_scheduled_task, now=when) == []  # not overdue yet
+    assert scheduled_heal(start_task=start_scheduled_task, now=when + timedelta(seconds=31)) == [
+        campaign.pk
+    ]
+    [start] = booked(deferring)
+    assert start.args == [campaign.pk, campaign.send_at.isoformat()]
+
+
+def test_a_backend_that_cannot_wait_refuses_to_schedule_saying_why(campaign, schedule):
+    with pytest.raises(background.CampaignNotRunnable, match="cannot run a task later"):
+        schedule(campaign, numbers(1), timezone.now() + timedelta(hours=1))
+    assert not Message.objects.exists()
