@@ -41,6 +41,7 @@ def run(database: str, rows: int, workdir: Path) -> dict:
         "DATABASE_URL": fresh_database(database, workdir, "mpm_upload_bench"),
         "DJANGO_MEDIA_ROOT": str(workdir / "media"),
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+        "MPM_CONSENT_REQUIRED": "false",  # made-up recipients: this measures the check
         "PYTHONPATH": str(ROOT),
     }
     csv_path = workdir / "recipients.csv"
