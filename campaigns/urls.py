@@ -7,6 +7,7 @@ from campaigns.views import (
     campaigns,
     composer,
     contact_imports,
+    contacts,
     results,
     sending,
     tokens,
@@ -39,6 +40,8 @@ urlpatterns = [
     path("check/", composer.composer_check, name="check"),
     path("products/", composer.product_search, name="product_search"),
     path("tokens/", tokens.token_list, name="tokens"),
+    path("contacts/", contacts.contact_list, name="contacts"),
+    path("contacts/<id:pk>/", contacts.contact_detail, name="contact"),
     path("contacts/import/", contact_imports.contact_import_upload, name="contact-import-upload"),
     path(
         "contacts/import/<id:import_id>/",

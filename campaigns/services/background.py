@@ -79,16 +79,8 @@ def campaign_queue_and_send(
     return report
 
 
-def campaign_queue_and_schedule(
-    campaign: Campaign,
-    recipient_inputs: Iterable[recipients.RecipientInput],
-    *,
-    send_at,
-    time_zone: str,
-    valid_only: bool = False,
-) -> recipients.QueueReport:
-    """Queue the recipients now (checked as for a send now: all or nothing, or the valid ones)
-    and book the start for `send_at`; their Messages wait in the queue until then."""
+def campaign_schedulable(campaign: Campaign):
+    """Refuse (CampaignNotRunnable) to schedule what could not start at its time."""
     campaign_queueable(campaign)
     if campaign.state not in (Campaign.State.DRAFT, Campaign.State.COMPLETED):
         raise CampaignNotRunnable(
@@ -101,6 +93,19 @@ def campaign_queue_and_schedule(
             "(TASKS: use the database backend, as the README's deployment does)."
         )
     sending_config()  # a worker could not send at that time either: say so now
+
+
+def campaign_queue_and_schedule(
+    campaign: Campaign,
+    recipient_inputs: Iterable[recipients.RecipientInput],
+    *,
+    send_at,
+    time_zone: str,
+    valid_only: bool = False,
+) -> recipients.QueueReport:
+    """Queue the recipients now (checked as for a send now: all or nothing, or the valid ones)
+    and book the start for `send_at`; their Messages wait in the queue until then."""
+    campaign_schedulable(campaign)
     report = recipients.campaign_queue_recipients(campaign, recipient_inputs, valid_only=valid_only)
     if not report.refused:
         campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone)
@@ -134,11 +139,32 @@ def campaign_send_to_audience(
     if (contact_list is None) == (segment is None):
         raise ValueError("Send to a list or to a segment: exactly one of them.")
     campaign_queueable(campaign)
+    _choose_audience(campaign, contact_list, segment)
+    campaign_enqueue_send(campaign)
+
+
+def campaign_schedule_audience(
+    campaign: Campaign,
+    *,
+    contact_list: ContactList | None = None,
+    segment: Segment | None = None,
+    send_at,
+    time_zone: str,
+):
+    """Send to a list or a segment at `send_at`: the segment is evaluated then, as the send
+    starts, so it holds whoever matches it at that time."""
+    if (contact_list is None) == (segment is None):
+        raise ValueError("Schedule for a list or for a segment: exactly one of them.")
+    campaign_schedulable(campaign)
+    _choose_audience(campaign, contact_list, segment)
+    campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone)
+
+
+def _choose_audience(campaign, contact_list, segment):
     campaign.audience_list, campaign.audience_segment = contact_list, segment
     Campaign.objects.filter(pk=campaign.pk).update(
         audience_list=contact_list, audience_segment=segment, audience_queued_at=None
     )
-    campaign_enqueue_send(campaign)
 
 
 def campaign_control(campaign: Campaign, *, action: str) -> tuple[bool, str]:

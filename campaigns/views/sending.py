@@ -58,6 +58,8 @@ def campaign_send(request, pk: int):
         return audience_confirmed(request, campaign, context)
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
+    if "schedule" in request.POST and audience_chosen(request.POST):
+        return audience_scheduled(request, campaign, context)
     if "schedule" in request.POST:
         return schedule_confirmed(request, campaign, context)
     if "download_invalid" in request.POST:
@@ -88,10 +90,7 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200,
         "campaigns/confirm.html",
         {
             **context,
-            "time_zones": TIME_ZONES,
-            "default_zone": request.POST.get("time_zone") or settings.TIME_ZONE,
-            "send_at_value": request.POST.get("send_at", ""),
-            "schedule_error": schedule_error,
+            **schedule_fields(request, schedule_error),
             "plan": plan,
             "first_messages": composer.recipient_previews(
                 context["campaign"], plan.first_recipients
@@ -111,7 +110,7 @@ def audience_chosen(data) -> bool:
     return bool(data.get("audience_list") or data.get("audience_segment"))
 
 
-def audience_confirm_page(request, context, form, status=200):
+def audience_confirm_page(request, context, form, status=200, schedule_error=""):
     """A list or segment: how many it holds now, how many consent and the frequency cap leave
     out; the send evaluates it again as it starts."""
     chosen = form.cleaned_data
@@ -131,9 +130,20 @@ def audience_confirm_page(request, context, form, status=200):
             "audience": chosen["audience_list"] or chosen["audience_segment"],
             "summary": summary,
             "duration": composer.estimated_duration(summary.to_send, conf.KALEYRA_RATE_PER_SECOND),
+            **schedule_fields(request, schedule_error),
         },
         status=status,
     )
+
+
+def schedule_fields(request, schedule_error="") -> dict:
+    """What the confirmations' "schedule it for later" form shows."""
+    return {
+        "time_zones": TIME_ZONES,
+        "default_zone": request.POST.get("time_zone") or settings.TIME_ZONE,
+        "send_at_value": request.POST.get("send_at", ""),
+        "schedule_error": schedule_error,
+    }
 
 
 def audience_confirmed(request, campaign, context):
@@ -154,6 +164,37 @@ def audience_confirmed(request, campaign, context):
         request,
         f"Sending “{campaign}” to “{audience}” in the background: its contacts are queued as "
         "the send starts; follow its progress below.",
+    )
+    return redirect("campaigns:detail", pk=campaign.pk)
+
+
+def audience_scheduled(request, campaign, context):
+    """Store the list or segment and book the start; the segment is evaluated then."""
+    form = RecipientsForm(request.POST)
+    if not form.is_valid():
+        return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
+    zone = request.POST.get("time_zone", "")
+    try:
+        send_at = send_time(request.POST.get("send_at", ""), zone)
+    except ScheduleProblem as exc:
+        return audience_confirm_page(request, context, form, status=400, schedule_error=exc)
+    chosen = form.cleaned_data
+    try:
+        background.campaign_schedule_audience(
+            campaign,
+            contact_list=chosen["audience_list"],
+            segment=chosen["audience_segment"],
+            send_at=send_at,
+            time_zone=zone,
+        )
+    except services.CampaignNotRunnable as exc:
+        messages.error(request, f"Nothing was scheduled: {exc}")
+        return redirect("campaigns:detail", pk=campaign.pk)
+    audience = chosen["audience_list"] or chosen["audience_segment"]
+    messages.success(
+        request,
+        f"Scheduled “{campaign}” to “{audience}” for {campaign.send_at_local:%Y-%m-%d %H:%M} "
+        f"({zone}): its contacts are read then.",
     )
     return redirect("campaigns:detail", pk=campaign.pk)
 

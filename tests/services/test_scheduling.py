@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message
+from campaigns.audiences.consent import Provenance, consent_record, contact_for
+from campaigns.models import Campaign, Consent, ConsentEvent, Contact, Message, Segment
 from campaigns.services import background, campaign_unschedule
 from campaigns.services.composer import draft_save, state_from_campaign
 from campaigns.services.healing import scheduled_heal
@@ -187,3 +188,34 @@ def test_a_backend_that_cannot_wait_refuses_to_schedule_saying_why(campaign, sch
     with pytest.raises(background.CampaignNotRunnable, match="cannot run a task later"):
         schedule(campaign, numbers(1), timezone.now() + timedelta(hours=1))
     assert not Message.objects.exists()
+
+
+def test_a_scheduled_segment_is_evaluated_at_its_time_with_consent_honoured(
+    campaign, provider, deferring, settings, django_capture_on_commit_callbacks
+):
+    """The done-when's shape: a segment, scheduled; whoever matches it then and opted in."""
+    settings.MPM_CONSENT_REQUIRED = True
+    pune, later, no_consent, elsewhere = numbers(4)
+    for phone, city in ((pune, "Pune"), (later, "Pune"), (elsewhere, "Kochi")):
+        consent_record(phone, Consent.OPTED_IN, Provenance(ConsentEvent.Source.IMPORT))
+        Contact.objects.filter(phone=phone).update(attributes={"city": city})
+    Contact.objects.filter(phone=later).update(attributes={"city": "Mumbai"})  # not yet
+    contact_for(no_consent)
+    Contact.objects.filter(phone=no_consent).update(attributes={"city": "Pune"})
+    segment = Segment.objects.create(
+        name="Pune", rules=[{"op": "equals", "attribute": "city", "value": "Pune"}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        background.campaign_schedule_audience(
+            campaign, segment=segment, send_at=timezone.now() + timedelta(days=1), time_zone="UTC"
+        )
+    assert not Message.objects.exists()  # read at its time, not now
+    Contact.objects.filter(phone=later).update(attributes={"city": "Pune"})  # moved meanwhile
+
+    provider.answer()
+    provider.answer()
+    [start] = booked(deferring)
+    start_scheduled_task.call(*start.args)
+    assert sorted(r.to for r in provider.requests) == sorted([pune, later])
+    assert Message.objects.get(to=no_consent).state == Message.State.SKIPPED
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
