@@ -10,9 +10,11 @@ definition the stored column must always equal.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -174,3 +176,23 @@ def consent_from_list(numbers: list[str], provenance: Provenance, *, when=None) 
     )
     unknown = list(Contact.objects.filter(phone__any_of=numbers, consent=Consent.UNKNOWN))
     return consent_record_many(unknown, Consent.OPTED_IN, provenance, when=when)
+
+
+def local_send_times(local: str, numbers: list[str]) -> dict[str, datetime]:
+    """When `local` ("2026-12-03T10:00") is in each number's own zone, in UTC: its contact's
+    zone, else its number's, else the app's (DST-correct: zoneinfo)."""
+    naive = datetime.fromisoformat(local)
+    zones = dict(
+        Contact.objects.filter(phone__any_of=numbers)
+        .exclude(time_zone="")
+        .values_list("phone", "time_zone")
+    )
+    times = {}
+    for number in numbers:
+        name = zones.get(number) or guess_time_zone(number) or settings.TIME_ZONE
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo(settings.TIME_ZONE)
+        times[number] = naive.replace(tzinfo=zone).astimezone(UTC)
+    return times

@@ -59,7 +59,7 @@ class CampaignQuerySet(models.QuerySet):
     def unschedule(self) -> int:
         """A scheduled campaign back to a draft: its time is forgotten, its task does nothing."""
         return self.filter(state=Campaign.State.SCHEDULED).update(
-            state=Campaign.State.DRAFT, send_at=None, updated_at=timezone.now()
+            state=Campaign.State.DRAFT, send_at=None, send_local_time="", updated_at=timezone.now()
         )
 
     def start_scheduled(self, send_at) -> int:
@@ -145,6 +145,9 @@ class Campaign(models.Model):
     # kept to show it back in the marketer's own time.
     send_at = models.DateTimeField(null=True, blank=True, editable=False)
     send_time_zone = models.CharField(max_length=64, blank=True, editable=False)
+    # "10:00 in each customer's own time zone": the local date and time ("2026-12-03T10:00")
+    # each recipient's message waits for, in their contact's zone (else their number's).
+    send_local_time = models.CharField(max_length=16, blank=True, editable=False)
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -166,6 +169,10 @@ class Campaign(models.Model):
         """Only a draft may change (a scheduled one goes back to being a draft, to be confirmed
         again): once sending starts, the records describe what was sent."""
         return self.state in (Campaign.State.DRAFT, Campaign.State.SCHEDULED)
+
+    @property
+    def send_local_time_shown(self) -> str:
+        return self.send_local_time.replace("T", " ")
 
     @property
     def send_at_local(self):

@@ -17,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaigns import conf, limits
-from campaigns.audiences.consent import Provenance, consent_from_list
+from campaigns.audiences.consent import Provenance, consent_from_list, local_send_times
 from campaigns.models import Campaign, ConsentEvent, Message, MessageTemplate
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
@@ -395,3 +395,19 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started,
                 next_attempt_at=None,
                 updated_at=now,
             )
+        if campaign.send_local_time:
+            _wait_for_local_time(campaign, list(wanted), trigger_key, now)
+
+
+def _wait_for_local_time(campaign: Campaign, numbers: list[str], trigger_key: str, now):
+    """A campaign sent at a local time in each customer's own zone: each queued Message waits
+    (`next_attempt_at`, which the engine never claims before) for that time in its recipient's
+    zone; one UPDATE per zone in the chunk. A time already passed there sends at once."""
+    by_time: dict = {}
+    for number, at in local_send_times(campaign.send_local_time, numbers).items():
+        if at > now:
+            by_time.setdefault(at, []).append(number)
+    for at, group in by_time.items():
+        Message.objects.real().filter(
+            campaign=campaign, to__any_of=group, trigger_key=trigger_key, state=Message.State.QUEUED
+        ).update(next_attempt_at=at)

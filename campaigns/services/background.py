@@ -102,21 +102,35 @@ def campaign_queue_and_schedule(
     send_at,
     time_zone: str,
     valid_only: bool = False,
+    local_time: str = "",
 ) -> recipients.QueueReport:
     """Queue the recipients now (checked as for a send now: all or nothing, or the valid ones)
-    and book the start for `send_at`; their Messages wait in the queue until then."""
+    and book the start for `send_at`; their Messages wait in the queue until then. With
+    `local_time`, each waits for that time in its recipient's own zone."""
     campaign_schedulable(campaign)
+    _send_local_time(campaign, local_time)
     report = recipients.campaign_queue_recipients(campaign, recipient_inputs, valid_only=valid_only)
     if not report.refused:
-        campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone)
+        campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone, local_time=local_time)
     return report
 
 
-def campaign_reschedule(campaign: Campaign, *, send_at, time_zone: str) -> bool:
+def _send_local_time(campaign: Campaign, local_time: str):
+    campaign.send_local_time = local_time
+    Campaign.objects.filter(pk=campaign.pk).update(send_local_time=local_time)
+
+
+def campaign_reschedule(
+    campaign: Campaign, *, send_at, time_zone: str, local_time: str = ""
+) -> bool:
     """Book (or move) a campaign's start; the task booked for an earlier time finds the time
-    changed and does nothing."""
+    changed and does nothing. Moved to one time in one zone, what waited for each recipient's
+    own local time waits no more (the start is the time)."""
     if not Campaign.objects.filter(pk=campaign.pk).schedule(send_at, time_zone):
         return False
+    if campaign.send_local_time and not local_time:
+        campaign.messages.real().filter(state="queued", attempts=0).update(next_attempt_at=None)
+    _send_local_time(campaign, local_time)
     campaign.state, campaign.send_at, campaign.send_time_zone = (
         Campaign.State.SCHEDULED,
         send_at,
@@ -150,14 +164,16 @@ def campaign_schedule_audience(
     segment: Segment | None = None,
     send_at,
     time_zone: str,
+    local_time: str = "",
 ):
     """Send to a list or a segment at `send_at`: the segment is evaluated then, as the send
-    starts, so it holds whoever matches it at that time."""
+    starts, so it holds whoever matches it at that time (with `local_time`, each contact's
+    message then waits for that time in their own zone)."""
     if (contact_list is None) == (segment is None):
         raise ValueError("Schedule for a list or for a segment: exactly one of them.")
     campaign_schedulable(campaign)
     _choose_audience(campaign, contact_list, segment)
-    campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone)
+    campaign_reschedule(campaign, send_at=send_at, time_zone=time_zone, local_time=local_time)
 
 
 def _choose_audience(campaign, contact_list, segment):

@@ -7,6 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.utils import timezone
 
 MAX_AHEAD = timedelta(days=90)
+# A time "in each customer's own zone" comes first here (UTC+14): the campaign starts then, and
+# each message waits for that time in its recipient's zone.
+EARLIEST_ZONE = "Pacific/Kiritimati"
+EACH_RECIPIENTS_ZONE = "each recipient's own time zone"
 TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 
 

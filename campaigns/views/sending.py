@@ -19,7 +19,7 @@ from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer, uploads
-from campaigns.services.scheduling import TIME_ZONES, ScheduleProblem, send_time
+from campaigns.services.scheduling import EARLIEST_ZONE, TIME_ZONES, ScheduleProblem, send_time
 from campaigns.views.common import load_campaign, need
 from campaigns.views.results import Echo, spreadsheet_safe
 
@@ -136,6 +136,23 @@ def audience_confirm_page(request, context, form, status=200, schedule_error="")
     )
 
 
+def chosen_time(request) -> tuple:
+    """(start in UTC, its zone, the local time each recipient waits for or "") from a schedule
+    form; ScheduleProblem naming the field."""
+    local = request.POST.get("send_at", "")
+    if request.POST.get("local_to_each") == "yes":
+        # It starts when that local time comes first anywhere; each message waits for its own.
+        return send_time(local, EARLIEST_ZONE), EARLIEST_ZONE, local.strip()[:16]
+    zone = request.POST.get("time_zone", "")
+    return send_time(local, zone), zone, ""
+
+
+def scheduled_when(campaign) -> str:
+    if campaign.send_local_time:
+        return f"{campaign.send_local_time_shown} in each recipient's own time zone"
+    return f"{campaign.send_at_local:%Y-%m-%d %H:%M} ({campaign.send_time_zone})"
+
+
 def schedule_fields(request, schedule_error="") -> dict:
     """What the confirmations' "schedule it for later" form shows."""
     return {
@@ -173,9 +190,8 @@ def audience_scheduled(request, campaign, context):
     form = RecipientsForm(request.POST)
     if not form.is_valid():
         return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
-    zone = request.POST.get("time_zone", "")
     try:
-        send_at = send_time(request.POST.get("send_at", ""), zone)
+        send_at, zone, local_time = chosen_time(request)
     except ScheduleProblem as exc:
         return audience_confirm_page(request, context, form, status=400, schedule_error=exc)
     chosen = form.cleaned_data
@@ -186,6 +202,7 @@ def audience_scheduled(request, campaign, context):
             segment=chosen["audience_segment"],
             send_at=send_at,
             time_zone=zone,
+            local_time=local_time,
         )
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was scheduled: {exc}")
@@ -193,8 +210,8 @@ def audience_scheduled(request, campaign, context):
     audience = chosen["audience_list"] or chosen["audience_segment"]
     messages.success(
         request,
-        f"Scheduled “{campaign}” to “{audience}” for {campaign.send_at_local:%Y-%m-%d %H:%M} "
-        f"({zone}): its contacts are read then.",
+        f"Scheduled “{campaign}” to “{audience}” for {scheduled_when(campaign)}: its contacts "
+        "are read as it starts.",
     )
     return redirect("campaigns:detail", pk=campaign.pk)
 
@@ -238,15 +255,18 @@ def schedule_confirmed(request, campaign, context):
     numbers = request.POST.get("numbers", "")
     if not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
-    zone = request.POST.get("time_zone", "")
     try:
-        send_at = send_time(request.POST.get("send_at", ""), zone)
+        send_at, zone, local_time = chosen_time(request)
     except ScheduleProblem as exc:
         plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
         return confirm_page(request, context, plan, numbers=numbers, status=400, schedule_error=exc)
     try:
         report = background.campaign_queue_and_schedule(
-            campaign, recipients.recipients_from_numbers(numbers), send_at=send_at, time_zone=zone
+            campaign,
+            recipients.recipients_from_numbers(numbers),
+            send_at=send_at,
+            time_zone=zone,
+            local_time=local_time,
         )
     except services.CampaignNotRunnable as exc:
         messages.error(request, f"Nothing was scheduled: {exc}")
@@ -257,8 +277,8 @@ def schedule_confirmed(request, campaign, context):
         return confirm_page(request, context, plan, numbers=numbers, status=400)
     messages.success(
         request,
-        f"Scheduled “{campaign}” for {campaign.send_at_local:%Y-%m-%d %H:%M} ({zone}): "
-        f"{report.queued} recipient(s) wait in the queue and go out then.",
+        f"Scheduled “{campaign}” for {scheduled_when(campaign)}: {report.queued} "
+        "recipient(s) wait in the queue and go out then.",
     )
     return redirect("campaigns:detail", pk=campaign.pk)
 

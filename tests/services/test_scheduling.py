@@ -9,13 +9,18 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.audiences.consent import Provenance, consent_record, contact_for
+from campaigns.audiences.consent import (
+    Provenance,
+    consent_record,
+    contact_for,
+    local_send_times,
+)
 from campaigns.models import Campaign, Consent, ConsentEvent, Contact, Message, Segment
 from campaigns.services import background, campaign_unschedule
 from campaigns.services.composer import draft_save, state_from_campaign
 from campaigns.services.healing import scheduled_heal
 from campaigns.services.scheduling import ScheduleProblem, send_time
-from campaigns.tasks import start_scheduled_task
+from campaigns.tasks import send_campaign_task, start_scheduled_task
 from tests.api.conftest import ALL, user_with
 from tests.sending.test_engine import numbers
 
@@ -137,6 +142,23 @@ def schedule(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def schedule_local(django_capture_on_commit_callbacks):
+    """Schedule for a local time in each recipient's own zone, as the confirmation does."""
+
+    def schedule(campaign, phones, local):
+        with django_capture_on_commit_callbacks(execute=True):
+            background.campaign_queue_and_schedule(
+                campaign,
+                [background.recipients.RecipientInput(p, line=n) for n, p in enumerate(phones, 1)],
+                send_at=send_time(local, "Pacific/Kiritimati"),
+                time_zone="Pacific/Kiritimati",
+                local_time=local,
+            )
+
+    return schedule
+
+
+@pytest.fixture
 def reschedule(django_capture_on_commit_callbacks):
     def reschedule(campaign, when):
         with django_capture_on_commit_callbacks(execute=True):
@@ -219,3 +241,48 @@ def test_a_scheduled_segment_is_evaluated_at_its_time_with_consent_honoured(
     assert sorted(r.to for r in provider.requests) == sorted([pune, later])
     assert Message.objects.get(to=no_consent).state == Message.State.SKIPPED
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.COMPLETED
+
+
+# --- at a local time in each recipient's own zone ------------------------------------------
+
+
+def test_each_recipients_local_time_follows_their_zone_and_its_clock_changes():
+    """10:00 on 2027-03-28, the day Berlin moves to summer time (New York moved on the 14th)."""
+    berlin, kolkata, new_york = "+4915123456789", "+919876543210", "+12125550123"
+    contact_for(berlin)
+    Contact.objects.filter(phone=berlin).update(time_zone="Europe/Berlin")
+    times = local_send_times("2027-03-28T10:00", [berlin, kolkata, new_york])
+    assert times == {
+        berlin: datetime(2027, 3, 28, 8, 0, tzinfo=UTC),  # CEST, +2 since 02:00 that day
+        kolkata: datetime(2027, 3, 28, 4, 30, tzinfo=UTC),
+        new_york: datetime(2027, 3, 28, 14, 0, tzinfo=UTC),  # EDT, guessed from +1 212
+    }
+    assert local_send_times("2027-03-27T10:00", [berlin])[berlin].hour == 9  # CET the day before
+
+
+def test_a_local_time_schedule_starts_first_and_each_message_waits_for_its_own(
+    campaign, provider, deferring, schedule_local
+):
+    berlin, kolkata = "+4915123456789", "+919876543210"
+    contact_for(berlin)
+    Contact.objects.filter(phone=berlin).update(time_zone="Europe/Berlin")
+    local = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT10:00")
+    schedule_local(campaign, [berlin, kolkata], local)
+    campaign.refresh_from_db()
+    assert campaign.send_local_time == local
+    assert campaign.send_at == send_time(local, "Pacific/Kiritimati")  # where 10:00 comes first
+    waits = dict(Message.objects.values_list("to", "next_attempt_at"))
+    assert waits == local_send_times(local, [berlin, kolkata])
+
+    [start] = booked(deferring)
+    start_scheduled_task.call(*start.args)  # it starts: nobody's 10:00 has come yet
+    assert provider.requests == []
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SENDING
+    [comeback] = [r for r in deferring.results if r.task.func is send_campaign_task.func]
+    assert comeback.task.run_after == waits[kolkata]  # India's 10:00 comes before Berlin's
+
+    Message.objects.filter(to=kolkata).update(next_attempt_at=timezone.now())  # it is 10:00 there
+    provider.answer()
+    send_campaign_task.call(campaign.pk)
+    assert [r.to for r in provider.requests] == [kolkata]
+    assert Message.objects.get(to=berlin).state == Message.State.QUEUED
