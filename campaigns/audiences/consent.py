@@ -41,6 +41,20 @@ class Provenance:
     user_agent: str = ""
     inbox_id: int | None = None  # the callback it came in (a STOP reply, Meta's 131050)
 
+    def event(self, contact: Contact, status: str, category: str, when) -> ConsentEvent:
+        """The ledger's event for `contact`, from here (not saved yet)."""
+        return ConsentEvent(
+            contact=contact,
+            status=status,
+            category=category,
+            source=self.source,
+            source_ref=self.ref[:200],
+            recorded_at=when,
+            actor=self.actor,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent[:500],
+        )
+
 
 def guess_time_zone(phone: str) -> str:
     """The number's time zone when its country (or area) has one, else "" (e.g. India:
@@ -73,17 +87,8 @@ def consent_record(
     when = when or timezone.now()
     with transaction.atomic():
         contact = contact_for(phone)
-        event = ConsentEvent.objects.create(
-            contact=contact,
-            status=status,
-            category=category,
-            source=provenance.source,
-            source_ref=provenance.ref[:200],
-            recorded_at=when,
-            actor=provenance.actor,
-            ip_address=provenance.ip_address,
-            user_agent=provenance.user_agent[:500],
-        )
+        event = provenance.event(contact, status, category, when)
+        event.save()
         # An event recorded with an earlier time (a migration, a replay) does not win over a
         # later one: the column is what the ledger says now.
         latest = derived_consent(contact, category=category)
@@ -137,18 +142,7 @@ def consent_record_many(
     when = when or timezone.now()
     with transaction.atomic():
         ConsentEvent.objects.bulk_create(
-            ConsentEvent(
-                contact=contact,
-                status=status,
-                category=category,
-                source=provenance.source,
-                source_ref=provenance.ref[:200],
-                recorded_at=when,
-                actor=provenance.actor,
-                ip_address=provenance.ip_address,
-                user_agent=provenance.user_agent[:500],
-            )
-            for contact in contacts
+            provenance.event(contact, status, category, when) for contact in contacts
         )
         Contact.objects.filter(pk__in=[contact.pk for contact in contacts]).filter(
             Q(consent_at=None) | Q(consent_at__lte=when)

@@ -61,7 +61,7 @@ def campaign_send(request, pk: int):
     if "schedule" in request.POST and audience_chosen(request.POST):
         return audience_scheduled(request, campaign, context)
     if "schedule" in request.POST:
-        return schedule_confirmed(request, campaign, context)
+        return send_confirmed(request, campaign, context, scheduled=True)
     if "download_invalid" in request.POST:
         rows = recipients.recipients_from_numbers(request.POST.get("numbers", ""))
         return invalid_csv(campaign, rows, name=f"campaign-{campaign.pk}-invalid.csv")
@@ -221,65 +221,54 @@ def wants_valid_only(request) -> bool:
     return request.POST.get("valid_only") == "yes"
 
 
-def send_confirmed(request, campaign, context):
-    """Queue and start: checked again, all or nothing (or the valid ones only, when that was the
-    button pressed); then follow it on the campaign page."""
+def send_confirmed(request, campaign, context, *, scheduled: bool = False):
+    """Queue and start now, or queue now and start at the chosen time (entered in the
+    marketer's zone, stored in UTC): checked again, all or nothing (or the valid ones only,
+    when that was the button pressed); then follow it on the campaign page."""
     numbers = request.POST.get("numbers", "")
     if not numbers.strip():
         return redirect("campaigns:send", pk=campaign.pk)
+
+    def again(**problems):
+        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
+        return confirm_page(request, context, plan, numbers=numbers, status=400, **problems)
+
+    verb = "scheduled" if scheduled else "sent"
     inputs = recipients.recipients_from_numbers(numbers)
     try:
-        report = background.campaign_queue_and_send(
-            campaign, inputs, valid_only=wants_valid_only(request)
-        )
+        if scheduled:
+            try:
+                send_at, zone, local_time = chosen_time(request)
+            except ScheduleProblem as exc:
+                return again(schedule_error=exc)
+            report = background.campaign_queue_and_schedule(
+                campaign,
+                inputs,
+                send_at=send_at,
+                time_zone=zone,
+                local_time=local_time,
+                valid_only=wants_valid_only(request),
+            )
+        else:
+            report = background.campaign_queue_and_send(
+                campaign, inputs, valid_only=wants_valid_only(request)
+            )
     except services.CampaignNotRunnable as exc:
-        messages.error(request, f"Nothing was sent: {exc}")
+        messages.error(request, f"Nothing was {verb}: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
     if report.refused:
-        messages.error(request, "Nothing was sent: some recipients are not valid any more.")
-        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
-        return confirm_page(request, context, plan, numbers=numbers, status=400)
-    messages.success(
-        request,
-        f"Sending “{campaign}” to {report.queued} recipient(s) in the background; "
-        "follow its progress below.",
-    )
+        messages.error(request, f"Nothing was {verb}: some recipients are not valid any more.")
+        return again()
+    if scheduled:
+        shown = f"Scheduled “{campaign}” for {scheduled_when(campaign)}: {report.queued} "
+        shown += "recipient(s) wait in the queue and go out then."
+    else:
+        shown = f"Sending “{campaign}” to {report.queued} recipient(s) in the background; "
+        shown += "follow its progress below."
+    messages.success(request, shown)
     notes = report.notes()
     if notes:
         messages.info(request, " ".join(notes))
-    return redirect("campaigns:detail", pk=campaign.pk)
-
-
-def schedule_confirmed(request, campaign, context):
-    """Queue now, start at the chosen time (entered in the marketer's zone, stored in UTC)."""
-    numbers = request.POST.get("numbers", "")
-    if not numbers.strip():
-        return redirect("campaigns:send", pk=campaign.pk)
-    try:
-        send_at, zone, local_time = chosen_time(request)
-    except ScheduleProblem as exc:
-        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
-        return confirm_page(request, context, plan, numbers=numbers, status=400, schedule_error=exc)
-    try:
-        report = background.campaign_queue_and_schedule(
-            campaign,
-            recipients.recipients_from_numbers(numbers),
-            send_at=send_at,
-            time_zone=zone,
-            local_time=local_time,
-        )
-    except services.CampaignNotRunnable as exc:
-        messages.error(request, f"Nothing was scheduled: {exc}")
-        return redirect("campaigns:detail", pk=campaign.pk)
-    if report.refused:
-        messages.error(request, "Nothing was scheduled: some recipients are not valid any more.")
-        plan = recipients.recipients_plan(campaign, recipients.recipients_from_numbers(numbers))
-        return confirm_page(request, context, plan, numbers=numbers, status=400)
-    messages.success(
-        request,
-        f"Scheduled “{campaign}” for {scheduled_when(campaign)}: {report.queued} "
-        "recipient(s) wait in the queue and go out then.",
-    )
     return redirect("campaigns:detail", pk=campaign.pk)
 
 

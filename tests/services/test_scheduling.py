@@ -129,33 +129,28 @@ def test_a_bad_time_on_the_confirmation_says_why_and_queues_nothing(client, camp
 def schedule(django_capture_on_commit_callbacks):
     """Schedule as the confirmation does, its start booked once the transaction commits."""
 
-    def schedule(campaign, phones, when):
+    def schedule(campaign, phones, when, *, time_zone="Asia/Kolkata", local_time=""):
         with django_capture_on_commit_callbacks(execute=True):
             background.campaign_queue_and_schedule(
                 campaign,
                 [background.recipients.RecipientInput(p, line=n) for n, p in enumerate(phones, 1)],
                 send_at=when,
-                time_zone="Asia/Kolkata",
+                time_zone=time_zone,
+                local_time=local_time,
             )
 
     return schedule
 
 
 @pytest.fixture
-def schedule_local(django_capture_on_commit_callbacks):
-    """Schedule for a local time in each recipient's own zone, as the confirmation does."""
+def schedule_local(schedule):
+    """For a local time in each recipient's own zone: it starts where that comes first."""
 
-    def schedule(campaign, phones, local):
-        with django_capture_on_commit_callbacks(execute=True):
-            background.campaign_queue_and_schedule(
-                campaign,
-                [background.recipients.RecipientInput(p, line=n) for n, p in enumerate(phones, 1)],
-                send_at=send_time(local, "Pacific/Kiritimati"),
-                time_zone="Pacific/Kiritimati",
-                local_time=local,
-            )
+    def schedule_local(campaign, phones, local):
+        when = send_time(local, "Pacific/Kiritimati")
+        schedule(campaign, phones, when, time_zone="Pacific/Kiritimati", local_time=local)
 
-    return schedule
+    return schedule_local
 
 
 @pytest.fixture
