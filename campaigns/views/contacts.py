@@ -16,7 +16,8 @@ SHOWN = 100  # messages and orders on a contact's page, newest first
 def contact_list(request):
     """Contacts in phone order, by keyset (`after` a phone: fast at any depth of a million)."""
     need(request, roles.VIEW_CONTACTS)
-    query = request.GET.get("q", "").strip()[:100]
+    # A NUL could never be stored, nor searched for on PostgreSQL: it is dropped.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     consent = request.GET.get("consent", "")
     contacts = Contact.objects.order_by("phone")
     if query:
@@ -27,7 +28,7 @@ def contact_list(request):
             contacts = contacts.filter(name__icontains=query)
     if consent in Consent.values:
         contacts = contacts.filter(consent=consent)
-    after = request.GET.get("after", "")[:16]
+    after = request.GET.get("after", "").replace("\x00", "")[:16]
     if after:
         contacts = contacts.filter(phone__gt=after)
     page = list(contacts[: PER_PAGE + 1])
