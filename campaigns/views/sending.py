@@ -59,7 +59,7 @@ def campaign_send(request, pk: int):
     if "confirm" in request.POST:
         return send_confirmed(request, campaign, context)
     if "schedule" in request.POST and audience_chosen(request.POST):
-        return audience_scheduled(request, campaign, context)
+        return audience_confirmed(request, campaign, context, scheduled=True)
     if "schedule" in request.POST:
         return send_confirmed(request, campaign, context, scheduled=True)
     if "download_invalid" in request.POST:
@@ -163,56 +163,37 @@ def schedule_fields(request, schedule_error="") -> dict:
     }
 
 
-def audience_confirmed(request, campaign, context):
-    """Store the list or segment on the campaign and start the send, which queues it."""
+def audience_confirmed(request, campaign, context, *, scheduled: bool = False):
+    """Store the list or segment on the campaign and start the send now (it queues them), or
+    book its start: the segment is evaluated as the send starts."""
     form = RecipientsForm(request.POST)
     if not form.is_valid():
         return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
     chosen = form.cleaned_data
+    audience = {"contact_list": chosen["audience_list"], "segment": chosen["audience_segment"]}
+    verb = "scheduled" if scheduled else "sent"
     try:
-        background.campaign_send_to_audience(
-            campaign, contact_list=chosen["audience_list"], segment=chosen["audience_segment"]
-        )
+        if scheduled:
+            try:
+                send_at, zone, local_time = chosen_time(request)
+            except ScheduleProblem as exc:
+                return audience_confirm_page(request, context, form, status=400, schedule_error=exc)
+            background.campaign_schedule_audience(
+                campaign, **audience, send_at=send_at, time_zone=zone, local_time=local_time
+            )
+        else:
+            background.campaign_send_to_audience(campaign, **audience)
     except services.CampaignNotRunnable as exc:
-        messages.error(request, f"Nothing was sent: {exc}")
+        messages.error(request, f"Nothing was {verb}: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
-    audience = chosen["audience_list"] or chosen["audience_segment"]
-    messages.success(
-        request,
-        f"Sending “{campaign}” to “{audience}” in the background: its contacts are queued as "
-        "the send starts; follow its progress below.",
-    )
-    return redirect("campaigns:detail", pk=campaign.pk)
-
-
-def audience_scheduled(request, campaign, context):
-    """Store the list or segment and book the start; the segment is evaluated then."""
-    form = RecipientsForm(request.POST)
-    if not form.is_valid():
-        return render(request, "campaigns/send.html", {**context, "form": form}, status=400)
-    try:
-        send_at, zone, local_time = chosen_time(request)
-    except ScheduleProblem as exc:
-        return audience_confirm_page(request, context, form, status=400, schedule_error=exc)
-    chosen = form.cleaned_data
-    try:
-        background.campaign_schedule_audience(
-            campaign,
-            contact_list=chosen["audience_list"],
-            segment=chosen["audience_segment"],
-            send_at=send_at,
-            time_zone=zone,
-            local_time=local_time,
-        )
-    except services.CampaignNotRunnable as exc:
-        messages.error(request, f"Nothing was scheduled: {exc}")
-        return redirect("campaigns:detail", pk=campaign.pk)
-    audience = chosen["audience_list"] or chosen["audience_segment"]
-    messages.success(
-        request,
-        f"Scheduled “{campaign}” to “{audience}” for {scheduled_when(campaign)}: its contacts "
-        "are read as it starts.",
-    )
+    name = chosen["audience_list"] or chosen["audience_segment"]
+    if scheduled:
+        shown = f"Scheduled “{campaign}” to “{name}” for {scheduled_when(campaign)}: its "
+        shown += "contacts are read as it starts."
+    else:
+        shown = f"Sending “{campaign}” to “{name}” in the background: its contacts are queued "
+        shown += "as the send starts; follow its progress below."
+    messages.success(request, shown)
     return redirect("campaigns:detail", pk=campaign.pk)
 
 

@@ -3,10 +3,12 @@ editing with bad numbers reported by line, and the composer's send step to a lis
 with its confirmation's exclusion counts."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -189,6 +191,24 @@ def test_the_send_step_confirms_a_segment_with_its_exclusions_then_sends(
     campaign.refresh_from_db()
     assert campaign.audience_segment == segment and campaign.state == Campaign.State.COMPLETED
     assert provider.requests
+
+
+def test_the_send_step_schedules_a_segment_saying_when_and_refuses_a_bad_time(
+    marketer, provider, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    segment = Segment.objects.create(name="Everyone", rules=[])
+    campaign = make_campaign()
+    chosen = {"audience_segment": segment.pk, "schedule": "yes", "time_zone": "Asia/Kolkata"}
+    bad = marketer.post(url("send", campaign.pk), {**chosen, "send_at": "2020-01-01T10:00"})
+    assert bad.status_code == 400 and "it has passed already" in bad.content.decode()
+    later = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    with django_capture_on_commit_callbacks(execute=True):
+        done = marketer.post(url("send", campaign.pk), {**chosen, "send_at": later}, follow=True)
+    assert "its contacts are read as it starts" in done.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SCHEDULED and campaign.audience_segment == segment
+    assert not provider.requests
 
 
 def test_the_send_step_takes_one_audience(marketer):
