@@ -47,8 +47,8 @@ run: install .env
 serve: $(VENV)/.installed-prod
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
-	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
-	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) db_worker --no-reload --queue-name triggered & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(BIN)/gunicorn -c gunicorn.conf.py'
+	@echo "Serving with gunicorn on $${GUNICORN_BIND:-127.0.0.1:8000}, callbacks on $${MPM_CALLBACK_BIND:-127.0.0.1:8001} (Ctrl-C stops everything)"
+	sh -c 'trap "kill 0" INT TERM EXIT; $(MANAGE) db_worker --no-reload & $(MANAGE) db_worker --no-reload --queue-name triggered & $(MANAGE) receive_callbacks & $(MANAGE) apply_callbacks & $(MANAGE) deliver_webhooks & $(BIN)/gunicorn -c gunicorn.conf.py'
 
 ## Install and run the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 test: install

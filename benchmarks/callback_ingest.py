@@ -275,6 +275,13 @@ def main():
     )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
+        "--server",
+        choices=["receiver", "gunicorn"],
+        default="receiver",
+        help="receiver: manage.py receive_callbacks (production's path for the busy URL); "
+        "gunicorn: the Django view under gunicorn, for comparison",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=min(4, (os.cpu_count() or 1) + 1),  # gunicorn.conf.py's default
@@ -296,9 +303,13 @@ def main():
     print(
         f"{args.messages} messages, {args.messages * 3 * (1 + args.replays):.0f} callbacks at "
         f"{args.rate:g}/s{f' for at most {args.duration:g} s' if args.duration else ''}, "
-        f"{args.database}, gunicorn {args.workers} {args.worker_class} workers x {args.threads} "
-        f"threads, "
-        f"{os.cpu_count()} cores",
+        f"{args.database}, "
+        + (
+            "manage.py receive_callbacks, "
+            if args.server == "receiver"
+            else f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads, "
+        )
+        + f"{os.cpu_count()} cores",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="mpm-callback-bench-") as tmp:
@@ -329,8 +340,10 @@ def main():
         )
 
         access_log = workdir / "access.log"
+        access_log.write_text("")
+        receiver = [PYTHON, "manage.py", "receive_callbacks", "--bind", f"127.0.0.1:{port}"]
         server = subprocess.Popen(
-            [
+            receiver if args.server == "receiver" else [
                 PYTHON, "-m", "gunicorn", "mpmsite.wsgi:application",
                 "--bind", f"127.0.0.1:{port}",
                 "--workers", str(args.workers),
@@ -338,7 +351,7 @@ def main():
                 "--access-logfile", str(access_log), "--access-logformat", "%(D)s %(s)s",
                 "--log-level", "warning",
             ],
-            env=env, cwd=ROOT, stderr=(workdir / "gunicorn.log").open("w"),
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "server.log").open("w"),
         )  # fmt: skip
         applier = subprocess.Popen(
             [PYTHON, "manage.py", "apply_callbacks"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
@@ -419,13 +432,14 @@ def report(args, result, server_ms, check, lag, drained, cpu):
         f"latency at the client: p50 {percentile(latencies, 0.5):.1f} ms, "
         f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies, default=0):.1f} ms"
     )
-    print(
-        f"latency at the server: p50 {percentile(server_ms, 0.5):.1f} ms, "
-        f"p99 {percentile(server_ms, 0.99):.1f} ms ({len(server_ms)} requests logged)"
-    )
+    if server_ms:  # gunicorn's access log (the receiver keeps none)
+        print(
+            f"latency at the server: p50 {percentile(server_ms, 0.5):.1f} ms, "
+            f"p99 {percentile(server_ms, 0.99):.1f} ms ({len(server_ms)} requests logged)"
+        )
     per = {name: seconds * 1000 / max(1, result["sent"]) for name, seconds in cpu.items()}
     print(
-        f"CPU per callback: gunicorn {per['server']:.2f} ms, applier {per['applier']:.2f} ms, "
+        f"CPU per callback: {args.server} {per['server']:.2f} ms, applier {per['applier']:.2f} ms, "
         f"client {per['client']:.2f} ms; applier backlog after the last answer: {lag} rows, "
         f"applied within {drained:.2f} s"
     )

@@ -28,7 +28,7 @@ from campaigns.callbacks.auth import (
     issue_token,
     matches_any,
 )
-from campaigns.callbacks.sql import insert_callback
+from campaigns.callbacks.sql import insert_callbacks
 from campaigns.callbacks.writelock import sqlite_write_lock
 from campaigns.models import CallbackInbox
 
@@ -68,18 +68,30 @@ def request_body(request) -> bytes:
         raise TooLarge("The body is too large.") from None
 
 
-def unauthorized(auth: CallbackAuth) -> JsonResponse:
-    response = JsonResponse(
-        {"error": "unauthorized", "detail": "Missing or wrong callback credentials."}, status=401
-    )
+UNAUTHORIZED = {"error": "unauthorized", "detail": "Missing or wrong callback credentials."}
+RECEIVED = {"status": "received"}
+UNAVAILABLE = {"error": "temporarily unavailable"}  # our database failed: Kaleyra retries
+INTERNAL_ERROR = {"error": "internal error"}
+
+
+def challenge(auth: CallbackAuth) -> dict[str, str]:
+    """The 401's WWW-Authenticate header for the configured scheme, if it has one."""
     if auth.basic:
-        response["WWW-Authenticate"] = 'Basic realm="kaleyra-callbacks"'
-    elif auth.bearer:
-        response["WWW-Authenticate"] = 'Bearer realm="kaleyra-callbacks"'
-    return response
+        return {"WWW-Authenticate": 'Basic realm="kaleyra-callbacks"'}
+    if auth.bearer:
+        return {"WWW-Authenticate": 'Bearer realm="kaleyra-callbacks"'}
+    return {}
 
 
-def _json_document(raw: bytes) -> str:
+def malformed(exc: Malformed) -> dict[str, str]:
+    return {"error": "malformed", "detail": str(exc)}
+
+
+def unauthorized(auth: CallbackAuth) -> JsonResponse:
+    return JsonResponse(UNAUTHORIZED, status=401, headers=challenge(auth))
+
+
+def json_document(raw: bytes) -> str:
     """The body as text when it is a JSON object (or a list of objects); Malformed otherwise."""
     if not raw:
         raise Malformed("The body is empty.")
@@ -128,11 +140,11 @@ class CallbackView(View):
                 content_type, body = self.read_body(request)
             except Malformed as exc:
                 logger.warning("Refused a malformed %s callback: %s", self.kind, exc)
-                return JsonResponse({"error": "malformed", "detail": str(exc)}, status=exc.status)
+                return JsonResponse(malformed(exc), status=exc.status)
             return self.store(content_type, body)
         except Exception:  # our bug: logged, and an answer Kaleyra will retry
             logger.exception("The %s callback view failed", self.kind)
-            return JsonResponse({"error": "internal error"}, status=500)
+            return JsonResponse(INTERNAL_ERROR, status=500)
 
     def read_body(self, request) -> tuple[str, str]:
         if request.method == "GET":
@@ -141,7 +153,7 @@ class CallbackView(View):
         content_type = (request.content_type or "").replace("\x00", "")
         if self.accepts_form and content_type in FORM_TYPES:
             return content_type, self._fields_json(request_fields(lambda: request.POST))
-        return content_type, _json_document(request_body(request))
+        return content_type, json_document(request_body(request))
 
     @staticmethod
     def _fields_json(query) -> str:
@@ -156,11 +168,11 @@ class CallbackView(View):
         try:
             # Autocommit: durable before the 200. On SQLite, writers take turns (writelock).
             with sqlite_write_lock(), connection.cursor() as cursor:
-                insert_callback(cursor, self.kind, content_type[:100], body, timezone.now())
+                insert_callbacks(cursor, [(self.kind, content_type[:100], body, timezone.now())])
         except DatabaseError:
             logger.exception("Could not store a %s callback; Kaleyra will retry it", self.kind)
-            return JsonResponse({"error": "temporarily unavailable"}, status=503)
-        return JsonResponse({"status": "received"})
+            return JsonResponse(UNAVAILABLE, status=503)
+        return JsonResponse(RECEIVED)
 
 
 class KaleyraCallbackView(CallbackView):

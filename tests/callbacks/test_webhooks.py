@@ -244,7 +244,7 @@ def test_database_errors_get_503(client, header_auth, monkeypatch):
     def fail(*args):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(webhooks, "insert_callback", fail)
+    monkeypatch.setattr(webhooks, "insert_callbacks", fail)
     response = post(client, "/callbacks/kaleyra/", header_auth)
 
     assert response.status_code == 503
@@ -257,7 +257,7 @@ def test_our_own_bug_is_a_500_without_a_traceback(client, header_auth, monkeypat
     def fail(*args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(webhooks, "insert_callback", fail)
+    monkeypatch.setattr(webhooks, "insert_callbacks", fail)
     response = post(client, "/callbacks/kaleyra/", header_auth)
 
     assert response.status_code == 500

@@ -1,6 +1,6 @@
 """The app deployed as the README says: DEBUG off, the documented environment
 (docs/deploy/mpm.env), `migrate` and `collectstatic`, gunicorn with gunicorn.conf.py, a send
-worker and the callback applier, live mode with credentials pointing at a local stand-in for
+worker, the callback receiver and applier, live mode with credentials pointing at a local stand-in for
 Kaleyra, behind a (simulated) TLS proxy. Checked over HTTP and in Chromium: static files,
 headers, the composer's live checks, a test send, a campaign sent by the worker and a delivery
 callback reaching the live dashboard."""
@@ -28,8 +28,9 @@ PROXIED = {"X-Forwarded-Proto": "https"}  # what nginx adds (docs/deploy/mpm-ngi
 
 
 class Stack:
-    def __init__(self, url, env, database, provider):
+    def __init__(self, url, callbacks_url, env, database, provider):
         self.url, self.env, self.database, self.provider = url, env, database, provider
+        self.callbacks_url = callbacks_url  # where nginx sends POST /callbacks/kaleyra/
 
     def query(self, sql: str, *args):
         with sqlite3.connect(self.database) as db:
@@ -40,9 +41,10 @@ class Stack:
 def stack(tmp_path):
     script = Script()
     with StandinThread(script=script) as kaleyra:
-        port = free_port()
+        port, callbacks_port = free_port(), free_port()
         env = production_env(
             tmp_path,
+            MPM_CALLBACK_BIND=f"127.0.0.1:{callbacks_port}",
             KALEYRA_BASE_URL=kaleyra.base_url,
             GUNICORN_BIND=f"127.0.0.1:{port}",
             # The browser reaches gunicorn over plain HTTP; the simulated proxy says HTTPS.
@@ -68,6 +70,7 @@ def stack(tmp_path):
                 [sys.executable, "manage.py", "db_worker", "--no-reload"], cwd=ROOT, env=env
             ),
             subprocess.Popen([sys.executable, "manage.py", "apply_callbacks"], cwd=ROOT, env=env),
+            subprocess.Popen([sys.executable, "manage.py", "receive_callbacks"], cwd=ROOT, env=env),
         ]
         url = f"http://127.0.0.1:{port}"
         try:
@@ -80,7 +83,14 @@ def stack(tmp_path):
                 time.sleep(0.1)
             else:
                 pytest.fail("gunicorn did not answer /healthz")
-            yield Stack(url, env, tmp_path / "db.sqlite3", script)
+            callbacks_url = f"http://127.0.0.1:{callbacks_port}/callbacks/kaleyra/"
+            for _ in range(200):
+                try:
+                    requests.post(callbacks_url, timeout=2)  # a 401: it answers
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            yield Stack(url, callbacks_url, env, tmp_path / "db.sqlite3", script)
         finally:
             for process in processes:
                 process.terminate()
@@ -156,7 +166,7 @@ def test_the_composer_and_dashboard_work_in_the_browser(stack, browser: Browser)
     )
     callback = v2_status("delivered", message_id=message_id, recipient_id="919811112345")
     answer = requests.post(
-        f"{stack.url}/callbacks/kaleyra/",
+        stack.callbacks_url,  # the receiver, as nginx routes it
         json=callback,
         auth=("kaleyra", stack.env["KALEYRA_CALLBACK_PASSWORD"]),
         headers=PROXIED,
