@@ -17,6 +17,7 @@ from campaigns.models import (
     OptOut,
     Order,
     OrderItem,
+    Reply,
     SenderPacing,
     StatusEvent,
 )
@@ -177,6 +178,14 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="raw")
     def raw_pretty(self, order):
         return pretty_json(order.raw)
+
+
+@admin.register(Reply)
+class ReplyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["received_at", "from_phone", "type", "text"]
+    list_filter = ["type", "received_at"]
+    search_fields = ["from_phone", "text", "=provider_message_id"]
+    show_full_result_count = False
 
 
 @admin.register(SenderPacing)

@@ -28,6 +28,7 @@ from campaigns.models import (
     Order,
     OrderItem,
     Product,
+    Reply,
     StatusEvent,
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON
@@ -261,6 +262,24 @@ def _reply_word(value: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", value).split()).casefold()
 
 
+def _keep_reply(message: IncomingMessage, now):
+    """For the contact page; a replay (same provider id) is stored once."""
+    Reply.objects.bulk_create(
+        [
+            Reply(
+                provider_message_id=message.provider_message_id[:100],
+                from_phone=message.phone,
+                type=message.type[:30],
+                text=message.text,
+                context_id=message.context_id[:100],
+                sent_at=message.timestamp,
+                received_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def stop_words() -> set[str]:
     return {_reply_word(w) for w in (*STOP_WORDS, *conf.MPM_STOP_WORDS)} - {""}
 
@@ -274,6 +293,7 @@ def apply_incoming(message: IncomingMessage, now, counts: Counter):
     if message.order is not None:
         record_order(message, now, counts)
         return
+    _keep_reply(message, now)
     word = _reply_word(message.text)
     if not word:
         return

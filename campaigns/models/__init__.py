@@ -11,6 +11,7 @@ from campaigns.models.callbacks import (
     Order,
     OrderItem,
     RateSlot,
+    Reply,
     SenderPacing,
     StatusEvent,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Product",
     "RateSlot",
     "RecipientUpload",
+    "Reply",
     "Section",
     "SectionItem",
     "Segment",

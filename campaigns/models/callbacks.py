@@ -161,6 +161,34 @@ class Order(models.Model):
         return f"Order from {self.from_phone}: {self.total} {self.currency}"
 
 
+class Reply(models.Model):
+    """A customer's own message to the business number (text, a button, media), kept for the
+    contact page. Orders are Orders; a STOP or START is kept too, and changes consent."""
+
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    from_phone = models.CharField(max_length=16)
+    type = models.CharField(max_length=30, blank=True)
+    text = models.TextField(blank=True)
+    context_id = models.CharField(max_length=100, blank=True)  # the message it answers
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "replies"
+        indexes = [models.Index(fields=["from_phone", "received_at"], name="reply_customer_recent")]
+        constraints = [
+            models.UniqueConstraint(  # a replayed callback is stored once
+                fields=["provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="one_reply_per_incoming_message",
+            )
+        ]
+
+    def __str__(self):
+        return f"Reply from {self.from_phone}: {self.text[:40]}"
+
+
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     # Null when the catalog here does not know the product; its retailer id is always kept.

@@ -1,11 +1,11 @@
 """Contacts: a list to search (by number or name) and filter by consent, and each contact's page
-with its consent ledger, the campaign messages it received and its orders."""
+with its consent ledger, the campaign messages it received, its orders and its replies."""
 
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from campaigns import roles
-from campaigns.models import Consent, Contact, Message, Order
+from campaigns.models import Consent, Contact, Message, Order, Reply
 from campaigns.views.common import need
 
 PER_PAGE = 50
@@ -65,6 +65,9 @@ def contact_detail(request, pk: int):
             ),
             "messages": messages,
             "orders": Order.objects.filter(from_phone=contact.phone).order_by("-received_at")[
+                :SHOWN
+            ],
+            "replies": Reply.objects.filter(from_phone=contact.phone).order_by("-received_at")[
                 :SHOWN
             ],
         },

@@ -27,6 +27,7 @@ from campaigns.models import (
     MessageTemplate,
     OptOut,
     Order,
+    Reply,
     StatusEvent,
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON, RecipientInput
@@ -336,6 +337,28 @@ def test_a_stop_reply_opts_the_number_out(client, db, settings, reply):
 def test_other_replies_do_not_opt_out(client, db):
     deliver(client, text_reply(ASHA, "please stop sending me the old catalog"))
     assert not OptOut.objects.exists()
+
+
+def test_replies_are_kept_once_and_shown_on_the_contact_page(client, db, admin_client):
+    reply = text_reply(ASHA, "Do you have this in blue?", ident="wamid.Q1")
+    deliver(client, reply, reply, text_reply(ASHA, "STOP", ident="wamid.Q2"))  # one replayed
+
+    assert [(r.text, r.type, r.provider_message_id) for r in Reply.objects.order_by("id")] == [
+        ("Do you have this in blue?", "text", "wamid.Q1"),
+        ("STOP", "text", "wamid.Q2"),
+    ]
+    assert Reply.objects.get(provider_message_id="wamid.Q1").sent_at is not None
+    assert not Order.objects.exists()
+    contact = Contact.objects.get(phone=ASHA)
+    page = admin_client.get(f"/campaigns/contacts/{contact.pk}/").content.decode()
+    assert "Do you have this in blue?" in page and 'id="contact-replies"' in page
+
+
+def test_an_order_is_not_kept_as_a_reply(client, db):
+    item = {"product_retailer_id": "SHOE-1", "quantity": 1, "item_price": 10, "currency": "INR"}
+    deliver(client, order_message(ASHA, [item], ident="wamid.O1"))
+    assert Order.objects.count() == 1
+    assert not Reply.objects.exists()
 
 
 def test_start_removes_the_opt_out_but_not_an_operators(client, db):
