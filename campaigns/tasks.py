@@ -72,6 +72,8 @@ def queue_upload_task(upload_id: int) -> str:
     campaign = uploads.upload_queue(upload_id=upload_id)
     if campaign is None:
         return f"Upload {upload_id}: nothing sent."
+    if campaign.state != Campaign.State.SENDING:  # scheduled: its start sends them
+        return f"Upload {upload_id} queued; the campaign is {campaign.state}."
     transaction.on_commit(lambda: send_campaign_task.enqueue(campaign.pk))
     return f"Upload {upload_id} queued; sending."
 

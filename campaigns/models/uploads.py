@@ -39,9 +39,12 @@ class RecipientUploadQuerySet(models.QuerySet):
             touched_at__lt=before,
         )
 
-    def confirm(self, *, valid_only: bool = False) -> int:
+    def confirm(self, *, valid_only: bool = False, scheduled: bool = False) -> int:
         return self.filter(state=RecipientUpload.State.CHECKED).update(
-            state=RecipientUpload.State.QUEUEING, valid_only=valid_only, touched_at=None
+            state=RecipientUpload.State.QUEUEING,
+            valid_only=valid_only,
+            scheduled=scheduled,
+            touched_at=None,
         )
 
     def start_queueing(self, *, stalled_before) -> int:
@@ -87,6 +90,8 @@ class RecipientUpload(models.Model):
     # The last progress write of the worker checking or queueing it (None: not taken yet).
     touched_at = models.DateTimeField(null=True, blank=True)
     valid_only = models.BooleanField(default=False)  # confirmed as "send to the valid ones"
+    # Confirmed with "schedule it for later": queued now, its campaign starts at its time.
+    scheduled = models.BooleanField(default=False)
 
     objects = RecipientUploadQuerySet.as_manager()
 

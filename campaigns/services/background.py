@@ -235,13 +235,29 @@ def upload_heal(upload: RecipientUpload) -> bool:
     )
 
 
-def upload_confirm(upload: RecipientUpload, *, valid_only: bool = False) -> bool:
+def upload_confirm(
+    upload: RecipientUpload,
+    *,
+    valid_only: bool = False,
+    send_at=None,
+    time_zone: str = "",
+    local_time: str = "",
+) -> bool:
     """Queue a checked upload's recipients (all or nothing, or the valid ones only) and send
-    them (on a worker when the file is large); False when it was confirmed already or is gone. Raises `CampaignNotRunnable` when nothing
-    could be sent, before anything is queued."""
+    them (on a worker when the file is large), or, given `send_at`, book the campaign's start
+    for then and queue them now; False when it was confirmed already or is gone. Raises
+    `CampaignNotRunnable` when nothing could be sent, before anything is queued."""
     sending_config()
-    if not RecipientUpload.objects.filter(pk=upload.pk).confirm(valid_only=valid_only):
+    scheduled = send_at is not None
+    if scheduled:
+        campaign_schedulable(upload.campaign)
+    confirming = RecipientUpload.objects.filter(pk=upload.pk)
+    if not confirming.confirm(valid_only=valid_only, scheduled=scheduled):
         return False
+    if scheduled:  # first: the queueing reads the local time each recipient waits for
+        campaign_reschedule(
+            upload.campaign, send_at=send_at, time_zone=time_zone, local_time=local_time
+        )
     run_for(upload, queue_upload_task)
     upload.refresh_from_db()
     return True

@@ -17,7 +17,12 @@ from django_tasks.base import Task
 from campaigns import conf, jsonsafe, recipients
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.selectors import campaign_for_sending
-from campaigns.services.campaigns import CampaignNotRunnable, campaign_queueable, campaign_start
+from campaigns.services.campaigns import (
+    SCHEDULE_CANCELLED,
+    CampaignNotRunnable,
+    campaign_queueable,
+    campaign_start,
+)
 
 PROGRESS_EVERY = 20_000  # rows between two progress writes (about 0.3 s of checking)
 # A check with no progress written for this long lost its worker (killed, machine gone).
@@ -132,17 +137,37 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
             progress_every=PROGRESS_EVERY,
         )
         detail = queue_summary(report)
-        if not report.refused:
+        if not report.refused and upload.scheduled:
+            detail += _start_if_its_time_came(campaign)
+        elif not report.refused:
             campaign_start(campaign)
     except (recipients.RecipientFileError, CampaignNotRunnable) as exc:
         report, detail = None, f"Not sent: {exc}"
     sent = report is not None and not report.refused
+    if upload.scheduled and not sent:  # nothing waits for that time: a draft again
+        Campaign.objects.filter(pk=campaign.pk).unschedule()
     upload.file.delete(save=False)
     RecipientUpload.objects.filter(pk=upload_id).update(
         state=RecipientUpload.State.QUEUED if sent else RecipientUpload.State.FAILED,
         detail=detail,
     )
     return campaign if sent else None
+
+
+def _start_if_its_time_came(campaign: Campaign) -> str:
+    """A scheduled upload is queued before its time and its campaign's start then sends it.
+    When that start came while the file was still being queued (the run may be over already),
+    start again so nothing queued after it waits; when the schedule was cancelled (or the
+    campaign edited) meanwhile, what was queued is skipped, as a cancel skips it."""
+    state = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).get()
+    campaign.state = state
+    if state == Campaign.State.SCHEDULED:
+        return " They go out at the scheduled time."
+    if state == Campaign.State.DRAFT:
+        campaign.messages.real().skip_queued(SCHEDULE_CANCELLED)
+        return " The schedule was cancelled meanwhile: they were skipped."
+    campaign_start(campaign)
+    return ""
 
 
 def queue_summary(report: recipients.QueueReport) -> str:

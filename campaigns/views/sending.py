@@ -297,7 +297,7 @@ def campaign_upload(request, pk: int, upload_id: int):
             return render(request, "campaigns/_upload_progress.html", {**context, "upload": upload})
         return HttpResponseClientRefresh()
     if request.method == "POST" and not (context["problems"] or context["blocked"]):
-        return upload_confirmed(request, campaign, upload)
+        return upload_confirmed(request, campaign, upload, context)
     if upload.state == RecipientUpload.State.CHECKED and not context["blocked"]:
         return confirm_page(request, context, uploads.upload_plan(upload), upload=upload)
     return render(request, "campaigns/upload.html", {**context, "upload": upload})
@@ -336,14 +336,33 @@ def invalid_csv(campaign, rows, *, name: str) -> StreamingHttpResponse:
     return response
 
 
-def upload_confirmed(request, campaign, upload):
+def upload_confirmed(request, campaign, upload, context):
+    """Send a checked file now, or (its "schedule" button) book the start and queue it now."""
+    schedule = {}
+    if "schedule" in request.POST:
+        try:
+            send_at, zone, local_time = chosen_time(request)
+        except ScheduleProblem as exc:
+            plan = uploads.upload_plan(upload)
+            return confirm_page(
+                request, context, plan, upload=upload, status=400, schedule_error=exc
+            )
+        schedule = {"send_at": send_at, "time_zone": zone, "local_time": local_time}
+    verb = "scheduled" if schedule else "sent"
     try:
-        confirmed = background.upload_confirm(upload, valid_only=wants_valid_only(request))
+        confirmed = background.upload_confirm(
+            upload, valid_only=wants_valid_only(request), **schedule
+        )
     except services.CampaignNotRunnable as exc:
-        messages.error(request, f"Nothing was sent: {exc}")
+        messages.error(request, f"Nothing was {verb}: {exc}")
         return redirect("campaigns:detail", pk=campaign.pk)
     if not confirmed:
-        messages.warning(request, "This file was confirmed already; nothing more was sent.")
+        messages.warning(request, f"This file was confirmed already; nothing more was {verb}.")
+    elif upload.state == RecipientUpload.State.QUEUED and schedule:
+        campaign.refresh_from_db()
+        shown = f"Scheduled “{campaign}” for {scheduled_when(campaign)}: {upload.detail}"
+        messages.success(request, shown)
+        return redirect("campaigns:detail", pk=campaign.pk)
     elif upload.state == RecipientUpload.State.QUEUED:
         messages.success(request, f"Sending “{campaign}” in the background: {upload.detail}")
         return redirect("campaigns:detail", pk=campaign.pk)

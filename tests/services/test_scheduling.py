@@ -281,3 +281,99 @@ def test_a_local_time_schedule_starts_first_and_each_message_waits_for_its_own(
     send_campaign_task.call(campaign.pk)
     assert [r.to for r in provider.requests] == [kolkata]
     assert Message.objects.get(to=berlin).state == Message.State.QUEUED
+
+
+# --- a scheduled file -------------------------------------------------------------------------
+
+
+def uploaded(client, campaign, phones, settings, tmp_path):
+    """A CSV uploaded on the send page and checked (in the request: a small file)."""
+    from io import BytesIO
+
+    from campaigns.models import RecipientUpload
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    client.force_login(user_with(*ALL))
+    file = BytesIO(("phone\n" + "\n".join(phones) + "\n").encode())
+    file.name = "customers.csv"
+    client.post(reverse("campaigns:send", args=[campaign.pk]), {"csv_file": file})
+    upload = RecipientUpload.objects.get()
+    return upload, reverse("campaigns:upload", args=[campaign.pk, upload.pk])
+
+
+def test_a_checked_file_can_be_scheduled_and_goes_out_at_its_time(
+    client, campaign, provider, deferring, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    phones = numbers(3)
+    _, url = uploaded(client, campaign, phones, settings, tmp_path)
+    page = client.get(url).content.decode()
+    assert "Or schedule it for later" in page and f'action="{url}"' in page
+
+    tomorrow = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            url, {"schedule": "yes", "send_at": tomorrow, "time_zone": "UTC"}, follow=True
+        )
+    assert "They go out at the scheduled time." in answer.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.SCHEDULED
+    assert Message.objects.filter(campaign=campaign, state="queued").count() == 3
+    [start] = booked(deferring)
+    assert start.task.run_after == campaign.send_at
+    assert provider.requests == []
+
+    for _ in phones:
+        provider.answer()
+    start_scheduled_task.call(*start.args)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED
+    assert sorted(r.to for r in provider.requests) == sorted(phones)
+
+
+def test_a_bad_time_for_a_file_says_why_and_queues_nothing(
+    client, campaign, deferring, settings, tmp_path
+):
+    _, url = uploaded(client, campaign, numbers(1), settings, tmp_path)
+    answer = client.post(
+        url, {"schedule": "yes", "send_at": "2020-01-01T10:00", "time_zone": "Asia/Kolkata"}
+    )
+    assert answer.status_code == 400
+    assert "send time: it has passed already" in answer.content.decode()
+    assert not Message.objects.exists() and booked(deferring) == []
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DRAFT
+
+
+@pytest.mark.parametrize("meanwhile", ["cancelled", "started"])
+def test_a_file_still_being_queued_follows_what_happened_to_its_schedule(
+    client, campaign, provider, deferring, settings, tmp_path, meanwhile,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    from campaigns.tasks import queue_upload_task
+
+    phones = numbers(2)
+    upload, _ = uploaded(client, campaign, phones, settings, tmp_path)
+    settings.MPM_UPLOAD_INLINE_BYTES = 0  # confirmed: queued by a worker, later
+    with django_capture_on_commit_callbacks(execute=True):
+        background.upload_confirm(
+            upload, send_at=timezone.now() + timedelta(hours=1), time_zone="UTC"
+        )
+    [start] = booked(deferring)
+    if meanwhile == "cancelled":
+        campaign_unschedule(campaign)
+    else:
+        start_scheduled_task.call(*start.args)  # its time came first: nothing was queued yet
+    campaign.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_upload_task.call(upload.pk)
+
+    campaign.refresh_from_db()
+    messages = Message.objects.filter(campaign=campaign)
+    if meanwhile == "cancelled":
+        assert campaign.state == Campaign.State.DRAFT
+        assert {m.state for m in messages} == {"skipped"}
+    else:  # started again: the rest is sent, not left waiting
+        assert campaign.state == Campaign.State.SENDING
+        assert [r.task.func for r in deferring.results][-1] is send_campaign_task.func
+        assert messages.filter(state="queued").count() == 2
