@@ -1,6 +1,7 @@
-"""The callbacks' hand-written statements: one INSERT per callback in the webhook (a batch in the receiver), one per event in
-the applier. Measured on the callback benchmark: the ORM's create() and bulk_create() cost more CPU
-than the statements themselves (bulk_create of status events: 0.22 ms per row)."""
+"""The callbacks' hand-written statements: one INSERT per callback in the webhook (a batch in the
+receiver), one per event in the applier. Measured on the callback benchmark: the ORM's create()
+and bulk_create() cost more CPU than the statements themselves (bulk_create of status events:
+0.22 ms per row)."""
 
 from django.db import connection
 
