@@ -66,7 +66,9 @@ def test_the_sandbox_with_debug_off_must_be_chosen_and_then_starts():
     assert chosen.returncode == 0, chosen.stderr
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["send_campaign", "1"], ["apply_callbacks"]])
+@pytest.mark.parametrize(
+    "command", [["migrate"], ["send_campaign", "1"], ["apply_callbacks"], ["receive_callbacks"]]
+)
 def test_every_command_refuses_to_start_in_live_mode_without_credentials(tmp_path, command):
     env = clean_env({**NO_CREDENTIALS, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     result = manage(*command, env=env)
