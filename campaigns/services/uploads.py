@@ -136,11 +136,12 @@ def upload_queue(*, upload_id: int) -> Campaign | None:
             progress=lambda: row.update(touched_at=timezone.now()),
             progress_every=PROGRESS_EVERY,
         )
-        detail = queue_summary(report)
+        then = ""
         if not report.refused and upload.scheduled:
-            detail += _start_if_its_time_came(campaign)
+            then = _start_if_its_time_came(campaign)
         elif not report.refused:
             campaign_start(campaign)
+        detail = queue_summary(report, then=then)
     except (recipients.RecipientFileError, CampaignNotRunnable) as exc:
         report, detail = None, f"Not sent: {exc}"
     sent = report is not None and not report.refused
@@ -162,21 +163,23 @@ def _start_if_its_time_came(campaign: Campaign) -> str:
     state = Campaign.objects.filter(pk=campaign.pk).values_list("state", flat=True).get()
     campaign.state = state
     if state == Campaign.State.SCHEDULED:
-        return " They go out at the scheduled time."
+        return "They go out at the scheduled time."
     if state == Campaign.State.DRAFT:
         campaign.messages.real().skip_queued(SCHEDULE_CANCELLED)
-        return " The schedule was cancelled meanwhile: they were skipped."
+        return "The schedule was cancelled meanwhile: they were skipped."
     campaign_start(campaign)
-    return ""
+    return "Its time had come: they are being sent."
 
 
-def queue_summary(report: recipients.QueueReport) -> str:
+def queue_summary(report: recipients.QueueReport, *, then: str = "") -> str:
+    """What was queued, `then` what happens to it, then the notes (skips, duplicates)."""
     if report.refused:
         return (
             f"Nothing was sent: {report.invalid_count} recipient(s) are not valid any more. "
             "Upload the file again to see them."
         )
-    return " ".join([f"{report.queued} recipient(s) queued for sending.", *report.notes()])
+    queued = f"{report.queued} recipient(s) queued for sending."
+    return " ".join([queued, *filter(None, [then]), *report.notes()])
 
 
 def upload_purge(*, now=None) -> int:

@@ -314,7 +314,9 @@ def test_a_checked_file_can_be_scheduled_and_goes_out_at_its_time(
         answer = client.post(
             url, {"schedule": "yes", "send_at": tomorrow, "time_zone": "UTC"}, follow=True
         )
-    assert "They go out at the scheduled time." in answer.content.decode()
+    assert "3 recipient(s) queued for sending. They go out at the scheduled time." in (
+        answer.content.decode()
+    )
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.SCHEDULED
     assert Message.objects.filter(campaign=campaign, state="queued").count() == 3
