@@ -155,6 +155,8 @@ class CampaignAdminForm(forms.ModelForm):
             "thumbnail_product",
             "thumbnail_from_recipient",
             "triggered",
+            "send_from",
+            "send_until",
             "header_value",
             "body_values",
             "ref",
@@ -298,6 +300,20 @@ class ComposerForm(forms.Form):
         help_text="Once started, the campaign stays open and sends each call's recipients "
         "within seconds (an abandoned cart, say); pause or cancel it as any other.",
     )
+    send_from = forms.TimeField(
+        label="Send only from",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        error_messages={"invalid": "Send only from: give a time of day, e.g. 10:00."},
+    )
+    send_until = forms.TimeField(
+        label="until",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time", "class": "form-control"}, format="%H:%M"),
+        help_text="In each recipient's own time zone; outside these hours their message waits "
+        "for the next opening. An end before the start runs across midnight. Empty: any hour.",
+        error_messages={"invalid": "Send until: give a time of day, e.g. 20:00."},
+    )
     ref = ref_field("ref")
     ref1 = ref_field("ref1")
     ref2 = ref_field("ref2")
@@ -322,6 +338,21 @@ class ComposerForm(forms.Form):
         for key in self.data if self.is_bound else ():
             if BODY_FIELD.match(key):
                 self.fields[key] = forms.CharField(required=False, strip=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("send_from"), cleaned.get("send_until")
+        if (start is None) != (end is None) and not self.has_error("send_from"):
+            if not self.has_error("send_until"):
+                self.add_error(
+                    "send_until" if end is None else "send_from",
+                    "Sending hours: give both the start and the end, or neither (any hour).",
+                )
+        elif start is not None and start == end:
+            self.add_error(
+                "send_until", "Sending hours: the end must differ from the start (empty: any hour)."
+            )
+        return cleaned
 
     def body_values(self) -> list[str]:
         """body_1 … body_n as posted, in order; a gap counts as an empty value."""
@@ -399,6 +430,8 @@ class ComposerForm(forms.Form):
             thumbnail=value("thumbnail"),
             thumbnail_from_recipient=bool(cleaned.get("thumbnail_from_recipient")),
             triggered=bool(cleaned.get("triggered")),
+            send_from=cleaned.get("send_from"),
+            send_until=cleaned.get("send_until"),
             sections=sections,
             ref=value("ref"),
             ref1=value("ref1"),

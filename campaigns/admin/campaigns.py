@@ -149,7 +149,7 @@ class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
             ),
             ("Template values", {"fields": ["header_value", "body_values"]}),
             ("Tracking (extra_info)", {"fields": ["ref", "ref1", "ref2", "wa_source"]}),
-            ("Sending", {"fields": ["triggered"]}),
+            ("Sending", {"fields": ["triggered", ("send_from", "send_until")]}),
         ]
         if obj is not None:
             fieldsets += [

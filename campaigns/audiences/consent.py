@@ -10,16 +10,13 @@ definition the stored column must always equal.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
-import phonenumbers
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from phonenumbers import timezone as number_time_zones
 
+from campaigns.localtime import guess_time_zone
 from campaigns.models import Consent, ConsentEvent, Contact, OptOut
 
 # Why a number is on the opt-out list, from the source of its opt-out.
@@ -54,17 +51,6 @@ class Provenance:
             ip_address=self.ip_address,
             user_agent=self.user_agent[:500],
         )
-
-
-def guess_time_zone(phone: str) -> str:
-    """The number's time zone when its country (or area) has one, else "" (e.g. India:
-    Asia/Kolkata; the USA's +1 212: America/New_York)."""
-    try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return ""
-    zones = [z for z in number_time_zones.time_zones_for_number(number) if "/" in z]
-    return zones[0] if zones else ""
 
 
 def contact_for(phone: str) -> Contact:
@@ -170,23 +156,3 @@ def consent_from_list(numbers: list[str], provenance: Provenance, *, when=None) 
     )
     unknown = list(Contact.objects.filter(phone__any_of=numbers, consent=Consent.UNKNOWN))
     return consent_record_many(unknown, Consent.OPTED_IN, provenance, when=when)
-
-
-def local_send_times(local: str, numbers: list[str]) -> dict[str, datetime]:
-    """When `local` ("2026-12-03T10:00") is in each number's own zone, in UTC: its contact's
-    zone, else its number's, else the app's (DST-correct: zoneinfo)."""
-    naive = datetime.fromisoformat(local)
-    zones = dict(
-        Contact.objects.filter(phone__any_of=numbers)
-        .exclude(time_zone="")
-        .values_list("phone", "time_zone")
-    )
-    times = {}
-    for number in numbers:
-        name = zones.get(number) or guess_time_zone(number) or settings.TIME_ZONE
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo(settings.TIME_ZONE)
-        times[number] = naive.replace(tzinfo=zone).astimezone(UTC)
-    return times

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns import conf
-from campaigns.audiences.consent import Provenance, consent_record_many, guess_time_zone
+from campaigns.audiences.consent import Provenance, consent_record_many
+from campaigns.localtime import guess_time_zone
 from campaigns.models import Consent, Contact, ContactImport
 from campaigns.recipients.inputs import csv_text, sniff_delimiter
 from campaigns.recipients.phones import normalise_phone

@@ -9,7 +9,7 @@ SOURCES = {"stop_keyword": "whatsapp_stop", "meta_131050": "meta_131050", "manua
 def opt_outs_into_the_ledger(apps, schema_editor):
     """Every opt-out recorded so far becomes its contact's ledger event, as it happened: nothing
     already recorded is lost, and the opt-out list stays as it is (it is the ledger's view)."""
-    from campaigns.audiences.consent import guess_time_zone
+    from campaigns.localtime import guess_time_zone
 
     OptOut = apps.get_model("campaigns", "OptOut")
     Contact = apps.get_model("campaigns", "Contact")

@@ -148,6 +148,17 @@ class Campaign(models.Model):
     # "10:00 in each customer's own time zone": the local date and time ("2026-12-03T10:00")
     # each recipient's message waits for, in their contact's zone (else their number's).
     send_local_time = models.CharField(max_length=16, blank=True, editable=False)
+    # Optional hours of the day each recipient may get it in, in their own zone: outside them
+    # their message waits for the next opening (`localtime.SendingHours`).
+    send_from = models.TimeField(
+        "send from", null=True, blank=True, help_text="Each recipient's local time, e.g. 10:00."
+    )
+    send_until = models.TimeField(
+        "send until",
+        null=True,
+        blank=True,
+        help_text="Not after this local time, e.g. 20:00 (before 'send from': across midnight).",
+    )
     paused_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -160,6 +171,20 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("send_campaign", "Can send campaigns")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(send_from__isnull=True, send_until__isnull=True)
+                    | (
+                        models.Q(send_from__isnull=False, send_until__isnull=False)
+                        & ~models.Q(send_from=models.F("send_until"))
+                    )
+                ),
+                name="sending_hours_have_two_ends",
+                violation_error_message="Sending hours: give both 'send from' and 'send until' "
+                "(two different times), or neither for any hour.",
+            )
+        ]
 
     def __str__(self):
         return self.name

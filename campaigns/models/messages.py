@@ -27,6 +27,16 @@ class MessageQuerySet(models.QuerySet):
             state=Message.State.QUEUED, claimed_by="", updated_at=timezone.now()
         )
 
+    def wait_until(self, ids, when) -> int:
+        """Claimed Messages that may not go yet (outside their recipients' sending hours) go
+        back in the queue until `when`."""
+        return self.filter(id__in=ids, state=Message.State.SENDING).update(
+            state=Message.State.QUEUED,
+            next_attempt_at=when,
+            claimed_by="",
+            updated_at=timezone.now(),
+        )
+
     def mark_unknown(self, ids, detail: str) -> int:
         """Claimed Messages whose request may have reached Kaleyra: resent only on request."""
         return self.filter(id__in=ids, state=Message.State.SENDING).update(

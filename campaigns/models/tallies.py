@@ -22,6 +22,7 @@ class TallyKind(models.TextChoices):
     FAILURE = "failure", "Failed or not sent messages (key: state|Meta code|Kaleyra code)"
     SKIP = "skip", "Skipped messages (key: the reason)"
     RETRY = "retry", "Queued messages waiting for a retry"
+    LATER = "later", "Queued messages waiting for their own time (local time, sending hours)"
     SENDS = "sends", "Sends accepted by Kaleyra (key: the UTC minute they were claimed)"
     DELIVERED = "delivered", "Delivered events (key: the UTC minute of the event)"
     READ = "read", "Read events (key: the UTC minute of the event)"

@@ -46,6 +46,11 @@ def message_keys(vendor: str, r: str) -> list[tuple[str, str, str]]:
         (f"{r}.state = 'skipped'", "'skip'", f"{r}.detail"),
         (f"{r}.state = 'queued' AND {r}.attempts > 0", "'retry'", "''"),
         (
+            f"{r}.state = 'queued' AND {r}.attempts = 0 AND {r}.next_attempt_at IS NOT NULL",
+            "'later'",
+            "''",
+        ),
+        (
             f"{r}.message_id <> '' AND {r}.claimed_at IS NOT NULL",
             "'sends'",
             minute(vendor, f"{r}.claimed_at"),
@@ -155,6 +160,7 @@ def sqlite_triggers() -> list[str]:
     """Row triggers adding to the counters directly (SQLite lets one writer in at a time)."""
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in MESSAGE_COLUMNS)
     changed += " OR (OLD.attempts > 0) IS NOT (NEW.attempts > 0)"
+    changed += " OR (OLD.next_attempt_at IS NULL) IS NOT (NEW.next_attempt_at IS NULL)"
     event_changed = " OR ".join(
         f"OLD.{c} IS NOT NEW.{c}" for c in ("message_id", "status", '"timestamp"', "received_at")
     )
@@ -350,6 +356,17 @@ def ensure_triggers(connection) -> bool:
             for statement in [*drop_triggers(connection.vendor), *triggers(connection.vendor)]:
                 cursor.execute(statement)
     return True
+
+
+def recreate_triggers_and_recount(apps, schema_editor):
+    """A migration that changed what the counters count: every trigger anew and every counter
+    recomputed from the records, in the migration's transaction."""
+    vendor = schema_editor.connection.vendor
+    for statement in [*drop_triggers(vendor), *triggers(vendor)]:
+        schema_editor.execute(statement)
+    schema_editor.execute(f"DELETE FROM {TALLY}")
+    schema_editor.execute(f"DELETE FROM {DELTA}")
+    schema_editor.execute(f"INSERT INTO {TALLY} {COLUMNS} {recount_sql(vendor)}")
 
 
 # A migration that makes SQLite rebuild a counted table (an altered constraint, say) first drops

@@ -17,7 +17,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaigns import conf, limits
-from campaigns.audiences.consent import Provenance, consent_from_list, local_send_times
+from campaigns.audiences.consent import Provenance, consent_from_list
+from campaigns.localtime import local_send_times, sending_hours, zones_of
 from campaigns.models import Campaign, ConsentEvent, Message, MessageTemplate
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.payload import MpmContent
@@ -395,16 +396,28 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started,
                 next_attempt_at=None,
                 updated_at=now,
             )
-        if campaign.send_local_time:
-            _wait_for_local_time(campaign, list(wanted), trigger_key, now)
+        _wait_for_their_time(campaign, list(wanted), trigger_key, now)
 
 
-def _wait_for_local_time(campaign: Campaign, numbers: list[str], trigger_key: str, now):
-    """A campaign sent at a local time in each customer's own zone: each queued Message waits
-    (`next_attempt_at`, which the engine never claims before) for that time in its recipient's
-    zone; one UPDATE per zone in the chunk. A time already passed there sends at once."""
+def _wait_for_their_time(campaign: Campaign, numbers: list[str], trigger_key: str, now):
+    """Each queued Message waits (`next_attempt_at`, which the engine never claims before) for
+    its recipient's own time: the campaign's local send time in their zone, then, with sending
+    hours, the next time those hours are open there. One UPDATE per distinct time in the chunk;
+    a time already come sends at once. (The engine checks the hours again as it claims.)"""
+    hours = sending_hours(campaign)
+    if not campaign.send_local_time and hours is None:
+        return
+    times = (
+        local_send_times(campaign.send_local_time, numbers)
+        if campaign.send_local_time
+        else dict.fromkeys(numbers, now)
+    )
+    zones = zones_of(numbers) if hours else {}
     by_time: dict = {}
-    for number, at in local_send_times(campaign.send_local_time, numbers).items():
+    for number, at in times.items():
+        at = max(at, now)
+        if hours:
+            at = hours.opens_at(at, zones[number])
         if at > now:
             by_time.setdefault(at, []).append(number)
     for at, group in by_time.items():

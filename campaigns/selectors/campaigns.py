@@ -108,10 +108,23 @@ def progress_labels(campaign_state: str) -> dict[str, str]:
     return labels
 
 
+def their_time(campaign: dict) -> str:
+    """When a campaign's messages go out in each recipient's own zone, in words ("" when
+    it has no such rule)."""
+    rules = []
+    if campaign["send_local_time"]:
+        rules.append(f"at {campaign['send_local_time'].replace('T', ' ')}")
+    if campaign["send_from"] and campaign["send_until"]:
+        rules.append(f"between {campaign['send_from']:%H:%M} and {campaign['send_until']:%H:%M}")
+    return f"{', '.join(rules)} in each recipient's own time zone" if rules else ""
+
+
 def campaign_progress(campaign_id: int, *, tallies: Tallies | None = None) -> dict:
     """Where a campaign's real messages stand, by state, and what waits for a retry (queued
     after an answer), from its counters: two short queries (three while a retry waits)."""
-    campaign = Campaign.objects.values("state", "paused_reason").get(pk=campaign_id)
+    campaign = Campaign.objects.values(
+        "state", "paused_reason", "send_from", "send_until", "send_local_time"
+    ).get(pk=campaign_id)
     tallies = tallies or campaign_tallies(campaign_id)
     counts = {state: tallies.state_count(state) for state in Message.State.values}
     total = sum(counts.values())
@@ -135,6 +148,9 @@ def campaign_progress(campaign_id: int, *, tallies: Tallies | None = None) -> di
         "percent": round(100 * settled / total) if total else 0,
         "retrying": tallies.retrying,
         "next_retry_at": next_retry_at,
+        # Queued for their own time: the local send time or the sending hours where they are.
+        "waiting_for_their_time": tallies.later,
+        "their_time": their_time(campaign),
         "version": tallies.version,
     }
 

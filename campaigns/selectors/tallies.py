@@ -19,6 +19,7 @@ class Tallies:
     failures: Counter = field(default_factory=Counter)  # (state, Meta code, Kaleyra code)
     skips: Counter = field(default_factory=Counter)  # reason
     retrying: int = 0
+    later: int = 0  # waiting for their own time: a local send time, the sending hours
     series: dict[str, Counter] = field(default_factory=dict)  # sends/delivered/read by UTC minute
     orders: dict[str, tuple[int, int]] = field(default_factory=dict)  # currency: (orders, cents)
     version: int = 0
@@ -57,6 +58,8 @@ def campaign_tallies(campaign_id: int, *, kinds: tuple[str, ...] | None = None) 
             tallies.skips[key] = n
         elif kind == TallyKind.RETRY:
             tallies.retrying = n
+        elif kind == TallyKind.LATER:
+            tallies.later = n
         elif kind == TallyKind.ORDERS:
             tallies.orders[key] = (n, cents)
         elif kind == TallyKind.VERSION:

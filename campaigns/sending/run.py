@@ -20,6 +20,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from campaigns.kaleyra import KaleyraConfig, SendResult
+from campaigns.localtime import sending_hours, zones_of
 from campaigns.models import Campaign, Message, WorkerHeartbeat
 from campaigns.models.tallies import tallies_compact
 from campaigns.payload import MpmContent, serialize
@@ -278,6 +279,10 @@ class CampaignRun:
         self.limiter = shared_limiter(config.sender, options.rate)
         self.sender_number = config.sender
         self.pacing_factor = 1.0
+        # A test send goes now; a campaign's messages only within its sending hours, if any.
+        self.hours = (
+            None if scope.is_test else sending_hours(Campaign.objects.get(pk=scope.campaign_id))
+        )
         # Set when the operator pauses or cancels: the senders then leave what they hold and have
         # not sent (it is queued again), as they do after an account-wide answer.
         self.stopped = threading.Event()
@@ -377,6 +382,10 @@ class CampaignRun:
                 time.sleep(0.005)
                 continue
             batch = claim(self.scope, self.claim_size, self.worker_id)
+            if batch and self.hours:
+                batch = self._within_hours(batch)
+                if not batch:
+                    continue
             if batch:
                 self.idle_since = None
                 self.progress.total = max(self.progress.total, self.progress.done + len(batch))
@@ -390,6 +399,23 @@ class CampaignRun:
                 continue
             if not (self._wait_for_retry() or self._wait_for_trigger(now)):
                 return
+
+    def _within_hours(self, batch: list[Claimed]) -> list[Claimed]:
+        """The claimed Messages whose recipients are within the sending hours now; the others
+        go back in the queue until the hours open where they are (a retry due at night, a
+        campaign resumed late)."""
+        now = timezone.now()
+        zones = zones_of([m.to for m in batch])
+        ready, later = [], {}
+        for message in batch:
+            opens = self.hours.opens_at(now, zones[message.to])
+            if opens > now:
+                later.setdefault(opens, []).append(message.id)
+            else:
+                ready.append(message)
+        for opens, ids in later.items():
+            Message.objects.wait_until(ids, opens)
+        return ready
 
     def _drain(self):
         """Wait until everything submitted has been answered, committing as answers come."""

@@ -6,6 +6,7 @@ checks and the preview run before anything is saved, through the same rules
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import time
 from decimal import Decimal
 
 from django.db import transaction
@@ -48,6 +49,8 @@ class ComposerState:
     thumbnail_from_recipient: bool = False
     sections: list[SectionDraft] = field(default_factory=list)
     triggered: bool = False  # always on: sends what the HTTP API queues
+    send_from: time | None = None  # sending hours in each recipient's zone (both or neither)
+    send_until: time | None = None
     ref: str = ""
     ref1: str = ""
     ref2: str = ""
@@ -87,6 +90,8 @@ def state_from_campaign(campaign: Campaign) -> ComposerState:
         thumbnail_from_recipient=parts["thumbnail_from_recipient"],
         sections=[SectionDraft(*section) for section in parts["sections"]],
         triggered=campaign.triggered,
+        send_from=campaign.send_from,
+        send_until=campaign.send_until,
         wa_source=parts["wa_source"],
         **parts["refs"],
     )
@@ -344,6 +349,11 @@ def draft_save(
         campaign.thumbnail_product = catalog.get(state.thumbnail)
         campaign.thumbnail_from_recipient = state.thumbnail_from_recipient
         campaign.triggered = state.triggered
+        hours = None not in (state.send_from, state.send_until) and (
+            state.send_from != state.send_until
+        )
+        campaign.send_from = state.send_from if hours else None
+        campaign.send_until = state.send_until if hours else None
         if state.thumbnail and campaign.thumbnail_product is None:
             notes.append(
                 f"Thumbnail product {state.thumbnail} is not in the catalog; it was left out."

@@ -22,6 +22,8 @@
         if (cell) cell.textContent = count;
       }
       field("percent").textContent = progress.percent;
+      const later = field("waiting_for_their_time");
+      if (later) later.textContent = progress.waiting_for_their_time;
       panel.querySelector("progress").value = progress.percent;
       if (progress.state !== "sending") {
         window.location.reload();

@@ -12,8 +12,8 @@ from campaigns.audiences.consent import (
     consent_record_many,
     contact_for,
     derived_consent,
-    guess_time_zone,
 )
+from campaigns.localtime import guess_time_zone
 from campaigns.models import Consent, ConsentEvent, Contact
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from campaigns.audiences.consent import Provenance, consent_record, guess_time_zone
+from campaigns.audiences.consent import Provenance, consent_record
 from campaigns.audiences.imports import ContactCsv, ContactFileError, contacts_import
+from campaigns.localtime import guess_time_zone
 from campaigns.models import Consent, ConsentEvent, Contact
 
 pytestmark = pytest.mark.django_db

@@ -9,12 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.audiences.consent import (
-    Provenance,
-    consent_record,
-    contact_for,
-    local_send_times,
-)
+from campaigns.audiences.consent import Provenance, consent_record, contact_for
+from campaigns.localtime import local_send_times
 from campaigns.models import Campaign, Consent, ConsentEvent, Contact, Message, Segment
 from campaigns.services import background, campaign_unschedule
 from campaigns.services.composer import draft_save, state_from_campaign

@@ -16,6 +16,8 @@ def maintained(campaign_id: int) -> dict[tuple[str, str], tuple[int, int]]:
         found[(TallyKind.SKIP, reason)] = (n, 0)
     if tallies.retrying:
         found[(TallyKind.RETRY, "")] = (tallies.retrying, 0)
+    if tallies.later:
+        found[(TallyKind.LATER, "")] = (tallies.later, 0)
     for kind, minutes in tallies.series.items():
         for minute, n in minutes.items():
             found[(kind, minute)] = (n, 0)
