@@ -120,10 +120,18 @@ def skip_reason(campaign: Campaign, number: str) -> str:
 
 
 def skip_reasons(
-    campaign: Campaign, numbers: list[str], *, trigger_key: str = ""
+    campaign: Campaign,
+    numbers: list[str],
+    *,
+    trigger_key: str = "",
+    list_is_proof: bool | None = None,
 ) -> dict[str, str]:
     """`skip_reason` for many numbers at once (a queueing chunk): three indexed queries. An
-    always-on campaign's earlier triggers count towards the cap like other campaigns do."""
+    always-on campaign's earlier triggers count towards the cap like other campaigns do.
+    `list_is_proof`: the numbers come from a list brought to the send that carries its own
+    proof of opt-in (default: MPM_LISTS_CARRY_CONSENT; never so for contacts)."""
+    if list_is_proof is None:
+        list_is_proof = conf.MPM_LISTS_CARRY_CONSENT
     reasons = {}
     marketing = campaign.template.category == MessageTemplate.Category.MARKETING
     if marketing and conf.MPM_SKIP_US_RECIPIENTS:
@@ -135,7 +143,7 @@ def skip_reasons(
     rest = [n for n in rest if n not in reasons]
     # A list that carries its own proof has its opt-ins recorded as it is queued
     # (`consent_from_list`): then only an opt-out, above, stands in the way.
-    if marketing and conf.MPM_CONSENT_REQUIRED and not conf.MPM_LISTS_CARRY_CONSENT and rest:
+    if marketing and conf.MPM_CONSENT_REQUIRED and not list_is_proof and rest:
         opted_in = set(
             Contact.objects.filter(phone__any_of=rest, consent=Consent.OPTED_IN).values_list(
                 "phone", flat=True

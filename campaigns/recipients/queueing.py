@@ -276,6 +276,7 @@ def campaign_queue_recipients(
     resend_unknown: bool = False,
     valid_only: bool = False,
     trigger_key: str = "",
+    from_contacts: bool = False,
     progress: Callable[[], None] | None = None,
     progress_every: int = 20_000,
 ) -> QueueReport:
@@ -286,6 +287,8 @@ def campaign_queue_recipients(
 
     Already accepted recipients are never queued again, so a rerun sends no duplicate. Messages
     whose outcome is unknown (they may have been sent) are requeued only with `resend_unknown`.
+    `from_contacts`: the recipients are contacts (a list or segment), whose own consent decides;
+    MPM_LISTS_CARRY_CONSENT counts only lists brought to the send (typed, a file, the API).
     `progress` is called every `progress_every` recipients checked and after each chunk queued
     (a background worker says it is alive).
     """
@@ -308,14 +311,23 @@ def campaign_queue_recipients(
         rows = (line.rstrip("\n").split("\t", 2) for line in spool)
         for chunk in chunks(rows):
             _queue_chunk(
-                campaign, chunk, report, resend_unknown, first_new_id, started, trigger_key
+                campaign,
+                chunk,
+                report,
+                resend_unknown,
+                first_new_id,
+                started,
+                trigger_key,
+                list_is_proof=conf.MPM_LISTS_CARRY_CONSENT and not from_contacts,
             )
             if progress is not None:
                 progress()
     return report
 
 
-def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started, trigger_key):
+def _queue_chunk(
+    campaign, chunk, report, resend_unknown, first_new_id, started, trigger_key, *, list_is_proof
+):
     """One chunk in one short transaction: new rows inserted, earlier ones requeued or kept.
 
     A number met in an earlier chunk of this same list has a row created (id from
@@ -343,10 +355,12 @@ def _queue_chunk(campaign, chunk, report, resend_unknown, first_new_id, started,
         new = []
         requeue: dict[tuple[str, str, str], list[int]] = {}
         marketing = campaign.template.category == MessageTemplate.Category.MARKETING
-        if marketing and conf.MPM_LISTS_CARRY_CONSENT:
+        if marketing and list_is_proof:
             proof = Provenance(ConsentEvent.Source.RECIPIENT_LIST, ref=f"campaign {campaign.pk}")
             consent_from_list(list(wanted), proof, when=now)
-        reasons = skip_reasons(campaign, list(wanted), trigger_key=trigger_key)
+        reasons = skip_reasons(
+            campaign, list(wanted), trigger_key=trigger_key, list_is_proof=list_is_proof
+        )
         for number, (own_skip, overrides) in wanted.items():
             reason = own_skip or reasons.get(number, "")
             state = Message.State.SKIPPED if reason else Message.State.QUEUED

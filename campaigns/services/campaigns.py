@@ -161,7 +161,7 @@ def campaign_queue_audience(campaign: Campaign) -> recipients.QueueReport | None
     try:
         contacts = recipients.campaign_audience(campaign)
         report = recipients.campaign_queue_recipients(
-            campaign, recipients.contact_recipients(contacts), valid_only=True
+            campaign, recipients.contact_recipients(contacts), valid_only=True, from_contacts=True
         )
     except SegmentRulesError as exc:
         # A list or campaign its rules name was deleted since: wait for the marketer (a resume
