@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/send_throughput.py                      # SQLite, 60,000, 200 ms
     .venv/bin/python benchmarks/send_throughput.py --database postgres --runs 3
     .venv/bin/python benchmarks/send_throughput.py --rate 80 --recipients 1600   # pacing check
+    .venv/bin/python benchmarks/send_throughput.py --sending-hours 00:00-23:59   # hours checked
 
 Each run makes a fresh database, loads the demo campaign, writes a CSV of N recipients, starts
 the stand-in (`benchmarks/standin.py`) in its own process, and times the whole
@@ -78,6 +79,12 @@ print(json.dumps({
 }))
 """
 
+ALL_DAY = """
+import json
+from campaigns.models import Campaign
+print(json.dumps(Campaign.objects.filter(pk=1).update(send_from="{start}", send_until="{end}")))
+"""
+
 
 def one_run(args, run: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="mpm-bench-") as tmp:
@@ -103,6 +110,9 @@ def one_run(args, run: int) -> dict:
         subprocess.run(
             [PYTHON, "manage.py", "demo"], env=env, cwd=ROOT, check=True, capture_output=True
         )
+        if args.sending_hours:  # every claimed batch then has its recipients' hours checked
+            start, end = args.sending_hours.split("-")
+            query(env, ALL_DAY.format(start=start, end=end))
         csv_path = workdir / "recipients.csv"
         write_csv(csv_path, args.recipients)
         standin = start_standin(port, args.latency)
@@ -178,6 +188,11 @@ def main():
     parser.add_argument("--rate", type=float, default=0, help="messages/second; 0: no limit")
     parser.add_argument(
         "--naive", type=int, default=200, help="recipients for the naive loop; 0 skips"
+    )
+    parser.add_argument(
+        "--sending-hours",
+        default="",
+        help="e.g. 00:00-23:59: the campaign has sending hours (open now, so all are sent)",
     )
     args = parser.parse_args()
 
