@@ -581,8 +581,29 @@ class ApiTokenForm(forms.Form):
         return cleaned
 
 
-class ContactImportForm(forms.Form):
+class ImportedFileForm(forms.Form):
+    """A file imported in the background (`upload_field`), refused by its declared size."""
+
+    upload_field = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
+        self.fields[self.upload_field].help_text += limit
+
+    def clean(self):
+        """Django has streamed the file to a temporary file, unread: only its size is known."""
+        cleaned = super().clean()
+        upload = cleaned.get(self.upload_field)
+        if upload is not None and upload.size > conf.MPM_UPLOAD_MAX_BYTES:
+            self.add_error(self.upload_field, size_refusal(upload.size, conf.MPM_UPLOAD_MAX_BYTES))
+        return cleaned
+
+
+class ContactImportForm(ImportedFileForm):
     """A contact CSV and what to do with it; its rows are checked by a dry run, not here."""
+
+    upload_field = "csv_file"
 
     csv_file = forms.FileField(
         label="Contact CSV file",
@@ -597,16 +618,25 @@ class ContactImportForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["csv_file"].help_text += f" At most {megabytes(conf.MPM_UPLOAD_MAX_BYTES)}."
 
-    def clean_csv_file(self):
-        """Refused by its declared size: Django has streamed it to a temporary file, unread."""
-        upload = self.cleaned_data["csv_file"]
-        if upload.size > conf.MPM_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(size_refusal(upload.size, conf.MPM_UPLOAD_MAX_BYTES))
-        return upload
+class CatalogImportForm(ImportedFileForm):
+    """A Meta catalog feed; its rows are checked by a dry run, not here."""
+
+    upload_field = "feed_file"
+
+    feed_file = forms.FileField(
+        label="Feed file (CSV or TSV)",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
+        help_text="Meta's feed format: id, title, availability and price (written 9.99 USD) "
+        "at least; description, condition, sale_price, link, image_link, brand and "
+        "item_group_id are read too.",
+    )
+    keep_missing = forms.BooleanField(
+        label="Keep products that are not in this file",
+        required=False,
+        help_text="Leave this off when the file is the whole catalog: products not in it are "
+        "then marked inactive (never deleted), as Meta does with a scheduled feed.",
+    )
 
 
 class ContactExportForm(forms.Form):

@@ -9,6 +9,14 @@ MAX_SECTIONS = 10
 MAX_SECTION_TITLE_LENGTH = 24
 MAX_PRODUCTS = 30  # across all sections
 
+# Catalog products as Meta's feed takes them (catalog-notes M3, M5: sources differ on title and
+# description; the larger numbers are kept, since a shorter text always fits).
+MAX_RETAILER_ID_LENGTH = 100
+MAX_PRODUCT_NAME_LENGTH = 200
+MAX_PRODUCT_DESCRIPTION_LENGTH = 9999
+MAX_PRODUCT_URL_LENGTH = 500
+MAX_BRAND_LENGTH = 100
+
 # Button index: "up to 10 buttons using index values of 0 to 9".
 MIN_BUTTON_INDEX = 0
 MAX_BUTTON_INDEX = 9

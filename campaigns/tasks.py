@@ -1,14 +1,17 @@
 """Background entry points: a worker (`manage.py db_worker`) runs campaign sends, and checks and
 queues uploaded recipient files, off the web request. Each task takes ids and calls a service."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 
 from campaigns import services
+from campaigns.catalog.importing import FeedFileError
 from campaigns.models import Campaign
 from campaigns.services import api, contact_imports, healing, tallies, uploads
+from campaigns.services.catalog_imports import CATALOG_IMPORTS, catalog_import_source
 
 
 @task()
@@ -49,6 +52,9 @@ def recover_campaigns_task() -> str:
     restarted = uploads.uploads_heal(check_task=check_upload_task, queue_task=queue_upload_task)
     restarted += contact_imports.contact_imports_heal(
         check_task=check_contact_import_task, run_task=run_contact_import_task
+    )
+    restarted += CATALOG_IMPORTS.heal(
+        check_task=check_catalog_import_task, run_task=run_catalog_import_task
     )
     tallies.tallies_compact()
     api.idempotency_purge()  # API sends book this chain; purge_idempotency_keys is for cron
@@ -94,3 +100,30 @@ def check_contact_import_task(import_id: int) -> str:
 def run_contact_import_task(import_id: int) -> str:
     """A confirmed contact import, chunk by chunk (resumed after the last committed one)."""
     return contact_imports.contact_import_run(import_id=import_id)
+
+
+@task()
+def check_catalog_import_task(import_id: int) -> str:
+    """The dry run of a catalog feed import, writing its progress as it goes."""
+    return CATALOG_IMPORTS.check(import_id=import_id)
+
+
+@task()
+def run_catalog_import_task(import_id: int) -> str:
+    """A confirmed catalog feed import, chunk by chunk (resumed after the last committed one)."""
+    return CATALOG_IMPORTS.run(import_id=import_id)
+
+
+@task()
+def import_catalog_feed_task(
+    source: str, keep_missing: bool = False, every_hours: float = 0
+) -> str:
+    """A scheduled feed (`manage.py import_catalog URL --every HOURS`): imported, then booked
+    again `every_hours` later (also after a failed fetch: the next one may work)."""
+    if every_hours and import_catalog_feed_task.get_backend().supports_defer:
+        later = timezone.now() + timedelta(hours=every_hours)
+        import_catalog_feed_task.using(run_after=later).enqueue(source, keep_missing, every_hours)
+    try:
+        return f"{source}: {catalog_import_source(source, keep_missing=keep_missing).line()}"
+    except FeedFileError as exc:
+        return f"Not imported: {exc}"

@@ -1,17 +1,43 @@
 """The catalog and the WhatsApp templates campaigns are built from."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, TSV
 
-from campaigns.forms import MessageTemplateForm
-from campaigns.models import MessageTemplate, Product
+from campaigns.catalog.importing import FeedFileError
+from campaigns.catalog.resources import ProductResource
+from campaigns.forms import CatalogImportForm, MessageTemplateForm
+from campaigns.models import CatalogImport, MessageTemplate, Product
+from campaigns.services import background
+from campaigns.services.catalog_imports import CATALOG_IMPORTS
+
+RECENT_IMPORTS = 10
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ["retailer_id", "name", "price_display", "availability", "active"]
-    list_filter = ["availability", "active", "currency"]
-    search_fields = ["retailer_id", "name"]
+class ProductAdmin(ExportMixin, admin.ModelAdmin):
+    """The catalog; exported as a Meta feed (django-import-export, the resource the import
+    reads with) and imported from one in the background: upload, dry run, confirm, progress."""
+
+    change_list_template = "admin/campaigns/product/change_list.html"
+    resource_classes = [ProductResource]
+    export_formats = [CSV, TSV]
+    list_display = [
+        "retailer_id",
+        "name",
+        "price_display",
+        "availability",
+        "condition",
+        "brand",
+        "active",
+    ]
+    list_filter = ["availability", "active", "condition", "currency"]
+    search_fields = ["retailer_id", "name", "brand", "item_group_id"]
     list_per_page = 50
     # The catalog may hold 100,000 products: no second COUNT over the whole table per page.
     show_full_result_count = False
@@ -21,6 +47,86 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="price", ordering="price")
     def price_display(self, product):
         return f"{product.price} {product.currency}"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "import-feed/",
+                self.admin_site.admin_view(self.import_feed_view),
+                name="{}_{}_import_feed".format(*info),
+            ),
+            path(
+                "import-feed/<int:import_id>/",
+                self.admin_site.admin_view(self.import_feed_detail_view),
+                name="{}_{}_import_feed_detail".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def import_feed_view(self, request):
+        """The upload form and the user's last imports; a valid file goes to its own page."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = CatalogImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = background.file_import_receive(
+                    CATALOG_IMPORTS,
+                    owner=request.user,
+                    uploaded=form.cleaned_data["feed_file"],
+                    keep_missing=form.cleaned_data["keep_missing"],
+                )
+            except FeedFileError as exc:
+                form.add_error("feed_file", str(exc))
+            else:
+                return HttpResponseRedirect(self.import_url(job))
+        recent = CatalogImport.objects.filter(owner=request.user)[:RECENT_IMPORTS]
+        return self.import_page(
+            request,
+            "import_feed.html",
+            "Import a catalog feed",
+            status=400 if form.errors else 200,
+            form=form,
+            recent=recent,
+        )
+
+    def import_feed_detail_view(self, request, import_id: int):
+        """A feed's dry run, preview, progress and summary; a POST confirms it."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        job = CatalogImport.objects.filter(pk=import_id, owner=request.user).first()
+        if job is None:
+            raise Http404("This import is not here: it may belong to someone else.")
+        if request.method == "POST":
+            if not background.file_import_start(CATALOG_IMPORTS, job):
+                messages.warning(request, "This file was confirmed already; it is imported once.")
+            return HttpResponseRedirect(self.import_url(job))
+        background.file_import_heal(CATALOG_IMPORTS, job)
+        return self.import_page(request, "import_feed_detail.html", job.original_name, job=job)
+
+    def import_url(self, job) -> str:
+        return reverse("admin:campaigns_product_import_feed_detail", args=[job.pk])
+
+    def import_page(self, request, template: str, title: str, *, status=200, **context):
+        return TemplateResponse(
+            request,
+            f"admin/campaigns/product/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                **context,
+            },
+            status=status,
+        )
 
 
 @admin.register(MessageTemplate)

@@ -215,6 +215,9 @@ class ImportReport:
         """What the writes did so far (kept with each chunk, so a resumed import goes on)."""
         return {name: getattr(self, name) for name in ACTIONS}
 
+    def line(self) -> str:
+        return f"{self.new} new, {self.updated} updated."
+
 
 def contacts_import(
     contacts_csv: ContactCsv,

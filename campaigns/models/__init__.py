@@ -17,6 +17,7 @@ from campaigns.models.callbacks import (
 )
 from campaigns.models.campaigns import Campaign, Section, SectionItem
 from campaigns.models.catalog import VARIABLE_RE, MessageTemplate, Product, template_variables
+from campaigns.models.catalog_imports import CatalogImport
 from campaigns.models.contact_imports import ContactImport
 from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
@@ -39,6 +40,7 @@ __all__ = [
     "Campaign",
     "CampaignTally",
     "CampaignTallyDelta",
+    "CatalogImport",
     "Consent",
     "ConsentEvent",
     "Contact",

@@ -24,6 +24,19 @@ class Product(models.Model):
         PREORDER = "preorder", "Preorder"
         AVAILABLE_FOR_ORDER = "available for order", "Available for order"
         DISCONTINUED = "discontinued", "Discontinued"
+        PENDING = "pending", "Pending"
+
+    class Condition(models.TextChoices):
+        """Meta's values (catalog-notes M4); a feed without the column means new."""
+
+        NEW = "new", "New"
+        REFURBISHED = "refurbished", "Refurbished"
+        USED = "used", "Used"
+        USED_LIKE_NEW = "used_like_new", "Used, like new"
+        USED_GOOD = "used_good", "Used, good"
+        USED_FAIR = "used_fair", "Used, fair"
+        CPO = "cpo", "Certified pre-owned"
+        OPEN_BOX_NEW = "open_box_new", "Open box, new"
 
     SENDABLE_AVAILABILITY = (
         Availability.IN_STOCK,
@@ -33,18 +46,29 @@ class Product(models.Model):
 
     retailer_id = models.CharField(
         "retailer ID (SKU)",
-        max_length=100,
+        max_length=limits.MAX_RETAILER_ID_LENGTH,
         unique=True,
         help_text="The catalog's SKU, labelled Content ID in Meta's Commerce Manager.",
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=limits.MAX_PRODUCT_NAME_LENGTH)
+    description = models.TextField(max_length=limits.MAX_PRODUCT_DESCRIPTION_LENGTH, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2)
+    sale_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="In the price's currency."
+    )
     currency = models.CharField(max_length=3, default="INR", help_text="ISO 4217 code, e.g. INR.")
-    image_url = models.URLField("image URL", max_length=500, blank=True)
-    link = models.URLField(max_length=500, blank=True)
+    image_url = models.URLField("image URL", max_length=limits.MAX_PRODUCT_URL_LENGTH, blank=True)
+    link = models.URLField(max_length=limits.MAX_PRODUCT_URL_LENGTH, blank=True)
     availability = models.CharField(
         max_length=20, choices=Availability.choices, default=Availability.IN_STOCK
+    )
+    condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.NEW)
+    brand = models.CharField(max_length=limits.MAX_BRAND_LENGTH, blank=True)
+    item_group_id = models.CharField(
+        "item group ID",
+        max_length=limits.MAX_RETAILER_ID_LENGTH,
+        blank=True,
+        help_text="Variants of one product (sizes, colours) share it.",
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -52,7 +76,11 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["name"])]
+        indexes = [
+            models.Index(fields=["name"]),
+            models.Index(fields=["brand"]),
+            models.Index(fields=["item_group_id"]),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.retailer_id})"

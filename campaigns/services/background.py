@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
+from django_tasks import TaskResultStatus
 from django_tasks.base import Task
 
 from campaigns import conf, recipients
-from campaigns.models import Campaign, ContactImport, ContactList, RecipientUpload, Segment
-from campaigns.services import contact_imports, healing, uploads
+from campaigns.models import Campaign, CatalogImport, ContactList, RecipientUpload, Segment
+from campaigns.models.file_imports import FileImport
+from campaigns.services import healing, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -20,12 +22,16 @@ from campaigns.services.campaigns import (
     campaign_start,
     sending_config,
 )
+from campaigns.services.file_imports import FileImportKind
 from campaigns.tasks import (
+    check_catalog_import_task,
     check_contact_import_task,
     check_upload_task,
+    import_catalog_feed_task,
     purge_uploads_task,
     queue_upload_task,
     recover_campaigns_task,
+    run_catalog_import_task,
     run_contact_import_task,
     send_campaign_task,
     start_scheduled_task,
@@ -263,37 +269,39 @@ def upload_confirm(
     return True
 
 
-def contact_import_receive(*, owner, uploaded, mode: str):
-    """Store a contact file (`ContactFileError` when it cannot be imported at all, nothing
-    kept) and start its dry run: in this request when the file is small, else on a worker."""
-    contact_import = contact_imports.contact_import_store(owner=owner, uploaded=uploaded, mode=mode)
-    run_for(contact_import, check_contact_import_task)
-    contact_import.refresh_from_db()
-    return contact_import
+def import_tasks(kind: FileImportKind) -> tuple[Task, Task]:
+    """The dry-run task and the import task of a kind of file."""
+    if kind.model is CatalogImport:
+        return check_catalog_import_task, run_catalog_import_task
+    return check_contact_import_task, run_contact_import_task
 
 
-def contact_import_start(contact_import) -> bool:
+def file_import_receive(kind: FileImportKind, *, owner, uploaded, **fields):
+    """Store a file (`kind.file_error` when it cannot be imported at all, nothing kept) and
+    start its dry run: in this request when the file is small, else on a worker."""
+    job = kind.store(owner=owner, uploaded=uploaded, **fields)
+    run_for(job, import_tasks(kind)[0])
+    job.refresh_from_db()
+    return job
+
+
+def file_import_start(kind: FileImportKind, job) -> bool:
     """Import a checked file (on a worker when it is large); False when it was confirmed
     already."""
-    if not contact_imports.contact_import_confirm(contact_import):
+    if not kind.confirm(job):
         return False
-    run_for(contact_import, run_contact_import_task)
-    contact_import.refresh_from_db()
+    run_for(job, import_tasks(kind)[1])
+    job.refresh_from_db()
     return True
 
 
-def contact_import_heal(contact_import) -> bool:
+def file_import_heal(kind: FileImportKind, job) -> bool:
     """Start again the dry run or import of a file whose worker died (asked by its page)."""
-    return bool(
-        contact_imports.contact_imports_heal(
-            check_task=check_contact_import_task,
-            run_task=run_contact_import_task,
-            import_id=contact_import.pk,
-        )
-    )
+    check_task, run_task = import_tasks(kind)
+    return bool(kind.heal(check_task=check_task, run_task=run_task, import_id=job.pk))
 
 
-def run_for(upload: RecipientUpload | ContactImport, task: Task):
+def run_for(upload: RecipientUpload | FileImport, task: Task):
     """Small files in this request (the answer is at once), larger ones on a worker, with the
     recovery task booked to start them again should that worker die."""
     if upload.size <= conf.MPM_UPLOAD_INLINE_BYTES:
@@ -305,3 +313,17 @@ def run_for(upload: RecipientUpload | ContactImport, task: Task):
         healing.recovery_schedule(recover_campaigns_task)
 
     transaction.on_commit(enqueue)
+
+
+def catalog_feed_schedule(source: str, *, keep_missing: bool, hours: float) -> str:
+    """Book the periodic import of a feed address on the workers, unless it is booked already
+    (the task books its own next run)."""
+    if not import_catalog_feed_task.get_backend().supports_defer:
+        return "The task backend cannot run tasks later: run this command from cron instead."
+    waiting = healing.tasks_of(import_catalog_feed_task).filter(
+        status__in=(TaskResultStatus.READY, TaskResultStatus.RUNNING)
+    )
+    if any(result.args_kwargs["args"][:1] == [source] for result in waiting):
+        return f"{source} is imported every so often already; nothing booked."
+    transaction.on_commit(lambda: import_catalog_feed_task.enqueue(source, keep_missing, hours))
+    return f"{source} booked: imported now on a worker, then every {hours:g} hour(s)."

@@ -17,7 +17,15 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from campaigns import conf
-from campaigns.models import Campaign, Message, RecipientUpload, WorkerHeartbeat
+from campaigns.models import (
+    Campaign,
+    CatalogImport,
+    ContactImport,
+    Message,
+    RecipientUpload,
+    WorkerHeartbeat,
+)
+from campaigns.models.file_imports import FileImport
 from campaigns.selectors import campaign_content, campaign_for_sending
 from campaigns.sending.run import TRIGGERED_QUEUE, finish, next_retry_at, recover
 from campaigns.sending.workers import lease_start
@@ -103,15 +111,22 @@ def tasks_of(task: Task):
 
 
 def recovery_schedule(task: Task):
-    """Book the next recovery while a campaign is sending or scheduled, or an upload is being
-    checked or queued on a worker, unless one is booked already."""
+    """Book the next recovery while a campaign is sending or scheduled, or an upload or an
+    imported file is being checked, queued or imported on a worker, unless one is booked
+    already."""
     if not task.get_backend().supports_defer:
         return
-    busy = RecipientUpload.objects.filter(
-        state__in=(RecipientUpload.State.CHECKING, RecipientUpload.State.QUEUEING)
-    )
+    busy = [
+        RecipientUpload.objects.filter(
+            state__in=(RecipientUpload.State.CHECKING, RecipientUpload.State.QUEUEING)
+        ),
+        *(
+            model.objects.filter(state__in=(FileImport.State.CHECKING, FileImport.State.IMPORTING))
+            for model in (ContactImport, CatalogImport)
+        ),
+    ]
     waiting = Campaign.objects.filter(state__in=(Campaign.State.SENDING, Campaign.State.SCHEDULED))
-    if not waiting.exists() and not busy.exists():
+    if not waiting.exists() and not any(files.exists() for files in busy):
         return  # nothing to heal: the next send books it again
     if tasks_of(task).filter(status=TaskResultStatus.READY).exists():
         return

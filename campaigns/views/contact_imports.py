@@ -16,6 +16,7 @@ from campaigns.forms import ContactExportForm, ContactImportForm
 from campaigns.models import ContactImport
 from campaigns.roles import ADD_CONTACTS, CHANGE_CONTACTS, VIEW_CONTACTS
 from campaigns.services import background
+from campaigns.services.contact_imports import CONTACT_IMPORTS
 from campaigns.views.common import need
 
 IMPORTING = (ADD_CONTACTS, CHANGE_CONTACTS)
@@ -30,7 +31,8 @@ def contact_import_upload(request):
     form = ContactImportForm(request.POST, request.FILES) if posted else ContactImportForm()
     if posted and form.is_valid():
         try:
-            contact_import = background.contact_import_receive(
+            contact_import = background.file_import_receive(
+                CONTACT_IMPORTS,
                 owner=request.user,
                 uploaded=form.cleaned_data["csv_file"],
                 mode=form.cleaned_data["mode"],
@@ -56,12 +58,12 @@ def contact_import_detail(request, import_id: int):
     if contact_import is None:
         raise Http404("This import is not here: it may belong to someone else.")
     if request.htmx:  # the progress panel polling: the whole page again once the step is done
-        background.contact_import_heal(contact_import)
+        background.file_import_heal(CONTACT_IMPORTS, contact_import)
         if contact_import.in_progress:
             return render(request, "contacts/_import_progress.html", {"job": contact_import})
         return HttpResponseClientRefresh()
     if request.method == "POST":
-        if not background.contact_import_start(contact_import):
+        if not background.file_import_start(CONTACT_IMPORTS, contact_import):
             messages.warning(request, "This file was confirmed already; it is imported once.")
         return redirect("campaigns:contact-import", import_id=contact_import.pk)
     return render(request, "contacts/import_detail.html", {"job": contact_import})
