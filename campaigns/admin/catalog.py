@@ -14,6 +14,7 @@ from campaigns.catalog.resources import ProductResource
 from campaigns.forms import CatalogImportForm, MessageTemplateForm
 from campaigns.models import CatalogImport, MessageTemplate, Product
 from campaigns.services import background
+from campaigns.services.campaigns import campaigns_recheck
 from campaigns.services.catalog_imports import CATALOG_IMPORTS
 
 RECENT_IMPORTS = 10
@@ -47,6 +48,13 @@ class ProductAdmin(ExportMixin, admin.ModelAdmin):
     @admin.display(description="price", ordering="price")
     def price_display(self, product):
         return f"{product.price} {product.currency}"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and not obj.is_sendable and (stopped := campaigns_recheck()):
+            messages.warning(
+                request, f"{stopped} sending campaign(s) using {obj.retailer_id} stopped."
+            )
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}

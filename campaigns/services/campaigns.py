@@ -50,6 +50,24 @@ def campaign_check(campaign: Campaign) -> list[validation.Problem]:
     return validation.campaign_problems(campaign)
 
 
+def not_sendable_reason(problems: list[validation.Problem]) -> str:
+    """Why a sending campaign was stopped, as its page and the API show it."""
+    return "Stopped: " + " ".join(problem.message for problem in problems)
+
+
+def campaigns_recheck() -> int:
+    """Check every sending campaign again after the catalog changed (a feed import, an edit in
+    the admin): one whose product became unavailable or inactive stops, naming it, before its
+    next batch (catalog-notes M8: WhatsApp shows such items as unavailable). Returns how many
+    stopped."""
+    stopped = 0
+    for campaign_id in Campaign.objects.sending().values_list("pk", flat=True):
+        errors = validation.errors_only(campaign_check(campaign_for_sending(campaign_id)))
+        if errors:
+            stopped += Campaign.objects.filter(pk=campaign_id).pause(not_sendable_reason(errors))
+    return stopped
+
+
 CHECKED_FOR = 2.0  # seconds a checked campaign is reused while its row is unchanged
 _checked: dict[int, tuple] = {}
 
@@ -138,6 +156,8 @@ def campaign_send(
     campaign = campaign_for_sending(campaign.pk)
     errors = validation.errors_only(campaign_check(campaign))
     if errors:
+        # A campaign already sending (scheduled, resumed, recovered) stops, saying why.
+        Campaign.objects.filter(pk=campaign.pk).pause(not_sendable_reason(errors))
         raise CampaignNotSendable(errors)
     config = sending_config()
     campaign_start(campaign, resume=resume)

@@ -8,6 +8,7 @@ from pathlib import Path
 from campaigns.catalog.fetching import fetch_feed, is_address
 from campaigns.catalog.importing import CatalogReport, FeedFile, FeedFileError, catalog_import
 from campaigns.models import CatalogImport
+from campaigns.services.campaigns import campaigns_recheck
 from campaigns.services.file_imports import FileImportKind
 
 
@@ -19,8 +20,11 @@ def feed_of(catalog_import: CatalogImport) -> FeedFile:
     )
 
 
-def imported(feed_file: FeedFile, job: CatalogImport, **steps):
-    return catalog_import(feed_file, keep_missing=job.keep_missing, **steps)
+def imported(feed_file: FeedFile, job: CatalogImport, *, dry_run: bool, **steps):
+    report = catalog_import(feed_file, keep_missing=job.keep_missing, dry_run=dry_run, **steps)
+    if not dry_run:
+        campaigns_recheck()
+    return report
 
 
 CATALOG_IMPORTS = FileImportKind(
@@ -39,9 +43,12 @@ def catalog_import_source(
             fetch_feed(source, path)
         else:
             path = Path(source)
-        return catalog_import(
+        report = catalog_import(
             FeedFile(path, shown_as=source),
             dry_run=dry_run,
             keep_missing=keep_missing,
             chunk_done=chunk_done,
         )
+    if not dry_run:
+        campaigns_recheck()
+    return report
