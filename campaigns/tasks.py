@@ -8,7 +8,7 @@ from django_tasks import task
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.services import api, contact_imports, healing, tallies, uploads
+from campaigns.services import api, contact_imports, healing, tallies, templates, uploads
 
 
 @task()
@@ -94,3 +94,12 @@ def check_contact_import_task(import_id: int) -> str:
 def run_contact_import_task(import_id: int) -> str:
     """A confirmed contact import, chunk by chunk (resumed after the last committed one)."""
     return contact_imports.contact_import_run(import_id=import_id)
+
+
+@task()
+def sync_templates_task() -> str:
+    """Read Kaleyra's template list into our templates; comes back every
+    MPM_TEMPLATE_SYNC_INTERVAL (booked first, as the recovery does, so a sync that fails or a
+    worker killed during it does not end the chain)."""
+    templates.template_sync_schedule(sync_templates_task)
+    return templates.sync_templates().line()

@@ -10,7 +10,7 @@ from django_tasks.base import Task
 
 from campaigns import conf, recipients
 from campaigns.models import Campaign, ContactImport, ContactList, RecipientUpload, Segment
-from campaigns.services import contact_imports, healing, uploads
+from campaigns.services import contact_imports, healing, templates, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -29,6 +29,7 @@ from campaigns.tasks import (
     run_contact_import_task,
     send_campaign_task,
     start_scheduled_task,
+    sync_templates_task,
 )
 
 
@@ -305,3 +306,9 @@ def run_for(upload: RecipientUpload | ContactImport, task: Task):
         healing.recovery_schedule(recover_campaigns_task)
 
     transaction.on_commit(enqueue)
+
+
+def template_sync_keep_booked():
+    """After a sync by hand (command or admin), the periodic sync is booked too, so templates
+    keep following Kaleyra's list while a worker runs."""
+    transaction.on_commit(lambda: templates.template_sync_schedule(sync_templates_task))
