@@ -23,7 +23,7 @@ from campaigns.kaleyra import config_from_settings
 from campaigns.kaleyra.templates import TemplateListing, fetch_templates
 from campaigns.models import MessageTemplate
 from campaigns.services.healing import tasks_of
-from campaigns.services.template_parsing import ParsedTemplate, parse_template
+from campaigns.services.template_parsing import LANGUAGE_CODE, ParsedTemplate, parse_template
 from campaigns.services.template_status import stop_campaigns_using, template_status_change
 
 SANDBOX_WABA_ID = "SANDBOXWABA"  # the sandbox lists its templates under any WABA id
@@ -103,7 +103,7 @@ def templates_apply(listing: TemplateListing, *, now, summary: SyncSummary) -> S
     """Write what the list said (the entries of the pages read, even when a later page failed)."""
     summary.read, summary.pages = listing.complete, listing.pages
     summary.problems.extend(listing.problems)
-    parsed, listed, all_keyed = _parse_entries(listing.templates, summary)
+    parsed, listed = _parse_entries(listing.templates, summary)
     with transaction.atomic():
         existing = {
             (t.name, t.language): t
@@ -111,9 +111,9 @@ def templates_apply(listing: TemplateListing, *, now, summary: SyncSummary) -> S
         }
         for entry in parsed:
             _apply_one(entry, existing.get((entry.name, entry.language)), now, summary)
-        if listing.complete and not all_keyed:
+        if listing.complete and not listed.all_named:
             summary.problems.append(
-                "Some entries had no usable name or language, so no template was marked vanished."
+                "Some entries of the list had no name, so no template was marked vanished."
             )
         elif listing.complete:
             _mark_vanished(listed, now, summary)
@@ -124,10 +124,22 @@ def templates_apply(listing: TemplateListing, *, now, summary: SyncSummary) -> S
     return summary
 
 
-def _parse_entries(entries: list, summary: SyncSummary) -> tuple[list[ParsedTemplate], set, bool]:
-    """Parsed entries to store, one per (name, language); every (name, language) listed, stored
-    or not; and whether every entry had one."""
-    kept, keys, all_keyed = [], set(), True
+@dataclass
+class Listed:
+    """What the list named, stored or not: (name, language) pairs; names whose language could
+    not be read (any template of that name may be the one); whether every entry had a name."""
+
+    keys: set = field(default_factory=set)
+    names: set = field(default_factory=set)
+    all_named: bool = True
+
+    def includes(self, template: MessageTemplate) -> bool:
+        return (template.name, template.language) in self.keys or template.name in self.names
+
+
+def _parse_entries(entries: list, summary: SyncSummary) -> tuple[list[ParsedTemplate], Listed]:
+    """Parsed entries to store, one per (name, language), and what the list named."""
+    kept, listed = [], Listed()
     for entry in entries:
         parsed = parse_template(entry)
         summary.problems.extend(parsed.problems)
@@ -135,19 +147,22 @@ def _parse_entries(entries: list, summary: SyncSummary) -> tuple[list[ParsedTemp
             summary.unknown_statuses[parsed.label] = parsed.unknown_status
         if parsed.fields is None:
             # A template we could name is still in the list: it must not count as vanished.
-            all_keyed = all_keyed and bool(parsed.name and parsed.language)
-            if parsed.name and parsed.language:
-                keys.add((parsed.name, parsed.language))
+            if not parsed.name:
+                listed.all_named = False
+            elif LANGUAGE_CODE.match(parsed.language):
+                listed.keys.add((parsed.name, parsed.language))
+            else:
+                listed.names.add(parsed.name)
             continue
         key = (parsed.name, parsed.language)
-        if key in keys:
+        if key in listed.keys:
             summary.problems.append(
                 f"Template {parsed.label} is listed more than once; the first entry was used."
             )
             continue
-        keys.add(key)
+        listed.keys.add(key)
         kept.append(parsed)
-    return kept, keys, all_keyed
+    return kept, listed
 
 
 def _apply_one(parsed: ParsedTemplate, template, now, summary: SyncSummary):
@@ -184,13 +199,13 @@ def _apply_one(parsed: ParsedTemplate, template, now, summary: SyncSummary):
         summary.unchanged += 1
 
 
-def _mark_vanished(listed: set, now, summary: SyncSummary):
+def _mark_vanished(listed: Listed, now, summary: SyncSummary):
     """Templates not in a complete list: kept (campaigns may use them), marked, not offered."""
     present = MessageTemplate.objects.filter(vanished_at__isnull=True)
-    gone = [t for t in present.only("id", "name", "language") if (t.name, t.language) not in listed]
+    gone = [t for t in present.only("id", "name", "language") if not listed.includes(t)]
     if not gone:
         return
-    if not listed:
+    if not listed.keys and not listed.names:
         summary.problems.append(
             "Kaleyra's template list is empty, so no template was marked vanished "
             "(check KALEYRA_WABA_ID)."
