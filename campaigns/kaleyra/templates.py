@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGES = 100  # a provider that keeps answering `next` never keeps us reading
 MAX_PAGE_BYTES = 10_000_000  # a page of 100 templates is a few hundred kilobytes
-PAGE_SIZE = 100  # asked for with `limit`; Meta's own default is 25
 
 
 @dataclass
@@ -155,10 +154,11 @@ def next_page_url(data: dict, first_url: str) -> tuple[str, str]:
 
 
 def fetch_templates(
-    config: KaleyraConfig, waba_id: str, *, max_pages: int = MAX_PAGES, page_size: int = PAGE_SIZE
+    config: KaleyraConfig, waba_id: str, *, max_pages: int = MAX_PAGES, page_size: int | None = None
 ) -> TemplateListing:
     """Every page of the template list, following `paging.next`; never raises for what the
-    network or Kaleyra does."""
+    network or Kaleyra does. No `limit` is sent unless `page_size` is given: Kaleyra documents
+    no query parameters for this list (and an unknown one could be refused)."""
     listing = TemplateListing()
     if not waba_id:
         listing.problems.append(
@@ -167,7 +167,7 @@ def fetch_templates(
         )
         return listing
     first = templates_url(config, waba_id)
-    url = f"{first}?limit={page_size}"
+    url = f"{first}?limit={page_size}" if page_size else first
     seen = set()
     with _session(config, first) as session:
         while url:

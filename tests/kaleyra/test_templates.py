@@ -18,7 +18,7 @@ def test_every_page_is_read_by_following_paging_next(provider):
     assert first.method == "GET" and first.path == PATH
     assert first.path == f"/v2/{SID}/whatsapp/{WABA_ID}/message_templates"
     assert first.headers["api-key"] == API_KEY
-    assert first.query == {"limit": "100"}
+    assert first.query == {}  # Kaleyra documents no query parameters: none is sent
     assert second.query == {"limit": "100", "after": "CURSOR1"}
 
 
@@ -90,7 +90,7 @@ def test_pages_are_capped(provider):
 
 
 def test_a_next_link_back_to_a_page_read_stops_the_reading(provider):
-    provider.answer(200, page([mpm_template("a")], next_url=f"{provider.base_url}{PATH}?limit=100"))
+    provider.answer(200, page([mpm_template("a")], next_url=f"{provider.base_url}{PATH}"))
 
     listing = fetch_templates(config_from_settings(), WABA_ID)
 

@@ -103,9 +103,7 @@ class Provider:
     @property
     def requests(self) -> list[Received]:
         return [
-            Received(
-                request.method, request.path, dict(request.headers), body, dict(request.query)
-            )
+            Received(request.method, request.path, dict(request.headers), body, dict(request.query))
             for request, body in list(self.script.requests)
         ]
 
