@@ -43,7 +43,7 @@ def test_a_list_read_completely_exits_zero(provider, settings, db):
     use_waba(settings)
     answer_pages(provider, [mpm_template("spring_sale")], [mpm_template("autumn_sale")])
 
-    code, out, err = sync()
+    code, out, _err = sync()
 
     assert code == 0
     assert "created spring_sale (en_US)" in out and "2 created" in out
@@ -55,7 +55,7 @@ def test_a_list_that_could_not_be_read_exits_non_zero(provider, settings, db):
     provider.script.answers.pop()
     provider.answer_error("RBC001")
 
-    code, out, err = sync()
+    code, _out, err = sync()
 
     assert code == 1
     assert "could not be read completely: 1 created" in err and "HTTP 401" in err
