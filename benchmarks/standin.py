@@ -86,8 +86,19 @@ def make_app(latency: float, script: Script | None = None) -> web.Application:
             answer["first_seen"] = first_seen
         return web.json_response(answer)
 
+    async def templates(request: web.Request) -> web.StreamResponse:
+        """The template list: scripted by the tests (tests/support/provider.py); else empty."""
+        body = await request.read()
+        if script is not None:
+            script.requests.append((request, body))
+            if script.answers:
+                answer = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
+                return await answer(request)
+        return web.json_response({"data": [], "paging": {"cursors": {}}})
+
     app = web.Application()
     app.router.add_post("/v2/{sid}/whatsapp/{sender}/messages", messages)
+    app.router.add_get("/v2/{sid}/whatsapp/{waba_id}/message_templates", templates)
     app.router.add_get("/stats", stats)
     return app
 

@@ -64,6 +64,12 @@ SETTINGS: dict[str, Setting] = {
     "KALEYRA_API_KEY": Setting("str", "", doc="read from the environment only; never shown"),
     "KALEYRA_SENDER": Setting("str", "", doc="the WhatsApp business number sent from"),
     "KALEYRA_BASE_URL": Setting("str", "", doc="replaces https://<regional domain> when set"),
+    # The WhatsApp Business Account whose templates `sync_templates` reads (live mode; the
+    # sandbox takes any value).
+    "KALEYRA_WABA_ID": Setting("str", "", doc="the WABA id in the template list's URL"),
+    # How often the periodic `sync_templates_task` reads the template list again (0: never;
+    # the command and the admin's button still sync).
+    "MPM_TEMPLATE_SYNC_INTERVAL": Setting("float", 3600.0, minimum=0, maximum=7 * 86_400),
     "KALEYRA_SANDBOX_BASE_URL": Setting("str", "http://127.0.0.1:8000/sandbox"),
     "KALEYRA_CONNECT_TIMEOUT": Setting("float", 5.0, minimum=0.1, maximum=300),
     "KALEYRA_READ_TIMEOUT": Setting("float", 30.0, minimum=0.1, maximum=600),

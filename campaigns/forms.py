@@ -125,6 +125,7 @@ class MessageTemplateForm(forms.ModelForm):
             "footer_text",
             "button_index",
             "button_text",
+            "has_mpm_button",
             "status",
         ]
 

@@ -10,7 +10,7 @@ from django_tasks import task
 from campaigns import services
 from campaigns.catalog.importing import FeedFileError
 from campaigns.models import Campaign
-from campaigns.services import api, contact_imports, healing, tallies, uploads
+from campaigns.services import api, contact_imports, healing, tallies, templates, uploads
 from campaigns.services.catalog_imports import CATALOG_IMPORTS, catalog_import_source
 
 
@@ -127,3 +127,11 @@ def import_catalog_feed_task(
         return f"{source}: {catalog_import_source(source, keep_missing=keep_missing).line()}"
     except FeedFileError as exc:
         return f"Not imported: {exc}"
+
+
+def sync_templates_task() -> str:
+    """Read Kaleyra's template list into our templates; comes back every
+    MPM_TEMPLATE_SYNC_INTERVAL (booked first, as the recovery does, so a sync that fails or a
+    worker killed during it does not end the chain)."""
+    templates.template_sync_schedule(sync_templates_task)
+    return templates.sync_templates().line()

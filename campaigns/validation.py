@@ -67,6 +67,30 @@ def template_definition_errors(template: MessageTemplate) -> list[Problem]:
     return problems
 
 
+def template_offer_problems(template: MessageTemplate) -> list[Problem]:
+    """A template kept from Kaleyra's list but not usable for an MPM: it has no MPM button
+    (Meta's MPM templates need one 'View items' button to carry the products), or it vanished
+    from the list (deleted in WhatsApp, so every send would fail)."""
+    problems = []
+    if not template.has_mpm_button:
+        problems.append(
+            Problem(
+                "template",
+                f"Template “{template}” has no MPM (View items) button, so it cannot carry "
+                "products; choose a template with one.",
+            )
+        )
+    if template.vanished_at is not None:
+        problems.append(
+            Problem(
+                "template",
+                f"Template “{template}” is no longer in Kaleyra's template list (gone since "
+                f"{template.vanished_at:%Y-%m-%d}); it cannot be sent.",
+            )
+        )
+    return problems
+
+
 def button_index_problem(index) -> Problem:
     return Problem(
         "button_index",
@@ -222,6 +246,7 @@ def content_problems(
                 "only approved templates can be sent.",
             )
         )
+    problems.extend(template_offer_problems(template))
     problems.extend(
         Problem("template", f"Template “{template}”: {problem.message}")
         for problem in template_definition_errors(template)

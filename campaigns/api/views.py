@@ -145,9 +145,9 @@ def server_error(request, exc: Exception):
     summary="Approved templates",
 )
 def template_list(request):
-    """The approved templates campaigns may be built from."""
+    """The approved templates campaigns may be built from (with an MPM button, still listed)."""
     need(request, "read", roles.VIEW)
-    return MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED)
+    return MessageTemplate.objects.for_mpm().filter(status=MessageTemplate.Status.APPROVED)
 
 
 def searchable(text: str) -> str:

@@ -34,6 +34,7 @@ from campaigns.models import (
 from campaigns.recipients import OPT_OUT_SKIP_REASON
 from campaigns.sending.pacing import PACING_CODES, slow_down
 from campaigns.services.healing import send_task_for
+from campaigns.services.template_status import stop_campaigns_using, template_status_change
 from campaigns.tasks import send_campaign_task
 
 # The ledger's source for each reason a number goes on the opt-out list.
@@ -229,11 +230,6 @@ def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Coun
         counts["paused"] += stop_campaigns_using(template_ids, f"Meta {code}: {explain_meta(code)}")
 
 
-def stop_campaigns_using(template_ids, reason: str) -> int:
-    """Pause every sending campaign whose template can no longer be sent, saying why."""
-    return Campaign.objects.filter(template_id__in=template_ids).pause(reason)
-
-
 # --- pacing --------------------------------------------------------------------------------------
 
 
@@ -414,19 +410,19 @@ def record_order(message: IncomingMessage, now, counts: Counter):
 
 
 def apply_template(update: TemplateStatusUpdate, now, counts: Counter):
+    """A template status callback; the template sync applies a status through the same
+    `template_status_change`, so both paths have the same effect."""
     counts["template_events"] += 1
     if not update.status:
         return  # e.g. FLAGGED: a warning from Meta that changes nothing yet
-    templates = MessageTemplate.objects.filter(name=update.name)
-    if update.language:
-        templates = templates.filter(language=update.language)
-    ids = list(templates.values_list("id", flat=True))
-    if not ids:
+    change = template_status_change(
+        name=update.name,
+        language=update.language,
+        status=update.status,
+        reason=update.reason,
+        now=now,
+    )
+    if change is None:
         counts["templates_unknown"] += 1
         return
-    MessageTemplate.objects.filter(pk__in=ids).update(status=update.status, updated_at=now)
-    if update.status != MessageTemplate.Status.APPROVED:
-        label = f"{update.name} ({update.language})" if update.language else update.name
-        reason = f"Template {label} is now {update.status} in WhatsApp"
-        reason += f": {update.reason}." if update.reason else "."
-        counts["paused"] += stop_campaigns_using(ids, reason + " Sending stopped.")
+    counts["paused"] += change.paused

@@ -90,12 +90,23 @@ class Product(models.Model):
         return self.active and self.availability in self.SENDABLE_AVAILABILITY
 
 
+class MessageTemplateQuerySet(models.QuerySet):
+    def for_mpm(self):
+        """Templates an MPM campaign may be built from: with an MPM button, still in Kaleyra's
+        list. Templates without one, or that vanished from the list, are kept but not offered."""
+        return self.filter(has_mpm_button=True, vanished_at__isnull=True)
+
+
 class MessageTemplate(models.Model):
-    """A WhatsApp template exactly as approved: name, language and texts must match Meta's copy."""
+    """A WhatsApp template exactly as approved: name, language and texts must match Meta's copy.
+
+    Typed in the admin, or read from Kaleyra's template list by `sync_templates` (which keeps the
+    template's JSON as received in `raw` and marks one that left the list `vanished_at`)."""
 
     class Category(models.TextChoices):
         MARKETING = "MARKETING", "Marketing"
         UTILITY = "UTILITY", "Utility"
+        AUTHENTICATION = "AUTHENTICATION", "Authentication"
 
     class Status(models.TextChoices):
         APPROVED = "approved", "Approved"
@@ -131,10 +142,29 @@ class MessageTemplate(models.Model):
         ],
         help_text="Position of the 'View items' button, 0 to 9.",
     )
-    button_text = models.CharField(max_length=25, default="View items")
+    button_text = models.CharField(max_length=25, default="View items", blank=True)
+    has_mpm_button = models.BooleanField(
+        "MPM button",
+        default=True,
+        help_text="The template has a 'View items' (MPM) button; only such templates carry products.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider_id = models.CharField(
+        "WhatsApp template ID", max_length=100, blank=True, help_text="Set by the template sync."
+    )
+    raw = models.JSONField(
+        "as received", default=dict, blank=True, help_text="The template's JSON from Kaleyra."
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    vanished_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a complete sync no longer found it in Kaleyra's list; kept, not offered.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MessageTemplateQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "language"]

@@ -12,7 +12,7 @@ from django_tasks.base import Task
 from campaigns import conf, recipients
 from campaigns.models import Campaign, CatalogImport, ContactList, RecipientUpload, Segment
 from campaigns.models.file_imports import FileImport
-from campaigns.services import healing, uploads
+from campaigns.services import healing, templates, uploads
 from campaigns.services.campaigns import (
     CampaignNotRunnable,
     campaign_cancel,
@@ -35,6 +35,7 @@ from campaigns.tasks import (
     run_contact_import_task,
     send_campaign_task,
     start_scheduled_task,
+    sync_templates_task,
 )
 
 
@@ -327,3 +328,9 @@ def catalog_feed_schedule(source: str, *, keep_missing: bool, hours: float) -> s
         return f"{source} is imported every so often already; nothing booked."
     transaction.on_commit(lambda: import_catalog_feed_task.enqueue(source, keep_missing, hours))
     return f"{source} booked: imported now on a worker, then every {hours:g} hour(s)."
+
+
+def template_sync_keep_booked():
+    """After a sync by hand (command or admin), the periodic sync is booked too, so templates
+    keep following Kaleyra's list while a worker runs."""
+    transaction.on_commit(lambda: templates.template_sync_schedule(sync_templates_task))

@@ -34,8 +34,9 @@ from campaigns.views.common import (
 
 
 def composer_templates(campaign: Campaign | None = None):
-    """Templates a marketer may pick: the approved ones, and the campaign's own."""
-    allowed = Q(status=MessageTemplate.Status.APPROVED)
+    """Templates a marketer may pick: the approved ones with an MPM button that are still in
+    Kaleyra's list, and the campaign's own (validation then says why it cannot be sent)."""
+    allowed = Q(status=MessageTemplate.Status.APPROVED, has_mpm_button=True, vanished_at=None)
     if campaign is not None:
         allowed |= Q(pk=campaign.template_id)
     return MessageTemplate.objects.filter(allowed).order_by("name", "language")

@@ -12,7 +12,7 @@ real client sent is kept in `provider.requests`, headers and bytes as they arriv
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -33,6 +33,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    query: dict = field(default_factory=dict)
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -102,7 +103,7 @@ class Provider:
     @property
     def requests(self) -> list[Received]:
         return [
-            Received(request.method, request.path, dict(request.headers), body)
+            Received(request.method, request.path, dict(request.headers), body, dict(request.query))
             for request, body in list(self.script.requests)
         ]
 

@@ -5,19 +5,23 @@ Recipients ending in the digits of `TEST_NUMBERS` trigger each documented error.
 a message it plays Kaleyra's callbacks too (`callbacks`, MPM_SANDBOX_CALLBACKS).
 """
 
+import base64
+import binascii
 import ipaddress
 import re
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import conf, jsonsafe
 from campaigns.kaleyra import SANDBOX_API_KEY, documented
 from campaigns.kaleyra.sandbox.callbacks import schedule_callbacks
+from campaigns.kaleyra.sandbox.templates import SANDBOX_TEMPLATES
 from campaigns.models import Message, MessageTemplate, Product, SendAttempt
 from campaigns.validation import request_body_problems
 
@@ -85,6 +89,52 @@ def messages_endpoint(request, sid: str, sender: str):
     if conf.MPM_SANDBOX_CALLBACKS:
         _play_callbacks(body, sender, message_id)
     return _answer(202, documented.accepted(message_id))
+
+
+# Pages of two unless `limit` says otherwise: small, so the sync's paging is used in the sandbox.
+TEMPLATE_PAGE_SIZE = 2
+MAX_TEMPLATE_PAGE_SIZE = 100
+
+
+def _cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(f"sandbox:{index}".encode()).decode()
+
+
+def _cursor_index(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    prefix, _, index = text.partition(":")
+    return int(index) if prefix == "sandbox" and index.isdigit() else None
+
+
+@login_not_required
+@require_GET
+def templates_endpoint(request, sid: str, waba_id: str):
+    """GET /sandbox/v2/<sid>/whatsapp/<waba_id>/message_templates: the sandbox's templates in
+    Meta's list shape, `limit` per page (2 by default), `after` a cursor, and `paging.next` an
+    absolute URL to the next page built from this request; any WABA id lists the same ones."""
+    if not conf.KALEYRA_SANDBOX or not _allowed(request):
+        raise Http404("There is no sandbox here.")
+    if request.headers.get("api-key") != SANDBOX_API_KEY:
+        return _answer(*documented.ERRORS["RBC001"])
+    limit = request.GET.get("limit", str(TEMPLATE_PAGE_SIZE))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_TEMPLATE_PAGE_SIZE:
+        return _wa400(f"limit must be a whole number from 1 to {MAX_TEMPLATE_PAGE_SIZE}.")
+    limit = int(limit)
+    start = 0
+    if "after" in request.GET:
+        start = _cursor_index(request.GET["after"])
+        if start is None:
+            return _wa400("after is not a cursor this list gave.")
+    page = SANDBOX_TEMPLATES[start : start + limit]
+    end = start + len(page)
+    paging = {"cursors": {"before": _cursor(start), "after": _cursor(end)}}
+    if end < len(SANDBOX_TEMPLATES):
+        query = urlencode({"limit": limit, "after": _cursor(end)})
+        paging["next"] = request.build_absolute_uri(f"{request.path}?{query}")
+    return _answer(200, {"data": page, "paging": paging})
 
 
 def _fixed_since(body: dict, account_code: str | None) -> bool:

@@ -1,0 +1,235 @@
+"""Template sync: Kaleyra's template list → our MessageTemplates, by (name, language).
+
+The list is read first (every page, no transaction open), then written in one transaction:
+new templates created, changed ones updated, the JSON as received kept in `raw`. A status the
+list changes has the effect a template status callback has (`template_status_change`: a paused,
+disabled or rejected template stops its sending campaigns). A template missing from a list read
+completely is marked vanished (`vanished_at`), never deleted, and its sending campaigns stop; one
+that comes back is offered again. The command, the periodic task and the admin's button all call
+`sync_templates`.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks.base import Task
+
+from campaigns import conf
+from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra.templates import TemplateListing, fetch_templates
+from campaigns.models import MessageTemplate
+from campaigns.services.healing import tasks_of
+from campaigns.services.template_parsing import LANGUAGE_CODE, ParsedTemplate, parse_template
+from campaigns.services.template_status import stop_campaigns_using, template_status_change
+
+SANDBOX_WABA_ID = "SANDBOXWABA"  # the sandbox lists its templates under any WABA id
+# Compared to decide whether a template changed; `status` is applied on its own (see above).
+SYNCED_FIELDS = (
+    "category",
+    "header_text",
+    "body_text",
+    "footer_text",
+    "button_index",
+    "button_text",
+    "has_mpm_button",
+    "provider_id",
+    "raw",
+)
+
+
+@dataclass
+class SyncSummary:
+    """What a sync did; `read` is False when the list could not be read completely (then
+    nothing was marked vanished, and the command exits non-zero)."""
+
+    read: bool = False
+    pages: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    vanished: list[str] = field(default_factory=list)
+    reappeared: list[str] = field(default_factory=list)
+    campaigns_stopped: int = 0
+    unknown_statuses: dict[str, str] = field(default_factory=dict)  # template → status given
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        counts = (
+            f"{len(self.created)} created, {len(self.updated)} updated, {self.unchanged} "
+            f"unchanged, {len(self.vanished)} vanished"
+        )
+        extra = []
+        if self.reappeared:
+            extra.append(f"{len(self.reappeared)} back in the list")
+        if self.campaigns_stopped:
+            extra.append(f"{self.campaigns_stopped} sending campaign(s) stopped")
+        if self.unknown_statuses:
+            named = ", ".join(f"{t}: {s!r}" for t, s in sorted(self.unknown_statuses.items()))
+            extra.append(f"unknown status for {named}")
+        if self.problems:
+            extra.append(f"{len(self.problems)} problem(s)")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        if not self.read:
+            return f"Kaleyra's template list could not be read completely: {counts}{tail}."
+        return f"Templates synced from Kaleyra ({self.pages} page(s)): {counts}{tail}."
+
+
+def template_sync_source():
+    """Kaleyra's settings and the WABA id whose list is read (the sandbox's in sandbox mode)."""
+    config = config_from_settings()
+    waba_id = conf.KALEYRA_WABA_ID.strip()
+    if conf.KALEYRA_SANDBOX:
+        waba_id = waba_id or SANDBOX_WABA_ID
+    return config, waba_id
+
+
+def sync_templates(*, now=None) -> SyncSummary:
+    """Read Kaleyra's template list and bring our MessageTemplates in line with it."""
+    summary = SyncSummary()
+    try:
+        config, waba_id = template_sync_source()
+    except ImproperlyConfigured as exc:
+        summary.problems.append(str(exc))
+        return summary
+    listing = fetch_templates(config, waba_id)
+    return templates_apply(listing, now=now or timezone.now(), summary=summary)
+
+
+def templates_apply(listing: TemplateListing, *, now, summary: SyncSummary) -> SyncSummary:
+    """Write what the list said (the entries of the pages read, even when a later page failed)."""
+    summary.read, summary.pages = listing.complete, listing.pages
+    summary.problems.extend(listing.problems)
+    parsed, listed = _parse_entries(listing.templates, summary)
+    with transaction.atomic():
+        existing = {
+            (t.name, t.language): t
+            for t in MessageTemplate.objects.filter(name__in={p.name for p in parsed})
+        }
+        for entry in parsed:
+            _apply_one(entry, existing.get((entry.name, entry.language)), now, summary)
+        if listing.complete and not listed.all_named:
+            summary.problems.append(
+                "Some entries of the list had no name, so no template was marked vanished."
+            )
+        elif listing.complete:
+            _mark_vanished(listed, now, summary)
+        elif MessageTemplate.objects.exists():
+            summary.problems.append(
+                "The list was not read to its end, so no template was marked vanished."
+            )
+    return summary
+
+
+@dataclass
+class Listed:
+    """What the list named, stored or not: (name, language) pairs; names whose language could
+    not be read (any template of that name may be the one); whether every entry had a name."""
+
+    keys: set = field(default_factory=set)
+    names: set = field(default_factory=set)
+    all_named: bool = True
+
+    def includes(self, template: MessageTemplate) -> bool:
+        return (template.name, template.language) in self.keys or template.name in self.names
+
+
+def _parse_entries(entries: list, summary: SyncSummary) -> tuple[list[ParsedTemplate], Listed]:
+    """Parsed entries to store, one per (name, language), and what the list named."""
+    kept, listed = [], Listed()
+    for entry in entries:
+        parsed = parse_template(entry)
+        summary.problems.extend(parsed.problems)
+        if parsed.unknown_status:
+            summary.unknown_statuses[parsed.label] = parsed.unknown_status
+        if parsed.fields is None:
+            # A template we could name is still in the list: it must not count as vanished.
+            if not parsed.name:
+                listed.all_named = False
+            elif LANGUAGE_CODE.match(parsed.language):
+                listed.keys.add((parsed.name, parsed.language))
+            else:
+                listed.names.add(parsed.name)
+            continue
+        key = (parsed.name, parsed.language)
+        if key in listed.keys:
+            summary.problems.append(
+                f"Template {parsed.label} is listed more than once; the first entry was used."
+            )
+            continue
+        listed.keys.add(key)
+        kept.append(parsed)
+    return kept, listed
+
+
+def _apply_one(parsed: ParsedTemplate, template, now, summary: SyncSummary):
+    fields = parsed.fields
+    status = fields["status"]
+    if template is None:
+        MessageTemplate.objects.create(
+            **{k: fields[k] for k in ("name", "language", "status", *SYNCED_FIELDS) if k in fields},
+            synced_at=now,
+        )
+        summary.created.append(parsed.label)
+        return
+    changed = {
+        k: fields[k] for k in SYNCED_FIELDS if k in fields and getattr(template, k) != fields[k]
+    }
+    if template.vanished_at is not None:
+        changed["vanished_at"] = None
+        summary.reappeared.append(parsed.label)
+    MessageTemplate.objects.filter(pk=template.pk).update(
+        **changed, synced_at=now, **({"updated_at": now} if changed else {})
+    )
+    if status != template.status:
+        change = template_status_change(
+            name=parsed.name,
+            language=parsed.language,
+            status=status,
+            reason=parsed.reason,
+            now=now,
+        )
+        summary.campaigns_stopped += change.paused if change else 0
+    if changed or status != template.status:
+        summary.updated.append(parsed.label)
+    else:
+        summary.unchanged += 1
+
+
+def _mark_vanished(listed: Listed, now, summary: SyncSummary):
+    """Templates not in a complete list: kept (campaigns may use them), marked, not offered."""
+    present = MessageTemplate.objects.filter(vanished_at__isnull=True)
+    gone = [t for t in present.only("id", "name", "language") if not listed.includes(t)]
+    if not gone:
+        return
+    if not listed.keys and not listed.names:
+        summary.problems.append(
+            "Kaleyra's template list is empty, so no template was marked vanished "
+            "(check KALEYRA_WABA_ID)."
+        )
+        return
+    MessageTemplate.objects.filter(pk__in=[t.pk for t in gone]).update(
+        vanished_at=now, updated_at=now
+    )
+    for template in gone:
+        summary.vanished.append(str(template))
+        summary.campaigns_stopped += stop_campaigns_using(
+            [template.pk],
+            f"Template {template} is no longer in Kaleyra's template list (deleted in WhatsApp?). "
+            "Sending stopped.",
+        )
+
+
+def template_sync_schedule(task: Task, *, now=None):
+    """Book the next periodic sync MPM_TEMPLATE_SYNC_INTERVAL from now, unless one is booked
+    already, the interval is 0, or the backend cannot defer a task."""
+    interval = conf.MPM_TEMPLATE_SYNC_INTERVAL
+    if not interval or not task.get_backend().supports_defer:
+        return
+    if tasks_of(task).filter(status=TaskResultStatus.READY).exists():
+        return
+    when = (now or timezone.now()) + timedelta(seconds=interval)
+    task.using(run_after=when).enqueue()
