@@ -129,6 +129,7 @@ def import_catalog_feed_task(
         return f"Not imported: {exc}"
 
 
+@task()
 def sync_templates_task() -> str:
     """Read Kaleyra's template list into our templates; comes back every
     MPM_TEMPLATE_SYNC_INTERVAL (booked first, as the recovery does, so a sync that fails or a
