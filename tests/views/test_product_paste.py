@@ -72,7 +72,8 @@ def test_every_sku_left_out_is_named_with_why(marketer):
 
 def test_the_limit_is_applied_at_once_to_what_the_message_has_room_for(marketer):
     catalog(12)
-    status, data = paste(marketer, " ".join(f"SKU-{n:02d}," for n in range(12)), room=5)
+    assert paste(marketer, "x", room=0)[0] == 200
+    _, data = paste(marketer, " ".join(f"SKU-{n:02d}," for n in range(12)), room=5)
     assert [p["retailer_id"] for p in data["added"]] == [f"SKU-{n:02d}" for n in range(5)]
     assert len(data["refused"]) == 7
     assert {r["reason"] for r in data["refused"]} == {
@@ -83,7 +84,7 @@ def test_the_limit_is_applied_at_once_to_what_the_message_has_room_for(marketer)
 def test_a_paste_is_read_in_one_query(marketer, django_assert_max_num_queries):
     catalog(30)
     with django_assert_max_num_queries(5):  # session, user, permissions (2), the products
-        status, data = paste(marketer, "\n".join(f"SKU-{n:02d}" for n in range(30)))
+        _, data = paste(marketer, "\n".join(f"SKU-{n:02d}" for n in range(30)))
     assert len(data["added"]) == 30
 
 
