@@ -232,7 +232,9 @@ def test_a_section_switched_to_filled_per_recipient_shows_so_in_the_preview_and_
     assert campaign.thumbnail_from_recipient
 
 
-def test_thirty_skus_pasted_in_one_go_and_a_brand_added_from_the_search(page: Page, app, marketer):
+def test_thirty_skus_pasted_in_one_go_and_a_brand_added_from_the_search(
+    page: Page, app, marketer, artifacts
+):
     from campaigns.models import Product
     from tests.support.factories import make_campaign
 
@@ -263,6 +265,7 @@ def test_thirty_skus_pasted_in_one_go_and_a_brand_added_from_the_search(page: Pa
     expect(items).to_have_count(28)
     expect(items.first).to_contain_text("Bulk item 0")
     expect(items.last).to_contain_text("Bulk item 27")
+    report.screenshot(path=str(artifacts / "composer-paste-report.png"))
 
     # A whole brand from the search: two fit, the third is named as over the limit.
     page.get_by_label("Add products to section 2").fill("acme")
