@@ -515,6 +515,18 @@ class ProductSearchForm(forms.Form):
         return self.cleaned_data["q"][:100]
 
 
+class ProductPasteForm(forms.Form):
+    """SKUs pasted into a section: one a line or comma-separated (checked against the catalog by
+    the service, not here), the section's products already there and how many more fit."""
+
+    skus = forms.CharField(label="SKUs", max_length=60_000, widget=forms.Textarea)
+    taken = forms.CharField(required=False, max_length=10_000)  # comma-separated
+    room = forms.IntegerField(min_value=0, max_value=limits.MAX_PRODUCTS)
+
+    def clean_taken(self) -> list[str]:
+        return [sku for sku in self.cleaned_data["taken"].split(",") if sku]
+
+
 class CampaignFilterForm(forms.Form):
     q = forms.CharField(label="Search by name", required=False, max_length=200)
     state = forms.ChoiceField(

@@ -39,6 +39,7 @@ urlpatterns = [
     path("results/", results.campaign_results, name="results"),
     path("check/", composer.composer_check, name="check"),
     path("products/", composer.product_search, name="product_search"),
+    path("products/paste/", composer.product_paste, name="product_paste"),
     path("tokens/", tokens.token_list, name="tokens"),
     path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/<id:pk>/", contacts.contact_detail, name="contact"),

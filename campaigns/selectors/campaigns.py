@@ -198,25 +198,28 @@ def campaign_messages(campaign_id: int, *, state: str = "", code: str = ""):
 
 
 def product_search(query: str, *, limit: int = 20) -> list[Product]:
-    """Active products whose retailer ID starts with `query` or whose name contains it (both
-    case-insensitive); retailer-ID matches first, then by name. Two short queries, each
-    stopped at `limit`, so a 100,000-product catalog answers as fast as a small one."""
+    """Active products whose retailer ID starts with `query`, then those of the item group or
+    brand it names (so a whole group or brand can be added at once), then those whose name
+    contains it (all case-insensitive but the group). Each query stopped at what is still
+    needed, so a 100,000-product catalog answers as fast as a small one."""
     query = query.strip()
     active = Product.objects.filter(active=True)
     if not query:
         return list(active.order_by("name", "id")[:limit])
     # Ordered as the case-insensitive index is (see migration 0003), so LIMIT stops early.
-    by_sku = list(
-        active.filter(retailer_id__istartswith=query).order_by(Upper("retailer_id"), "id")[:limit]
-    )
-    if len(by_sku) >= limit:
-        return by_sku
-    by_name = (
-        active.filter(name__icontains=query)
-        .exclude(pk__in=[p.pk for p in by_sku])
-        .order_by("name", "id")[: limit - len(by_sku)]
-    )
-    return by_sku + list(by_name)
+    searches = [
+        active.filter(retailer_id__istartswith=query).order_by(Upper("retailer_id"), "id"),
+        active.filter(item_group_id=query).order_by("name", "id"),
+        active.filter(brand__iexact=query).order_by("name", "id"),
+        active.filter(name__icontains=query).order_by("name", "id"),
+    ]
+    found: dict[int, Product] = {}
+    for search in searches:
+        if len(found) >= limit:
+            break
+        for product in search.exclude(pk__in=list(found))[: limit - len(found)]:
+            found[product.pk] = product
+    return list(found.values())
 
 
 # --- results: what happened after the send (the dashboard) ----------------------------------------

@@ -5,6 +5,7 @@ checks and the preview run before anything is saved, through the same rules
 (`validation.content_problems`) and the same request body (`services.content_preview`) as a send.
 """
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
@@ -309,7 +310,68 @@ def product_info(product: Product) -> dict:
         "availability": product.availability,
         "availability_label": product.get_availability_display(),
         "sendable": product.is_sendable,
+        "brand": product.brand,
+        "item_group_id": product.item_group_id,
     }
+
+
+# --- products pasted in bulk ---------------------------------------------------------------------
+
+# A column copied from a spreadsheet (one a line), a comma-separated list, or a mix.
+PASTE_SEPARATORS = re.compile(r"[\r\n,;\t|]+")
+MAX_PASTED = 500  # SKUs read from one paste; the rest are named as not read
+
+
+@dataclass
+class PastedProducts:
+    """What a paste adds to a section, in the order given, and each SKU left out with why."""
+
+    added: list[Product] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        added = f"{len(self.added)} product{'' if len(self.added) == 1 else 's'} added"
+        return f"{added}; {len(self.refused)} not added." if self.refused else f"{added}."
+
+
+def products_pasted(text: str, *, taken: list[str], room: int) -> PastedProducts:
+    """The known, sendable products among pasted SKUs, up to `room` more products (the MPM's
+    30 across its sections), skipping those already in the section (`taken`). One query."""
+    skus = [sku.strip().strip("\"'").strip() for sku in PASTE_SEPARATORS.split(text)]
+    skus = [sku for sku in skus if sku]
+    result = PastedProducts()
+    unread = max(0, len(skus) - MAX_PASTED)
+    skus = skus[:MAX_PASTED]
+    catalog = {
+        product.retailer_id: product
+        for product in Product.objects.filter(
+            retailer_id__in=[s for s in skus if len(s) <= limits.MAX_RETAILER_ID_LENGTH]
+        )
+    }
+    seen = set(taken)
+    for sku in skus:
+        product = catalog.get(sku)
+        if sku in seen:
+            reason = "already in this section" if sku in taken else "given twice"
+        elif product is None:
+            reason = "not in the catalog"
+        elif not product.is_sendable:
+            reason = (
+                "inactive" if not product.active else product.get_availability_display().lower()
+            )
+        elif len(result.added) >= room:
+            reason = f"over the limit of {limits.MAX_PRODUCTS} products in one message"
+        else:
+            result.added.append(product)
+            reason = ""
+        seen.add(sku)
+        if reason:
+            result.refused.append((sku, reason))
+    if unread:
+        result.refused.append(
+            (f"{unread} more", f"only the first {MAX_PASTED} SKUs of a paste are read")
+        )
+    return result
 
 
 # --- saving and cloning ---------------------------------------------------------------------------

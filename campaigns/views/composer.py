@@ -15,6 +15,7 @@ from campaigns import limits, selectors, services, validation
 from campaigns.forms import (
     LAST_TEST_NUMBER,
     ComposerForm,
+    ProductPasteForm,
     ProductSearchForm,
     SendTestForm,
     form_problems,
@@ -224,15 +225,38 @@ def composer_check(request):
 
 @require_GET
 def product_search(request):
-    """Active products by retailer ID prefix or name, for search-as-you-type (two queries)."""
+    """Active products by retailer ID prefix, item group, brand or name, for search-as-you-type;
+    as many as one message holds, so a group or brand can be added at once."""
     need_any(request, ADD, CHANGE)
     form = ProductSearchForm(request.GET)
     if not form.is_valid():
         return JsonResponse(
             {"problems": problems_data(form_problems(form)), "results": []}, status=400
         )
-    products = selectors.product_search(form.cleaned_data["q"], limit=20)
+    products = selectors.product_search(form.cleaned_data["q"], limit=limits.MAX_PRODUCTS)
     return JsonResponse({"results": [composer.product_info(p) for p in products]})
+
+
+@require_POST
+def product_paste(request):
+    """SKUs pasted into a section → the products added, in order, and those left out with why."""
+    need_any(request, ADD, CHANGE)
+    form = ProductPasteForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {"problems": problems_data(form_problems(form)), "added": [], "refused": []},
+            status=400,
+        )
+    pasted = composer.products_pasted(
+        form.cleaned_data["skus"], taken=form.cleaned_data["taken"], room=form.cleaned_data["room"]
+    )
+    return JsonResponse(
+        {
+            "added": [composer.product_info(product) for product in pasted.added],
+            "refused": [{"retailer_id": sku, "reason": why} for sku, why in pasted.refused],
+            "summary": pasted.summary(),
+        }
+    )
 
 
 @require_POST

@@ -230,3 +230,48 @@ def test_a_section_switched_to_filled_per_recipient_shows_so_in_the_preview_and_
     assert first.personalised and not first.items.exists()
     campaign.refresh_from_db()
     assert campaign.thumbnail_from_recipient
+
+
+def test_thirty_skus_pasted_in_one_go_and_a_brand_added_from_the_search(
+    page: Page, app, marketer, artifacts
+):
+    from campaigns.models import Product
+    from tests.support.factories import make_campaign
+
+    skus = [f"BULK-{n:02d}" for n in range(28)]
+    for n, sku in enumerate(skus):
+        Product.objects.create(retailer_id=sku, name=f"Bulk item {n}", price=100 + n)
+    Product.objects.create(
+        retailer_id="BULK-OUT", name="Sold out", price=1, availability="out of stock"
+    )
+    for n in range(3):
+        Product.objects.create(retailer_id=f"ACME-{n}", name=f"Acme tee {n}", price=5, brand="Acme")
+    campaign = make_campaign(name="Bulk", sections=(("From the spreadsheet", 0), ("Acme", 0)))
+    sign_in(page, app.url)
+    page.goto(f"{app.url}/campaigns/{campaign.pk}/edit/")
+    expect(page.locator("#composer[data-ready]")).to_be_attached()
+
+    # A column pasted from a spreadsheet, with a typo and a product out of stock among them.
+    page.locator("[data-section='1'] summary").click()
+    pasted = "\n".join(skus[:20]) + "\nBULK-OUT\nNOPE-1\n" + ", ".join(skus[20:])
+    page.get_by_label("SKUs to add to section 1").fill(pasted)
+    page.get_by_role("button", name="Add these SKUs").first.click()
+    report = page.locator("#section-1-paste-report")
+    expect(report).to_contain_text("28 products added; 2 not added.")
+    expect(report).to_contain_text("BULK-OUT: out of stock")
+    expect(report).to_contain_text("NOPE-1: not in the catalog")
+    expect(page.locator("#count-products")).to_have_text("28/30 products")
+    items = page.locator("[data-section='1'] .product-item")
+    expect(items).to_have_count(28)
+    expect(items.first).to_contain_text("Bulk item 0")
+    expect(items.last).to_contain_text("Bulk item 27")
+    report.screenshot(path=str(artifacts / "composer-paste-report.png"))
+
+    # A whole brand from the search: two fit, the third is named as over the limit.
+    page.get_by_label("Add products to section 2").fill("acme")
+    page.get_by_role("button", name="Add all 3 shown for “acme”").click()
+    expect(page.locator("#count-products")).to_have_text("30/30 products")
+    expect(page.locator("#section-2-paste-report")).to_contain_text(
+        "2 products added; 1 not added."
+    )
+    expect(page.locator("#check-summary")).to_contain_text("No problems: ready to send.")

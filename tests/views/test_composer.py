@@ -460,18 +460,23 @@ def test_product_search_by_sku_prefix_and_name(marketer):
         "availability": "in stock",
         "availability_label": "In stock",
         "sendable": True,
+        "brand": "",
+        "item_group_id": "",
     }
     assert search("nothing like this") == []
 
 
-def test_product_search_returns_at_most_20_in_two_queries(marketer, django_assert_max_num_queries):
+def test_product_search_returns_at_most_a_messages_worth_in_four_queries(
+    marketer, django_assert_max_num_queries
+):
     Product.objects.bulk_create(
         Product(retailer_id=f"SKU-{n:04d}", name=f"Item {n}", price=Decimal("10"))
         for n in range(300)
     )
-    with django_assert_max_num_queries(6):  # session, user, permissions (2), SKU prefix, name
+    # Session, user, permissions (2); then SKU prefix, item group, brand, name.
+    with django_assert_max_num_queries(8):
         results = marketer.get(url("product_search"), {"q": "item"}).json()["results"]
-    assert len(results) == 20
+    assert len(results) == limits.MAX_PRODUCTS
 
 
 # --- test sends -----------------------------------------------------------------------------------

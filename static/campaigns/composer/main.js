@@ -100,6 +100,8 @@ function start(form) {
     catalog,
     limits,
     searchUrl,
+    pasteUrl: form.dataset.pasteUrl,
+    csrfToken: form.querySelector("[name=csrfmiddlewaretoken]").value,
     onChange: changed,
   });
   editor.render();

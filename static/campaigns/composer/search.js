@@ -2,7 +2,7 @@
 // keys); the number found is announced.
 import { debounce, h, productThumb } from "./dom.js";
 
-export function attachSearch({ input, url, catalog, isPicked, onPick }) {
+export function attachSearch({ input, url, catalog, isPicked, onPick, onPickAll }) {
   const status = h("p", { class: "visually-hidden", id: `${input.id}-status`, "aria-live": "polite" });
   const list = h("ul", { class: "list-group search-results", id: `${input.id}-results` });
   input.after(status, list);
@@ -48,7 +48,10 @@ export function attachSearch({ input, url, catalog, isPicked, onPick }) {
       );
       return;
     }
-    list.replaceChildren(...results.map((product) => resultItem(product)));
+    const items = results.map((product) => resultItem(product));
+    const addable = results.filter((product) => product.sendable && !isPicked(product.retailer_id));
+    if (onPickAll && addable.length > 1) items.push(addAllItem(query, results, addable.length));
+    list.replaceChildren(...items);
     status.textContent = `${results.length} product${results.length === 1 ? "" : "s"} found; press the down arrow to choose.`;
   }
 
@@ -71,11 +74,31 @@ export function attachSearch({ input, url, catalog, isPicked, onPick }) {
           "span",
           { class: "result-text" },
           h("span", { class: "result-name", text: product.name }),
-          h("span", { class: "result-meta", text: `${product.retailer_id} · ${product.price_display}` }),
+          h("span", {
+            class: "result-meta",
+            text: [product.retailer_id, product.price_display, product.brand, product.item_group_id && `group ${product.item_group_id}`].filter(Boolean).join(" · "),
+          }),
         ),
         product.sendable ? null : h("span", { class: "badge text-bg-warning", text: product.availability_label }),
         picked ? h("span", { class: "badge text-bg-secondary", text: "Added" }) : null,
       ),
+    );
+  }
+
+  function addAllItem(query, results, count) {
+    return h(
+      "li",
+      { class: "list-group-item p-0" },
+      h("button", {
+        type: "button",
+        class: "search-result add-all fw-semibold",
+        text: `Add all ${count} shown for “${query}”`,
+        onclick: () => {
+          clear();
+          input.value = "";
+          onPickAll(results);
+        },
+      }),
     );
   }
 

@@ -1,13 +1,17 @@
 // The sections editor: titles with their counters, products with move and remove buttons, and
 // a catalog search per section. Structural changes re-render it; typing a title does not.
 // Removing a section that holds something can be undone until the next change; a product past
-// the limit is refused at the click, with the reason beside the search it came from.
+// the limit is refused at the click, with the reason beside the search it came from. SKUs come
+// in bulk too: pasted (one a line or comma-separated, checked by the server against the
+// catalog and the limit, each one left out named with why) or every result of a search (an
+// item group or a brand) at once.
 import { announce, h, productThumb, setCounter } from "./dom.js";
 import { attachSearch } from "./search.js";
 
 export class SectionsEditor {
-  constructor({ container, state, catalog, limits, searchUrl, onChange }) {
-    Object.assign(this, { container, state, catalog, limits, searchUrl, onChange });
+  constructor({ container, state, catalog, limits, searchUrl, pasteUrl, csrfToken, onChange }) {
+    Object.assign(this, { container, state, catalog, limits, searchUrl, pasteUrl, csrfToken, onChange });
+    this.pasteReports = new Map(); // section index → the last paste's report, kept across renders
   }
 
   /** Draw every section; then focus the element with id `focusId`, if any. */
@@ -22,8 +26,9 @@ export class SectionsEditor {
     focusable?.focus();
   }
 
-  changed(focusId, message, { keepUndo = false } = {}) {
+  changed(focusId, message, { keepUndo = false, keepReport = false } = {}) {
     if (!keepUndo) this.removed = null;
+    if (!keepReport) this.pasteReports.clear(); // a report belongs to its section's place
     this.render(focusId);
     this.onChange();
     if (message) announce(message);
@@ -112,6 +117,7 @@ export class SectionsEditor {
       h("label", { for: `${id}-search`, class: "form-label small mb-1", text: `Add products to section ${number}` }),
       searchInput,
       limitNote,
+      this.pasteBox(index),
     );
     const personalised = h("input", {
       type: "checkbox",
@@ -183,8 +189,95 @@ export class SectionsEditor {
         this.state.addProduct(index, product.retailer_id);
         this.changed(`${id}-search`, `${product.name} added to section ${number}.`);
       },
+      onPickAll: (products) => this.addAll(index, products),
     });
     return card;
+  }
+
+  /** Every sendable search result not in the section yet, as many as still fit. */
+  addAll(index, products) {
+    const number = index + 1;
+    const room = this.limits.products - this.state.productCount;
+    const fresh = products.filter((p) => p.sendable && !this.state.sections[index].products.includes(p.retailer_id));
+    const added = fresh.slice(0, Math.max(room, 0));
+    for (const product of added) this.state.addProduct(index, product.retailer_id);
+    const refused = fresh.slice(added.length).map((p) => ({ retailer_id: p.retailer_id, reason: `over the limit of ${this.limits.products} products in one message` }));
+    for (const p of products.filter((p) => !p.sendable)) refused.push({ retailer_id: p.retailer_id, reason: p.availability_label.toLowerCase() });
+    const summary = `${added.length} product${added.length === 1 ? "" : "s"} added${refused.length ? `; ${refused.length} not added.` : "."}`;
+    this.pasteReports.set(index, { summary, refused });
+    this.changed(`section-${number}-search`, `Section ${number}: ${summary}`, { keepReport: true });
+  }
+
+  /** A textarea for SKUs pasted in bulk, and the report of the last paste. */
+  pasteBox(index) {
+    const number = index + 1;
+    const id = `section-${number}-paste`;
+    const area = h("textarea", {
+      id,
+      class: "form-control form-control-sm font-monospace",
+      rows: 4,
+      placeholder: "SKU-1\nSKU-2, SKU-3",
+      "aria-describedby": `${id}-help`,
+    });
+    const button = h("button", { type: "button", class: "btn btn-sm btn-outline-primary mt-1", id: `${id}-add`, text: "Add these SKUs" });
+    button.addEventListener("click", () => this.paste(index, area, button));
+    const report = this.pasteReports.get(index);
+    return h(
+      "details",
+      { class: "paste-skus mt-2", open: Boolean(report) },
+      h("summary", { class: "small", text: "Paste SKUs in bulk" }),
+      h("label", { for: id, class: "visually-hidden", text: `SKUs to add to section ${number}` }),
+      area,
+      h("div", { id: `${id}-help`, class: "form-text mt-0", text: `One a line or separated by commas; added in this order, at most ${this.limits.products} products in the message.` }),
+      button,
+      report ? this.pasteReport(number, report) : null,
+    );
+  }
+
+  pasteReport(number, { summary, refused }) {
+    return h(
+      "div",
+      { class: "paste-report small mt-2", id: `section-${number}-paste-report`, role: "status" },
+      h("p", { class: "mb-1 fw-semibold", text: summary }),
+      refused.length
+        ? h(
+            "ul",
+            { class: "mb-0 text-danger", "aria-label": "Not added" },
+            refused.map((item) => h("li", {}, h("code", { text: item.retailer_id }), `: ${item.reason}`)),
+          )
+        : null,
+    );
+  }
+
+  async paste(index, area, button) {
+    const number = index + 1;
+    if (!area.value.trim()) return;
+    const body = new FormData();
+    body.append("skus", area.value);
+    body.append("taken", this.state.sections[index].products.join(","));
+    body.append("room", String(Math.max(this.limits.products - this.state.productCount, 0)));
+    button.disabled = true;
+    let data;
+    try {
+      const response = await fetch(this.pasteUrl, {
+        method: "POST",
+        body,
+        headers: { Accept: "application/json", "X-CSRFToken": this.csrfToken },
+      });
+      data = await response.json();
+      if (!response.ok) throw new Error(data.problems?.[0]?.message || `HTTP ${response.status}`);
+    } catch (error) {
+      button.disabled = false;
+      this.pasteReports.set(index, { summary: `Nothing added: ${error.message}`, refused: [] });
+      this.changed(`section-${number}-paste`, `Nothing added: ${error.message}`, { keepReport: true });
+      return;
+    }
+    for (const product of data.added) {
+      this.catalog.set(product.retailer_id, product);
+      this.state.addProduct(index, product.retailer_id);
+    }
+    this.pasteReports.set(index, { summary: data.summary, refused: data.refused });
+    this.changed(`section-${number}-paste`, `Section ${number}: ${data.summary}`, { keepReport: true });
   }
 
   undoNotice() {
