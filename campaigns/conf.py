@@ -8,6 +8,7 @@ for the system check (`campaigns.E001`).
 """
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,19 @@ def value(name: str):
     if problem:
         raise ImproperlyConfigured(problem)
     return current
+
+
+DEFAULT_KEY_VARIABLE = "KALEYRA_API_KEY"
+
+
+def sender_api_key(variable: str) -> str:
+    """The API key in the environment variable a sender names ("" when unset). The default
+    sender's KALEYRA_API_KEY is read through the settings (settings.py took it from the
+    environment, and tests set it there); any other straight from the environment, at the
+    moment of the read. Never logged or shown."""
+    if variable == DEFAULT_KEY_VARIABLE:
+        return str(value(DEFAULT_KEY_VARIABLE) or "").strip()
+    return os.environ.get(variable, "").strip()
 
 
 def problems() -> list[str]:

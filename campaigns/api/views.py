@@ -293,7 +293,7 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
         for n, r in enumerate(payload.recipients, start=1)
     ]
     try:
-        services.sending_config()  # before anything is queued
+        services.sending_config(campaign)  # before anything is queued
         report = background.campaign_queue_and_send(
             campaign, inputs, valid_only=payload.valid_only, trigger_key=trigger_key
         )
@@ -375,7 +375,7 @@ def send_to_audience(campaign: Campaign, payload: schemas.SendIn, trigger_key: s
         contacts = recipients.audience_contacts(**chosen)
         count = contacts.count()
         without_consent = contacts.exclude(consent=Consent.OPTED_IN).count()
-        services.sending_config()
+        services.sending_config(campaign)
         background.campaign_send_to_audience(campaign, **chosen)
     except SegmentRulesError as exc:
         return 422, {

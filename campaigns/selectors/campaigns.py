@@ -29,13 +29,14 @@ from campaigns.selectors.tallies import Tallies, campaign_tallies, state_counts
 
 
 def campaign_for_sending(campaign_id: int) -> Campaign:
-    """A campaign with everything validation and the payload need, in four queries."""
+    """A campaign with everything validation, the payload and the send (its sender) need, in
+    four queries."""
     items = SectionItem.objects.select_related("product").order_by("position", "id")
     sections = Section.objects.order_by("position", "id").prefetch_related(
         Prefetch("items", queryset=items)
     )
     return (
-        Campaign.objects.select_related("template", "thumbnail_product")
+        Campaign.objects.select_related("template", "thumbnail_product", "sender")
         .prefetch_related(Prefetch("sections", queryset=sections))
         .get(pk=campaign_id)
     )

@@ -1,0 +1,45 @@
+"""Which sender a send goes out as: the campaign's own, else the default sender, else (with no
+Sender at all) the KALEYRA_* settings, exactly as before senders existed. Resolved once per
+campaign run (or test send), never per message."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from campaigns.kaleyra import SenderAccount, settings_account
+from campaigns.models import Campaign, Sender
+from campaigns.selectors.senders import default_sender
+
+
+def sender_account(sender: Sender) -> SenderAccount:
+    """A Sender row as the plain value the engine and the Kaleyra client take."""
+    return SenderAccount(
+        number=sender.business_number,
+        sid=sender.sid,
+        region=sender.region,
+        api_key_variable=sender.api_key_variable,
+        rate_per_second=float(sender.rate_per_second),
+        display_name=sender.display_name,
+        sender_id=sender.pk,
+    )
+
+
+def campaign_sender_account(campaign: Campaign | None) -> SenderAccount:
+    """The account `campaign` sends from (None: what a campaign without a sender uses).
+    ImproperlyConfigured, in plain words, when its sender is inactive."""
+    sender = campaign.sender if campaign is not None and campaign.sender_id else None
+    if sender is not None:
+        if not sender.active:
+            raise ImproperlyConfigured(
+                f"the campaign's sender {sender} is inactive: choose an active sender for it "
+                "in the composer (or make this one active again)."
+            )
+        return sender_account(sender)
+    default = default_sender()
+    return sender_account(default) if default is not None else settings_account()
+
+
+def campaign_rate(campaign: Campaign) -> float:
+    """Messages per second `campaign` goes out at (for estimates; 0: no limit)."""
+    if campaign.sender_id:
+        return float(campaign.sender.rate_per_second)
+    default = default_sender()
+    return float(default.rate_per_second) if default else settings_account().rate_per_second
