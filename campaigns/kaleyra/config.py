@@ -127,8 +127,7 @@ def config_for(account: SenderAccount) -> KaleyraConfig:
         if domain is None:
             name = "KALEYRA_REGION" if account.sender_id is None else f"{account.label}: region"
             raise ImproperlyConfigured(
-                f"{name} must be one of {', '.join(limits.REGION_DOMAINS)}; "
-                f"got {account.region!r}."
+                f"{name} must be one of {', '.join(limits.REGION_DOMAINS)}; got {account.region!r}."
             )
         base_url = f"https://{domain}"
     return KaleyraConfig(

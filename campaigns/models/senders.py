@@ -143,8 +143,10 @@ class Sender(models.Model):
         super().clean()
         if self.is_default and not self.active:
             raise ValidationError(
-                {"active": "The default sender must be active: make another sender the default "
-                "first, or keep this one active."}
+                {
+                    "active": "The default sender must be active: make another sender the default "
+                    "first, or keep this one active."
+                }
             )
 
     @property

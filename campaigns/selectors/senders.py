@@ -27,4 +27,6 @@ def sender_by_reference(value: int | str) -> Sender | None:
 
 def sender_numbers() -> dict[str, int]:
     """Every sender's number as callbacks write it (digits only) → the sender's id."""
-    return {digits(number): pk for pk, number in Sender.objects.values_list("pk", "business_number")}
+    return {
+        digits(number): pk for pk, number in Sender.objects.values_list("pk", "business_number")
+    }
