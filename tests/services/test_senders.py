@@ -62,7 +62,7 @@ def test_a_missing_key_variable_refuses_the_send_naming_the_variable(kaleyra_set
 
 def test_an_inactive_sender_is_refused_in_plain_words(kaleyra_settings):
     sender = make_sender(display_name="Old brand", active=False)
-    with pytest.raises(CampaignNotRunnable, match="Old brand .* is inactive"):
+    with pytest.raises(CampaignNotRunnable, match=r"Old brand .* is inactive"):
         sending_config(make_campaign(sender=sender))
 
 
