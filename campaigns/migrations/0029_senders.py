@@ -72,5 +72,10 @@ class Migration(migrations.Migration):
             name='sender',
             field=models.ForeignKey(blank=True, help_text='The business number it goes out from; empty: the default sender.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='campaigns.sender'),
         ),
+        migrations.AlterField(
+            model_name='callbackinbox',
+            name='problem',
+            field=models.CharField(blank=True, choices=[('not_a_callback', 'Not a callback this app understands'), ('out_of_range', 'A value beyond what can be stored'), ('failed', 'Applying it failed'), ('unknown_sender', 'For a business number that is no sender here')], max_length=20),
+        ),
         migrations.RunPython(default_sender_from_settings, migrations.RunPython.noop),
     ]
