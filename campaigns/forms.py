@@ -21,6 +21,7 @@ from campaigns.models import (
     MessageTemplate,
     OptOut,
     Segment,
+    Sender,
     WebhookEndpoint,
     WebhookEvent,
 )
@@ -323,13 +324,33 @@ class ComposerForm(forms.Form):
         initial=limits.DEFAULT_WA_SOURCE,
         help_text="Where the message says it comes from, for Kaleyra's reports.",
     )
+    sender = forms.ModelChoiceField(
+        label="Send from",
+        queryset=Sender.objects.none(),
+        required=False,
+        empty_label=None,
+        help_text="The business number (and name) customers get it from.",
+        error_messages={
+            "invalid_choice": "That sender is not active any more; choose another.",
+        },
+    )
 
     def __init__(self, *args, templates=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = (
             templates if templates is not None else MessageTemplate.objects.all()
         )
-        for name in ("name", "template", "wa_source"):
+        # Only active senders, the default first (and chosen unless the campaign has its own);
+        # with one sender or none there is nothing to choose: the field stays hidden.
+        senders = list(Sender.objects.active())
+        field = self.fields["sender"]
+        field.queryset = Sender.objects.active()
+        default = next((s for s in senders if s.is_default), senders[0] if senders else None)
+        field.initial = default.pk if default else None
+        if len(senders) <= 1:
+            field.widget = forms.HiddenInput()
+        self.sender_count = len(senders)
+        for name in ("name", "template", "wa_source", "sender"):
             widget = self.fields[name].widget
             widget.attrs["class"] = "form-select" if name != "name" else "form-control"
             widget.attrs["aria-describedby"] = f"id_{name}-help problems-{name}"
@@ -437,6 +458,7 @@ class ComposerForm(forms.Form):
             ref1=value("ref1"),
             ref2=value("ref2"),
             wa_source=value("wa_source") or limits.DEFAULT_WA_SOURCE,
+            sender=cleaned.get("sender"),
         )
 
     def problems(self) -> list[validation.Problem]:
@@ -519,6 +541,31 @@ class CampaignFilterForm(forms.Form):
     state = forms.ChoiceField(
         label="State", required=False, choices=[("", "Any state"), *Campaign.State.choices]
     )
+
+
+class SenderFilterForm(forms.Form):
+    """Campaigns of one sender (the default sender's include those that chose none); shown
+    only when there are senders to tell apart."""
+
+    sender = forms.ModelChoiceField(
+        label="Sender",
+        queryset=Sender.objects.all(),
+        required=False,
+        empty_label="Any sender",
+        error_messages={"invalid_choice": "There is no such sender: showing every sender's."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.senders = list(Sender.objects.all())
+        self.fields["sender"].widget.attrs["class"] = "form-select form-select-sm"
+
+    @property
+    def shown(self) -> bool:
+        return len(self.senders) > 1
+
+    def chosen(self) -> Sender | None:
+        return self.cleaned_data.get("sender") if self.is_valid() else None
 
 
 class ResultsDateForm(forms.Form):

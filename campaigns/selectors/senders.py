@@ -1,5 +1,7 @@
 """Reads about senders: which can be chosen, which is the default, which numbers are ours."""
 
+from django.db.models import Q
+
 from campaigns.models import Sender
 from campaigns.models.senders import digits
 
@@ -30,3 +32,10 @@ def sender_numbers() -> dict[str, int]:
     return {
         digits(number): pk for pk, number in Sender.objects.values_list("pk", "business_number")
     }
+
+
+def sent_from(sender: Sender) -> Q:
+    """Campaigns that go out from `sender`: those that chose it, and, for the default sender,
+    those that chose none."""
+    chosen = Q(sender=sender)
+    return chosen | Q(sender__isnull=True) if sender.is_default and sender.active else chosen

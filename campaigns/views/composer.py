@@ -109,6 +109,7 @@ def composer_page(request, campaign: Campaign | None):
             "ref1": state.ref1,
             "ref2": state.ref2,
             "wa_source": state.wa_source,
+            **({"sender": state.sender.pk} if state.sender else {}),
         }
     catalog = (
         composer.catalog_of_campaign(campaign)
