@@ -68,8 +68,9 @@ SETTINGS: dict[str, Setting] = {
     "KALEYRA_SANDBOX_BASE_URL": Setting("str", "http://127.0.0.1:8000/sandbox"),
     "KALEYRA_CONNECT_TIMEOUT": Setting("float", 5.0, minimum=0.1, maximum=300),
     "KALEYRA_READ_TIMEOUT": Setting("float", 30.0, minimum=0.1, maximum=600),
-    # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000);
-    # 0 turns the limit off (local stand-ins only).
+    # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000):
+    # the rate of sends from the settings' sender (a Sender row has its own). 0 turns every
+    # limit off, senders' too (local stand-ins and benchmarks only).
     "KALEYRA_RATE_PER_SECOND": Setting("float", 80.0, minimum=0, maximum=1000),
     "MPM_RATE_REDIS_URL": Setting(
         "str",

@@ -18,15 +18,16 @@ from campaigns import conf, recipients, validation
 from campaigns.audiences.segments import SegmentRulesError
 from campaigns.kaleyra import KaleyraConfig, SenderAccount, SendResult, config_for
 from campaigns.kaleyra.client import check_config
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, Sender
 from campaigns.payload import MpmContent, pretty
 from campaigns.recipients import normalise_phone, refusal_for_test_send
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.selectors.senders import default_sender
 from campaigns.sending import run as engine
 from campaigns.sending.bodies import request_body
 from campaigns.sending.claims import Claimed
 from campaigns.sending.run import ProgressCallback, RunOptions, SendSummary
-from campaigns.services.senders import campaign_sender_account
+from campaigns.services.senders import campaign_sender_account, send_rate
 
 SAMPLE_RECIPIENT = "+919876543210"
 
@@ -126,6 +127,25 @@ def sending_config(campaign: Campaign | None = None) -> KaleyraConfig:
     return sending_setup(campaign)[1]
 
 
+def campaign_use_sender(campaign: Campaign, *, sender: Sender):
+    """Send `campaign` from `sender` from now on (an API call's `sender`). Refused in plain
+    words for an inactive sender, and for a campaign that is sending or paused from another
+    one: a run resolves its sender once, as it starts."""
+    if not sender.active:
+        raise CampaignNotRunnable(f"Sender {sender} is inactive: choose an active sender.")
+    current = campaign.sender if campaign.sender_id else default_sender()
+    if current is not None and current.pk == sender.pk:
+        return
+    if campaign.state in (Campaign.State.SENDING, Campaign.State.PAUSED):
+        now_from = str(current) if current else "the KALEYRA_* settings"
+        raise CampaignNotRunnable(
+            f"The campaign is {campaign.get_state_display().lower()} from {now_from}; it keeps "
+            "that sender until it completes (or clone it to send from another)."
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(sender=sender, updated_at=timezone.now())
+    campaign.sender = sender
+
+
 def run_options(**overrides) -> RunOptions:
     """The engine's options from settings; callers override what the user chose. The rate is
     left to the campaign's sender (its `rate_per_second`) unless a caller gives one."""
@@ -154,7 +174,7 @@ def campaign_send(
     campaign_queue_audience(campaign)
     options = options or run_options()
     if options.rate is None:  # each sender at its own rate, paced apart from the others
-        options = replace(options, rate=account.rate_per_second)
+        options = replace(options, rate=send_rate(account))
     if campaign.triggered and not options.stay_open:
         options = replace(options, stay_open=conf.MPM_TRIGGERED_STAY_OPEN)
     return engine.run(

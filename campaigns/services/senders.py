@@ -4,6 +4,7 @@ campaign run (or test send), never per message."""
 
 from django.core.exceptions import ImproperlyConfigured
 
+from campaigns import conf
 from campaigns.kaleyra import SenderAccount, settings_account
 from campaigns.models import Campaign, Sender
 from campaigns.selectors.senders import default_sender
@@ -37,9 +38,18 @@ def campaign_sender_account(campaign: Campaign | None) -> SenderAccount:
     return sender_account(default) if default is not None else settings_account()
 
 
+def send_rate(account: SenderAccount) -> float:
+    """Messages per second a run from `account` goes at (0: no limit): the sender's own rate,
+    unless KALEYRA_RATE_PER_SECOND=0 turns every limit off (local stand-ins and benchmarks,
+    whose made-up senders were made by migration 0029 at Meta's default 80/s)."""
+    if not conf.KALEYRA_RATE_PER_SECOND:
+        return 0.0
+    return account.rate_per_second
+
+
 def campaign_rate(campaign: Campaign) -> float:
     """Messages per second `campaign` goes out at (for estimates; 0: no limit)."""
     if campaign.sender_id:
-        return float(campaign.sender.rate_per_second)
+        return send_rate(sender_account(campaign.sender))
     default = default_sender()
-    return float(default.rate_per_second) if default else settings_account().rate_per_second
+    return send_rate(sender_account(default) if default else settings_account())

@@ -57,6 +57,7 @@ def send_in_thread(campaign, errors: list) -> threading.Thread:
 def test_two_senders_are_paced_apart_each_at_its_own_rate(
     provider, settings, monkeypatch, request, store
 ):
+    settings.KALEYRA_RATE_PER_SECOND = 80  # not 0, which turns every limit off (stand-ins)
     if store == "redis":
         settings.MPM_RATE_REDIS_URL = request.getfixturevalue("redis_url")
     monkeypatch.setenv("KALEYRA_API_KEY_BRAND2", BRAND2_KEY)
@@ -106,8 +107,11 @@ def test_two_senders_are_paced_apart_each_at_its_own_rate(
 
 
 @transactional
-def test_a_campaign_sends_from_its_sender_without_a_query_per_message(provider, monkeypatch):
+def test_a_campaign_sends_from_its_sender_without_a_query_per_message(
+    provider, settings, monkeypatch
+):
     """The sender is resolved once per run: the same queries for 5 messages as for 50."""
+    settings.KALEYRA_RATE_PER_SECOND = 80
     monkeypatch.setenv("KALEYRA_API_KEY_BRAND2", BRAND2_KEY)
     sender = make_sender(api_key_variable="KALEYRA_API_KEY_BRAND2", rate_per_second=1000)
     arrivals = record_arrivals(provider)
@@ -125,3 +129,16 @@ def test_a_campaign_sends_from_its_sender_without_a_query_per_message(provider, 
     assert {path.split("/whatsapp/")[1].split("/")[0] for path, _, _ in arrivals} == {
         sender.business_number
     }
+
+
+@transactional
+def test_a_rate_of_0_in_the_settings_turns_every_limit_off(provider, settings):
+    """KALEYRA_RATE_PER_SECOND=0 is the stand-ins' switch: senders' own rates are not applied."""
+    settings.KALEYRA_RATE_PER_SECOND = 0
+    sender = make_sender(api_key_variable="KALEYRA_API_KEY", rate_per_second=80)
+    record_arrivals(provider)
+    campaign = make_campaign(sender=sender)
+    queue(campaign, numbers(10))
+    summary = campaign_send(campaign_for_sending(campaign.pk), options=run_options())
+    assert (summary.accepted, summary.rate_limit) == (10, 0)
+    assert not RateSlot.objects.exists()
