@@ -148,6 +148,11 @@ class CampaignAdminForm(forms.ModelForm):
     ref1 = ref_field("ref1")
     ref2 = ref_field("ref2")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sender" in self.fields:  # only active senders can be chosen
+            self.fields["sender"].queryset = Sender.objects.active()
+
     class Meta:
         model = Campaign
         fields = [
@@ -155,6 +160,7 @@ class CampaignAdminForm(forms.ModelForm):
             "template",
             "thumbnail_product",
             "thumbnail_from_recipient",
+            "sender",
             "triggered",
             "send_from",
             "send_until",
