@@ -257,6 +257,25 @@ def lenient_sections(raw: str) -> list[SectionDraft]:
     ]
 
 
+class LoadedChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField over rows loaded once (`load`): rendering and checking a choice query
+    nothing more (the composer's check runs on every edit)."""
+
+    def load(self, rows):
+        self.rows = {str(row.pk): row for row in rows}
+        self.widget.choices = [(row.pk, str(row)) for row in rows]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        row = getattr(self, "rows", {}).get(str(value))
+        if row is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return row
+
+
 class ComposerForm(forms.Form):
     """A campaign as the composer posts it; sections come as JSON edited by the page's script.
 
@@ -330,7 +349,7 @@ class ComposerForm(forms.Form):
         initial=limits.DEFAULT_WA_SOURCE,
         help_text="Where the message says it comes from, for Kaleyra's reports.",
     )
-    sender = forms.ModelChoiceField(
+    sender = LoadedChoiceField(
         label="Send from",
         queryset=Sender.objects.none(),
         required=False,
@@ -350,12 +369,12 @@ class ComposerForm(forms.Form):
         # with one sender or none there is nothing to choose: the field stays hidden.
         senders = list(Sender.objects.active())
         field = self.fields["sender"]
-        field.queryset = Sender.objects.active()
-        default = next((s for s in senders if s.is_default), senders[0] if senders else None)
-        field.initial = default.pk if default else None
         if len(senders) <= 1:
             field.widget = forms.HiddenInput()
-        self.sender_count = len(senders)
+        field.load(senders)
+        self.default_sender = next((s for s in senders if s.is_default), None)
+        default = self.default_sender or (senders[0] if senders else None)
+        field.initial = default.pk if default else None
         for name in ("name", "template", "wa_source", "sender"):
             widget = self.fields[name].widget
             widget.attrs["class"] = "form-select" if name != "name" else "form-control"

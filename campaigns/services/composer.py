@@ -224,12 +224,18 @@ class MessagePreview:
         return sum(len(items) for _, items, _ in self.sections)
 
 
-def message_preview(state: ComposerState, catalog: dict[str, Product]) -> MessagePreview:
+LOOK_UP = object()  # message_preview's default sender, when the caller has not loaded it
+
+
+def message_preview(
+    state: ComposerState, catalog: dict[str, Product], *, default=LOOK_UP
+) -> MessagePreview:
     """What the customer will see; a variable without a value shows as `{{n}}`, a section
     filled per recipient as such (`recipient_state` fills it for one recipient). The chat
-    header names the chosen sender, else the default one (one query when neither is known)."""
+    header names the chosen sender, else `default` (the default sender, looked up when not
+    given: one query)."""
     thumbnail = catalog.get(state.thumbnail)
-    sender = state.sender or default_sender()
+    sender = state.sender or (default_sender() if default is LOOK_UP else default)
     who = {"business_name": sender.display_name, "logo_url": sender.logo_url} if sender else {}
     sections = tuple(
         (

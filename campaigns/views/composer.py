@@ -128,7 +128,7 @@ def composer_page(request, campaign: Campaign | None):
         "body_fields": body_fields(state),
         "problems": unique(problems),
         "error_count": len(validation.errors_only(unique(problems))),
-        "preview": composer.message_preview(state, catalog),
+        "preview": composer.message_preview(state, catalog, default=form.default_sender),
         "json": composer.composer_preview_json(state),
         "templates_info": {
             str(t.pk): {
@@ -209,7 +209,7 @@ def composer_check(request):
     catalog = composer.catalog_for(state)
     problems = unique(form.problems() + composer.composer_problems(state, catalog))
     errors = validation.errors_only(problems)
-    preview = composer.message_preview(state, catalog)
+    preview = composer.message_preview(state, catalog, default=form.default_sender)
     return JsonResponse(
         {
             "problems": problems_data(problems),
