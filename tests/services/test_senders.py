@@ -3,6 +3,7 @@ the start-up check that names a missing key variable, the rules a sender meets, 
 migration that turns the single-sender settings into the default sender."""
 
 import importlib
+import json
 
 import pytest
 from django.core import checks
@@ -230,3 +231,19 @@ def test_the_migration_leaves_existing_senders_alone(settings):
     settings.KALEYRA_SENDER = "+919000000001"
     migrate_settings()
     assert list(Sender.objects.values_list("business_number", flat=True)) == ["+919000000077"]
+
+
+# --- /healthz ---------------------------------------------------------------------------------------
+
+
+def test_healthz_checks_the_default_sender_rather_than_the_settings(kaleyra_settings, monkeypatch):
+    from campaigns.services.health import health
+
+    kaleyra_settings.KALEYRA_SENDER = kaleyra_settings.KALEYRA_SID = ""
+    monkeypatch.delenv("KALEYRA_API_KEY_MAIN", raising=False)
+    make_sender(api_key_variable="KALEYRA_API_KEY_MAIN", is_default=True)
+    provider = health()["checks"]["provider"]
+    assert not provider["ok"] and "KALEYRA_API_KEY_MAIN" in provider["detail"]
+    monkeypatch.setenv("KALEYRA_API_KEY_MAIN", BRAND2_KEY)
+    provider = health()["checks"]["provider"]
+    assert provider["ok"] and BRAND2_KEY not in json.dumps(provider)
