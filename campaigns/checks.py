@@ -73,8 +73,8 @@ def sender_key_problems(senders: list[Sender]) -> list:
                 Error(
                     f"Nothing can be sent from {sender}: {exc}",
                     hint=f"Set {account.api_key_variable} in the environment of the server and "
-                    "of every worker (the key is never stored in the database), or make the "
-                    "sender inactive in the admin.",
+                    "of every worker (the key is never stored in the database) and check the "
+                    "sender's SID and region in the admin, or make the sender inactive.",
                     id="campaigns.E003",
                 )
             )
