@@ -5,11 +5,14 @@ import functools
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 
 from campaigns import conf
 from campaigns.callbacks.auth import configured_auth
-from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra import config_for, config_from_settings
 from campaigns.kaleyra.client import check_config
+from campaigns.models import Sender
+from campaigns.services.senders import sender_account
 
 
 @register()
@@ -32,11 +35,53 @@ def once_settings_are_valid(check):
     return checked
 
 
+def active_senders() -> list[Sender] | None:
+    """The active senders; None when the database cannot say (before `migrate` made the table,
+    with the database away, or where a test may not use it): the settings are checked then."""
+    try:
+        return list(Sender.objects.active())
+    except (DatabaseError, RuntimeError):  # RuntimeError: pytest-django's database blocker
+        return None
+
+
 @register()
 @once_settings_are_valid
 def kaleyra_settings_check(app_configs, **kwargs):
     """Refuse to start in live mode with settings that cannot send (the server and every command
-    stop, naming the variable); in sandbox mode, a warning is enough."""
+    stop, naming the variable); in sandbox mode, a warning is enough. Campaigns without a sender
+    use the active default sender, or the KALEYRA_* settings when there is none: only then must
+    the settings be able to send."""
+    senders = active_senders() or []
+    problems = sender_key_problems(senders)
+    if any(sender.is_default for sender in senders):
+        return problems
+    return problems + settings_problems()
+
+
+def sender_key_problems(senders: list[Sender]) -> list:
+    """In live mode, each active sender whose key variable is unset or empty (or whose account
+    cannot send), naming the variable and never its value."""
+    if conf.KALEYRA_SANDBOX:
+        return []  # the sandbox takes its own key
+    problems = []
+    for sender in senders:
+        account = sender_account(sender)
+        try:
+            check_config(config_for(account))
+        except ImproperlyConfigured as exc:
+            problems.append(
+                Error(
+                    f"Nothing can be sent from {sender}: {exc}",
+                    hint=f"Set {account.api_key_variable} in the environment of the server and "
+                    "of every worker (the key is never stored in the database) and check the "
+                    "sender's SID and region in the admin, or make the sender inactive.",
+                    id="campaigns.E003",
+                )
+            )
+    return problems
+
+
+def settings_problems() -> list:
     try:
         check_config(config_from_settings())
     except ImproperlyConfigured as exc:

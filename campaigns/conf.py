@@ -8,6 +8,7 @@ for the system check (`campaigns.E001`).
 """
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,9 @@ SETTINGS: dict[str, Setting] = {
     "KALEYRA_SANDBOX_BASE_URL": Setting("str", "http://127.0.0.1:8000/sandbox"),
     "KALEYRA_CONNECT_TIMEOUT": Setting("float", 5.0, minimum=0.1, maximum=300),
     "KALEYRA_READ_TIMEOUT": Setting("float", 30.0, minimum=0.1, maximum=600),
-    # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000);
-    # 0 turns the limit off (local stand-ins only).
+    # The send engine. Meta's default tier is 80 messages/second per number (up to 1,000):
+    # the rate of sends from the settings' sender (a Sender row has its own). 0 turns every
+    # limit off, senders' too (local stand-ins and benchmarks only).
     "KALEYRA_RATE_PER_SECOND": Setting("float", 80.0, minimum=0, maximum=1000),
     "MPM_RATE_REDIS_URL": Setting(
         "str",
@@ -204,6 +206,19 @@ def value(name: str):
     if problem:
         raise ImproperlyConfigured(problem)
     return current
+
+
+DEFAULT_KEY_VARIABLE = "KALEYRA_API_KEY"
+
+
+def sender_api_key(variable: str) -> str:
+    """The API key in the environment variable a sender names ("" when unset). The default
+    sender's KALEYRA_API_KEY is read through the settings (settings.py took it from the
+    environment, and tests set it there); any other straight from the environment, at the
+    moment of the read. Never logged or shown."""
+    if variable == DEFAULT_KEY_VARIABLE:
+        return str(value(DEFAULT_KEY_VARIABLE) or "").strip()
+    return os.environ.get(variable, "").strip()
 
 
 def problems() -> list[str]:

@@ -21,6 +21,7 @@ from campaigns.models import (
     MessageTemplate,
     OptOut,
     Segment,
+    Sender,
     WebhookEndpoint,
     WebhookEvent,
 )
@@ -148,6 +149,11 @@ class CampaignAdminForm(forms.ModelForm):
     ref1 = ref_field("ref1")
     ref2 = ref_field("ref2")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sender" in self.fields:  # only active senders can be chosen
+            self.fields["sender"].queryset = Sender.objects.active()
+
     class Meta:
         model = Campaign
         fields = [
@@ -155,6 +161,7 @@ class CampaignAdminForm(forms.ModelForm):
             "template",
             "thumbnail_product",
             "thumbnail_from_recipient",
+            "sender",
             "triggered",
             "send_from",
             "send_until",
@@ -251,6 +258,25 @@ def lenient_sections(raw: str) -> list[SectionDraft]:
     ]
 
 
+class LoadedChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField over rows loaded once (`load`): rendering and checking a choice query
+    nothing more (the composer's check runs on every edit)."""
+
+    def load(self, rows):
+        self.rows = {str(row.pk): row for row in rows}
+        self.widget.choices = [(row.pk, str(row)) for row in rows]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        row = getattr(self, "rows", {}).get(str(value))
+        if row is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return row
+
+
 class ComposerForm(forms.Form):
     """A campaign as the composer posts it; sections come as JSON edited by the page's script.
 
@@ -324,13 +350,33 @@ class ComposerForm(forms.Form):
         initial=limits.DEFAULT_WA_SOURCE,
         help_text="Where the message says it comes from, for Kaleyra's reports.",
     )
+    sender = LoadedChoiceField(
+        label="Send from",
+        queryset=Sender.objects.none(),
+        required=False,
+        empty_label=None,
+        help_text="The business number (and name) customers get it from.",
+        error_messages={
+            "invalid_choice": "That sender is not active any more; choose another.",
+        },
+    )
 
     def __init__(self, *args, templates=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = (
             templates if templates is not None else MessageTemplate.objects.all()
         )
-        for name in ("name", "template", "wa_source"):
+        # Only active senders, the default first (and chosen unless the campaign has its own);
+        # with one sender or none there is nothing to choose: the field stays hidden.
+        senders = list(Sender.objects.active())
+        field = self.fields["sender"]
+        if len(senders) <= 1:
+            field.widget = forms.HiddenInput()
+        field.load(senders)
+        self.default_sender = next((s for s in senders if s.is_default), None)
+        default = self.default_sender or (senders[0] if senders else None)
+        field.initial = default.pk if default else None
+        for name in ("name", "template", "wa_source", "sender"):
             widget = self.fields[name].widget
             widget.attrs["class"] = "form-select" if name != "name" else "form-control"
             widget.attrs["aria-describedby"] = f"id_{name}-help problems-{name}"
@@ -438,6 +484,7 @@ class ComposerForm(forms.Form):
             ref1=value("ref1"),
             ref2=value("ref2"),
             wa_source=value("wa_source") or limits.DEFAULT_WA_SOURCE,
+            sender=cleaned.get("sender"),
         )
 
     def problems(self) -> list[validation.Problem]:
@@ -532,6 +579,31 @@ class CampaignFilterForm(forms.Form):
     state = forms.ChoiceField(
         label="State", required=False, choices=[("", "Any state"), *Campaign.State.choices]
     )
+
+
+class SenderFilterForm(forms.Form):
+    """Campaigns of one sender (the default sender's include those that chose none); shown
+    only when there are senders to tell apart."""
+
+    sender = forms.ModelChoiceField(
+        label="Sender",
+        queryset=Sender.objects.all(),
+        required=False,
+        empty_label="Any sender",
+        error_messages={"invalid_choice": "There is no such sender: showing every sender's."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.senders = list(Sender.objects.all())
+        self.fields["sender"].widget.attrs["class"] = "form-select form-select-sm"
+
+    @property
+    def shown(self) -> bool:
+        return len(self.senders) > 1
+
+    def chosen(self) -> Sender | None:
+        return self.cleaned_data.get("sender") if self.is_valid() else None
 
 
 class ResultsDateForm(forms.Form):

@@ -89,10 +89,7 @@ def test_relative_imports_are_not_used():
     relative = [
         str(path.relative_to(APP.parent))
         for path in MODULES.values()
-        if any(
-            isinstance(node, ast.ImportFrom) and node.level
-            for node in ast.walk(parsed(path))
-        )
+        if any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(parsed(path)))
     ]
     assert relative == []
 

@@ -3,6 +3,26 @@ sending through confirmation pages, read-only records of every message, HTTP exc
 callback, and the outbound webhooks. Importing the modules registers their models (Django's
 admin autodiscovery)."""
 
-from campaigns.admin import api, audiences, callbacks, campaigns, catalog, records, site, webhooks
+from campaigns.admin import (
+    api,
+    audiences,
+    callbacks,
+    campaigns,
+    catalog,
+    records,
+    senders,
+    site,
+    webhooks,
+)
 
-__all__ = ["api", "audiences", "callbacks", "campaigns", "catalog", "records", "site", "webhooks"]
+__all__ = [
+    "api",
+    "audiences",
+    "callbacks",
+    "campaigns",
+    "catalog",
+    "records",
+    "senders",
+    "site",
+    "webhooks",
+]

@@ -124,7 +124,7 @@ class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
         "queued_count",
         "created_at",
     ]
-    list_filter = ["state", "template"]
+    list_filter = ["state", "template", "sender"]
     list_select_related = ["template"]
     search_fields = ["name"]
     autocomplete_fields = ["template", "thumbnail_product"]
@@ -149,7 +149,7 @@ class CampaignAdmin(AutocompleteIds, admin.ModelAdmin):
             ),
             ("Template values", {"fields": ["header_value", "body_values"]}),
             ("Tracking (extra_info)", {"fields": ["ref", "ref1", "ref2", "wa_source"]}),
-            ("Sending", {"fields": ["triggered", ("send_from", "send_until")]}),
+            ("Sending", {"fields": ["sender", "triggered", ("send_from", "send_until")]}),
         ]
         if obj is not None:
             fieldsets += [

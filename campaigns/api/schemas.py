@@ -103,6 +103,13 @@ class SendIn(Schema):
         description="Send to the valid recipients and list the others; by default any invalid "
         "recipient means nothing is sent (422).",
     )
+    sender: int | str | None = Field(
+        None,
+        description="The sender to send from, by id or by business number (+919000000001); "
+        "the campaign keeps it. Left out: the campaign's own sender, else the default one. "
+        "An unknown or inactive sender is refused (400).",
+        examples=["+919000000001"],
+    )
 
 
 class InvalidOut(Schema):

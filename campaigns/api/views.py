@@ -29,6 +29,7 @@ from campaigns.models import (
     Segment,
     StatusEvent,
 )
+from campaigns.selectors.senders import sender_by_reference
 from campaigns.services import background
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,7 @@ def message_read(request, message_id: Id):
     "/campaigns/{campaign_id}/send",
     response={
         202: schemas.SendOut,
+        400: schemas.Error,
         409: schemas.Error,
         413: schemas.Error,
         422: schemas.RefusedOut,
@@ -281,6 +283,10 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
             "problems": [{"field": f"campaign.{p.field}", "message": p.message} for p in errors],
             "invalid_recipients": [],
         }
+    if payload.sender is not None:
+        refused = use_sender(campaign, payload.sender)
+        if refused:
+            return refused
     if campaign.state == Campaign.State.PAUSED:
         return refused_start(
             f"The campaign is paused ({campaign.paused_reason or 'by an operator'}); "
@@ -293,7 +299,7 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
         for n, r in enumerate(payload.recipients, start=1)
     ]
     try:
-        services.sending_config()  # before anything is queued
+        services.sending_config(campaign)  # before anything is queued
         report = background.campaign_queue_and_send(
             campaign, inputs, valid_only=payload.valid_only, trigger_key=trigger_key
         )
@@ -327,6 +333,33 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
         "warnings": report.warnings,
         "messages": messages_of(campaign, payload, trigger_key),
     }
+
+
+def use_sender(campaign: Campaign, value: int | str) -> tuple[int, dict] | None:
+    """The call's `sender` for the campaign: None when taken, else the refusal (400 for an
+    unknown or inactive sender, naming the field; 409 for a running campaign's other one)."""
+    sender = sender_by_reference(value)
+    problem = (
+        f"There is no sender {value!r}: give a sender's id or its business number "
+        "(e.g. +919000000001)."
+        if sender is None
+        else f"Sender {sender} is inactive: choose an active sender."
+        if not sender.active
+        else ""
+    )
+    if problem:
+        return 400, {
+            "detail": f"Nothing was sent: {problem}",
+            "problems": [{"field": "sender", "message": problem}],
+        }
+    try:
+        services.campaign_use_sender(campaign, sender=sender)
+    except services.CampaignNotRunnable as exc:
+        return 409, {
+            "detail": f"Nothing was sent: {exc}",
+            "problems": [{"field": "sender", "message": str(exc)}],
+        }
+    return None
 
 
 def check_one_audience(payload: schemas.SendIn):
@@ -375,7 +408,7 @@ def send_to_audience(campaign: Campaign, payload: schemas.SendIn, trigger_key: s
         contacts = recipients.audience_contacts(**chosen)
         count = contacts.count()
         without_consent = contacts.exclude(consent=Consent.OPTED_IN).count()
-        services.sending_config()
+        services.sending_config(campaign)
         background.campaign_send_to_audience(campaign, **chosen)
     except SegmentRulesError as exc:
         return 422, {

@@ -29,6 +29,7 @@ from campaigns.models import (
     OrderItem,
     Product,
     Reply,
+    Sender,
     StatusEvent,
 )
 from campaigns.recipients import OPT_OUT_SKIP_REASON
@@ -230,20 +231,74 @@ def _act_on_failure(update: StatusUpdate, message: MessageRow, now, counts: Coun
         counts["paused"] += stop_campaigns_using(template_ids, f"Meta {code}: {explain_meta(code)}")
 
 
+# --- senders -------------------------------------------------------------------------------------
+
+
+def known_sender_numbers() -> frozenset[str]:
+    """The business numbers that are ours, as callbacks write them (digits): every Sender's
+    (active or not: callbacks for what an old sender sent still come), and the settings'
+    KALEYRA_SENDER. Empty when neither says (the sandbox without senders): nothing to check."""
+    numbers = {digits(n) for n in Sender.objects.values_list("business_number", flat=True)}
+    return frozenset(numbers | {digits(conf.KALEYRA_SENDER)}) - {""}
+
+
+def unknown_sender_note(numbers: set[str]) -> str:
+    """What the inbox row says about a callback for numbers that are no sender here."""
+    listed = ", ".join(f"+{n}" for n in sorted(numbers))
+    return (
+        f"Sent for business number {listed}, which is no sender here: applied as usual "
+        "(statuses match messages by their ids; a STOP still opts out), but its pacing signals "
+        "are ignored. Add the number as a sender, or check which callback URL Kaleyra has for it."
+    )[:2000]
+
+
+def campaign_sender_numbers(campaign_ids) -> dict[int, str]:
+    """Each campaign's sender number (digits): its own sender's, else the default sender's,
+    else the settings'."""
+    rows = Campaign.objects.filter(pk__in=set(campaign_ids)).values_list(
+        "pk", "sender__business_number"
+    )
+    default = (
+        Sender.objects.default().values_list("business_number", flat=True).first()
+        or conf.KALEYRA_SENDER
+    )
+    return {pk: digits(number or default) for pk, number in rows}
+
+
 # --- pacing --------------------------------------------------------------------------------------
 
 
-def pace(updates: list[StatusUpdate], now, counts: Counter):
+def pace(
+    updates: list[StatusUpdate],
+    now,
+    counts: Counter,
+    *,
+    matches: list | None = None,
+    known: frozenset[str] = frozenset(),
+):
     """130429 / 131056 slow the sender down: once per sender and code in a batch, and only for
-    events recent enough to still matter (a replay from yesterday changes nothing)."""
+    events recent enough to still matter (a replay from yesterday changes nothing). The sender
+    is the number the callback names, else the one its message's campaign went out from; a
+    number that is none of ours (`known`) slows nothing."""
     window = timedelta(seconds=conf.MPM_PACING_SLOWDOWN_SECONDS)
+    matches = matches if matches is not None else [None] * len(updates)
+    signals = [
+        (update, message)
+        for update, message in zip(updates, matches, strict=True)
+        if update.error_code in PACING_CODES
+        and not (update.timestamp and update.timestamp < now - window)
+    ]
+    if not signals:
+        return
+    unnamed = [m.campaign_id for u, m in signals if not u.sender and m is not None]
+    by_campaign = campaign_sender_numbers(unnamed) if unnamed else {}
     seen = set()
-    for update in updates:
-        if update.error_code not in PACING_CODES:
+    for update, message in signals:
+        sender = update.sender or (by_campaign.get(message.campaign_id) if message else "")
+        sender = sender or digits(conf.KALEYRA_SENDER) or "default"
+        if known and update.sender and update.sender not in known:
+            counts["unknown_sender_pacing"] += 1
             continue
-        if update.timestamp and update.timestamp < now - window:
-            continue
-        sender = update.sender or digits(conf.KALEYRA_SENDER) or "default"
         if (sender, update.error_code) in seen:
             continue
         seen.add((sender, update.error_code))

@@ -21,8 +21,10 @@ from campaigns.callbacks.effects import (
     apply_incoming,
     apply_template,
     apply_to_messages,
+    known_sender_numbers,
     match_messages,
     pace,
+    unknown_sender_note,
 )
 from campaigns.callbacks.parsing import (
     CallbackError,
@@ -92,6 +94,8 @@ def _apply_one(row) -> Counter:
 def _apply_rows(rows, counts: Counter):
     now = timezone.now()
     statuses, incoming, templates, errors = [], [], [], {}
+    known = known_sender_numbers()
+    unknown: dict[int, set[str]] = {}  # inbox row → the numbers it names that are not ours
     for pk, kind, body, received_at in rows:
         try:
             events = parse_row(kind, body)
@@ -101,6 +105,9 @@ def _apply_rows(rows, counts: Counter):
         for event in events:
             event.received_at, event.source_id = received_at, pk
             event.raw_text = body
+            number = getattr(event, "sender", "")
+            if known and number and number not in known:
+                unknown.setdefault(pk, set()).add(number)
             if isinstance(event, StatusUpdate):
                 statuses.append(event)
             elif isinstance(event, IncomingMessage):
@@ -120,7 +127,14 @@ def _apply_rows(rows, counts: Counter):
             CallbackInbox.objects.filter(pk=pk).update(
                 error=str(error)[:2000], problem=error.problem
             )
-        _write_statuses(prepared, now, counts)
+        for pk, numbers in unknown.items():
+            logger.warning("Callback %s is for a number that is no sender here: %s", pk, numbers)
+            CallbackInbox.objects.filter(pk=pk).update(
+                error=unknown_sender_note(numbers), problem=CallbackInbox.Problem.UNKNOWN_SENDER
+            )
+        if unknown:
+            counts["unknown_sender"] += len(unknown)
+        _write_statuses(prepared, now, counts, known)
         for message in incoming:
             apply_incoming(message, now, counts)
         for update in templates:
@@ -153,7 +167,7 @@ def _prepare_statuses(updates: list[StatusUpdate], counts: Counter) -> _Prepared
     return _Prepared(new, match_messages(new))
 
 
-def _write_statuses(prepared: _Prepared, now, counts: Counter):
+def _write_statuses(prepared: _Prepared, now, counts: Counter, known=frozenset()):
     rows, to_apply = [], []
     for update, message in zip(prepared.new, prepared.matches, strict=True):
         # A Message not yet answered: moving it would hide the send answer from the engine's
@@ -190,7 +204,7 @@ def _write_statuses(prepared: _Prepared, now, counts: Counter):
     counts["stored"] += len(rows)
     counts["waiting"] += len(rows) - len(to_apply)
     apply_to_messages(to_apply, now, counts)
-    pace(prepared.new, now, counts)
+    pace(prepared.new, now, counts, matches=prepared.matches, known=known)
 
 
 def retry_waiting_events(*, limit: int = 1000) -> Counter:

@@ -148,6 +148,7 @@ class IncomingMessage:
     raw: dict = field(default_factory=dict)
     received_at: datetime | None = None
     source_id: int | None = None
+    sender: str = ""  # the business number written to (digits), when the callback says
 
 
 @dataclass
@@ -331,6 +332,7 @@ def parse_v2(data: dict) -> list[Event]:
         for message in _list(value.get("messages")):
             if isinstance(message, dict):
                 events.append(_incoming_from_meta(message, names, extra))
+                events[-1].sender = sender[:20]
     if not events and data.get("status"):
         events.append(_status_from_meta({}, data, extra, ""))
     if not events:
@@ -477,6 +479,7 @@ def parse_dynamic(data: dict) -> list[Event]:
                 context_id=text(data.get("reply_to"), 100),
                 timestamp=parse_timestamp(data.get("created_at") or data.get("timestamp")),
                 raw=data,
+                sender=digits(data.get("wanumber"))[:20],
             )
         ]
     if data.get("event") or data.get("message_template_name"):

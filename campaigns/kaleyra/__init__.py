@@ -5,8 +5,11 @@ from campaigns.kaleyra.client import KaleyraClient, NotSent
 from campaigns.kaleyra.config import (
     SANDBOX_API_KEY,
     KaleyraConfig,
+    SenderAccount,
+    config_for,
     config_from_settings,
     request_headers,
+    settings_account,
 )
 from campaigns.kaleyra.results import Outcome, SendResult, elapsed_ms, parse_answer
 
@@ -17,8 +20,11 @@ __all__ = [
     "NotSent",
     "Outcome",
     "SendResult",
+    "SenderAccount",
+    "config_for",
     "config_from_settings",
     "elapsed_ms",
     "parse_answer",
     "request_headers",
+    "settings_account",
 ]

@@ -21,6 +21,7 @@ from campaigns.models.catalog_imports import CatalogImport
 from campaigns.models.contact_imports import ContactImport
 from campaigns.models.messages import Message, SendAttempt
 from campaigns.models.rawsql import AnyOf  # registers `__any_of` on CharFields
+from campaigns.models.senders import Sender
 from campaigns.models.tallies import CampaignTally, CampaignTallyDelta, TallyKind
 from campaigns.models.uploads import RecipientUpload
 from campaigns.models.webhooks import (
@@ -60,6 +61,7 @@ __all__ = [
     "SectionItem",
     "Segment",
     "SendAttempt",
+    "Sender",
     "SenderPacing",
     "StatusEvent",
     "TallyKind",

@@ -18,11 +18,15 @@ class CallbackInbox(models.Model):
         DYNAMIC = "dynamic", "Dynamic-variable callback"
 
     class Problem(models.TextChoices):
-        """Why a callback was kept without being applied (blank: applied)."""
+        """Why a callback was kept without being applied (blank: applied), or, for
+        `unknown_sender`, what is odd about one that was applied."""
 
         NOT_A_CALLBACK = "not_a_callback", "Not a callback this app understands"
         OUT_OF_RANGE = "out_of_range", "A value beyond what can be stored"
         FAILED = "failed", "Applying it failed"
+        # Applied (its statuses match messages by id, a STOP still opts out), and kept here
+        # for staff: a number Kaleyra posts for that is none of the senders.
+        UNKNOWN_SENDER = "unknown_sender", "For a business number that is no sender here"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     content_type = models.CharField(max_length=100, blank=True)

@@ -131,6 +131,16 @@ class Campaign(models.Model):
     )
     # The audience chosen in the send step, queued when the send starts (a segment is evaluated
     # then). PROTECT: a list or segment a campaign was sent to stays to say whom it went to.
+    # Null: the default sender (or, with no Sender at all, the KALEYRA_* settings). PROTECT: a
+    # sender that sent a campaign stays to say where it came from (deactivate it instead).
+    sender = models.ForeignKey(
+        "campaigns.Sender",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text="The business number it goes out from; empty: the default sender.",
+    )
     audience_list = models.ForeignKey(
         "campaigns.ContactList", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

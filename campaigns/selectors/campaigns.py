@@ -21,21 +21,24 @@ from campaigns.models import (
     Product,
     Section,
     SectionItem,
+    Sender,
 )
 from campaigns.models.rawsql import adapt_datetime
 from campaigns.models.tally_sql import CAMPAIGN, DELTA, TALLY
 from campaigns.payload import MpmContent, SectionContent
+from campaigns.selectors.senders import sent_from
 from campaigns.selectors.tallies import Tallies, campaign_tallies, state_counts
 
 
 def campaign_for_sending(campaign_id: int) -> Campaign:
-    """A campaign with everything validation and the payload need, in four queries."""
+    """A campaign with everything validation, the payload and the send (its sender) need, in
+    four queries."""
     items = SectionItem.objects.select_related("product").order_by("position", "id")
     sections = Section.objects.order_by("position", "id").prefetch_related(
         Prefetch("items", queryset=items)
     )
     return (
-        Campaign.objects.select_related("template", "thumbnail_product")
+        Campaign.objects.select_related("template", "thumbnail_product", "sender")
         .prefetch_related(Prefetch("sections", queryset=sections))
         .get(pk=campaign_id)
     )
@@ -158,13 +161,15 @@ def campaign_progress(campaign_id: int, *, tallies: Tallies | None = None) -> di
 # --- the composer's pages -------------------------------------------------------------------------
 
 
-def campaign_list(*, search: str = "", state: str = ""):
+def campaign_list(*, search: str = "", state: str = "", sender: Sender | None = None):
     """Campaigns for the list page, newest change first; no counts (see `campaigns_with_counts`)."""
     campaigns = Campaign.objects.select_related("template").order_by("-updated_at", "-id")
     if search:
         campaigns = campaigns.filter(name__icontains=search)
     if state:
         campaigns = campaigns.filter(state=state)
+    if sender is not None:
+        campaigns = campaigns.filter(sent_from(sender))
     return campaigns
 
 
@@ -495,7 +500,7 @@ class CampaignResults:
     costs the same with 30 campaigns or 1,000 and ten million messages); Django's Paginator
     takes it like a queryset (`count()` and slices)."""
 
-    def __init__(self, *, order_by: str, created_from=None, created_to=None):
+    def __init__(self, *, order_by: str, created_from=None, created_to=None, sender=None):
         descending = order_by.startswith("-")
         key = order_by.lstrip("-")
         if key not in RESULT_COLUMNS_SQL:
@@ -510,6 +515,12 @@ class CampaignResults:
         if created_to is not None:
             self.where.append("c.created_at < %s")
             self.params.append(adapt_datetime(created_to))
+        if sender is not None:  # as `sent_from`: the default sender's include "no sender"
+            default = sender.is_default and sender.active
+            self.where.append(
+                "(c.sender_id = %s OR c.sender_id IS NULL)" if default else "c.sender_id = %s"
+            )
+            self.params.append(sender.pk)
 
     def count(self) -> int:
         with connection.cursor() as cursor:
@@ -636,12 +647,15 @@ def _revenue(campaign_ids: list[int]) -> dict[int, dict]:
 
 
 def campaign_results(
-    *, order_by: str = "-created_at", created_from=None, created_to=None
+    *, order_by: str = "-created_at", created_from=None, created_to=None, sender=None
 ) -> CampaignResults:
     """Every campaign with its funnel, delivery and read rates and orders, sorted by
     `order_by` (one of RESULT_ORDERINGS, "-" for descending; campaigns without a rate last)
-    and optionally created in [created_from, created_to). Slice it (or paginate it)."""
-    return CampaignResults(order_by=order_by, created_from=created_from, created_to=created_to)
+    and optionally created in [created_from, created_to) and sent from `sender`. Slice it (or
+    paginate it)."""
+    return CampaignResults(
+        order_by=order_by, created_from=created_from, created_to=created_to, sender=sender
+    )
 
 
 def campaign_recipients(

@@ -126,7 +126,9 @@ ProgressCallback = Callable[[SendSummary], None]
 @dataclass(frozen=True)
 class RunOptions:
     concurrency: int = 256
-    rate: float = 80
+    # Messages per second from the run's sender number (0: no limit); None until the service
+    # fills in the sender's own rate (`services.campaign_send`).
+    rate: float | None = 80
     wait_for_retries: bool = True
     # An always-on campaign's run stays open this many seconds with nothing to send (0: it ends
     # when nothing is left, as a batch campaign's does).
@@ -266,6 +268,8 @@ class CampaignRun:
     """One process's run over one scope: its claims, sender, recorder and journal."""
 
     def __init__(self, scope: Scope, content, config, options, progress_callback):
+        if options.rate is None:
+            raise ValueError("RunOptions.rate must be set (the sender's rate, or 0: no limit).")
         self.scope = scope
         self.encoder = RequestEncoder(content)
         self.options = options

@@ -43,7 +43,7 @@ def campaign_enqueue_send(campaign: Campaign, *, resume: bool = False):
     """Start (or resume) sending in the background once the current transaction commits, with
     the recovery task booked to continue it should its worker die. An always-on campaign's run
     that is open already takes what was queued: no task is added for it."""
-    sending_config()  # a worker could not send either: say so now
+    sending_config(campaign)  # a worker could not send either: say so now
     campaign_start(campaign, resume=resume)
     if campaign.triggered and healing.campaign_run_alive(campaign.pk):
         return
@@ -99,7 +99,7 @@ def campaign_schedulable(campaign: Campaign):
             "This server's task backend cannot run a task later, so nothing can be scheduled "
             "(TASKS: use the database backend, as the README's deployment does)."
         )
-    sending_config()  # a worker could not send at that time either: say so now
+    sending_config(campaign)  # a worker could not send at that time either: say so now
 
 
 def campaign_queue_and_schedule(
@@ -254,7 +254,7 @@ def upload_confirm(
     them (on a worker when the file is large), or, given `send_at`, book the campaign's start
     for then and queue them now; False when it was confirmed already or is gone. Raises
     `CampaignNotRunnable` when nothing could be sent, before anything is queued."""
-    sending_config()
+    sending_config(upload.campaign)
     scheduled = send_at is not None
     if scheduled:
         campaign_schedulable(upload.campaign)

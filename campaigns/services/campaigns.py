@@ -16,16 +16,18 @@ from django.utils import timezone
 
 from campaigns import conf, recipients, validation
 from campaigns.audiences.segments import SegmentRulesError
-from campaigns.kaleyra import KaleyraConfig, SendResult, config_from_settings
+from campaigns.kaleyra import KaleyraConfig, SenderAccount, SendResult, config_for
 from campaigns.kaleyra.client import check_config
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, Sender
 from campaigns.payload import MpmContent, pretty
 from campaigns.recipients import normalise_phone, refusal_for_test_send
 from campaigns.selectors import campaign_content, campaign_for_sending
+from campaigns.selectors.senders import default_sender
 from campaigns.sending import run as engine
 from campaigns.sending.bodies import request_body
 from campaigns.sending.claims import Claimed
 from campaigns.sending.run import ProgressCallback, RunOptions, SendSummary
+from campaigns.services.senders import campaign_sender_account, send_rate
 
 SAMPLE_RECIPIENT = "+919876543210"
 
@@ -124,20 +126,48 @@ def campaign_queueable(campaign: Campaign):
         )
 
 
-def sending_config() -> KaleyraConfig:
-    """Kaleyra's settings, checked before anything starts or is recorded: a missing sender, an
-    unknown region, a URL or key the engine's client cannot send with is CampaignNotRunnable."""
+def sending_setup(campaign: Campaign | None = None) -> tuple[SenderAccount, KaleyraConfig]:
+    """The sender `campaign` goes out as (None: a campaign without one) and Kaleyra's settings
+    for it, checked before anything starts or is recorded: an inactive sender, a missing key
+    variable or SID, an unknown region, a URL or key the client cannot send with is
+    CampaignNotRunnable. One query at most, once per send (never per message)."""
     try:
-        config = config_from_settings()
+        account = campaign_sender_account(campaign)
+        config = config_for(account)
         check_config(config)
     except ImproperlyConfigured as exc:
         raise CampaignNotRunnable(f"Sending is not configured: {exc}") from None
-    return config
+    return account, config
+
+
+def sending_config(campaign: Campaign | None = None) -> KaleyraConfig:
+    """`sending_setup`'s Kaleyra settings alone."""
+    return sending_setup(campaign)[1]
+
+
+def campaign_use_sender(campaign: Campaign, *, sender: Sender):
+    """Send `campaign` from `sender` from now on (an API call's `sender`). Refused in plain
+    words for an inactive sender, and for a campaign that is sending or paused from another
+    one: a run resolves its sender once, as it starts."""
+    if not sender.active:
+        raise CampaignNotRunnable(f"Sender {sender} is inactive: choose an active sender.")
+    current = campaign.sender if campaign.sender_id else default_sender()
+    if current is not None and current.pk == sender.pk:
+        return
+    if campaign.state in (Campaign.State.SENDING, Campaign.State.PAUSED):
+        now_from = str(current) if current else "the KALEYRA_* settings"
+        raise CampaignNotRunnable(
+            f"The campaign is {campaign.get_state_display().lower()} from {now_from}; it keeps "
+            "that sender until it completes (or clone it to send from another)."
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(sender=sender, updated_at=timezone.now())
+    campaign.sender = sender
 
 
 def run_options(**overrides) -> RunOptions:
-    """The engine's options from settings; callers override what the user chose."""
-    options = {"concurrency": conf.MPM_SEND_CONCURRENCY, "rate": conf.KALEYRA_RATE_PER_SECOND}
+    """The engine's options from settings; callers override what the user chose. The rate is
+    left to the campaign's sender (its `rate_per_second`) unless a caller gives one."""
+    options = {"concurrency": conf.MPM_SEND_CONCURRENCY, "rate": None}
     options.update({k: v for k, v in overrides.items() if v is not None})
     return RunOptions(**options)
 
@@ -159,10 +189,12 @@ def campaign_send(
         # A campaign already sending (scheduled, resumed, recovered) stops, saying why.
         Campaign.objects.filter(pk=campaign.pk).pause(not_sendable_reason(errors))
         raise CampaignNotSendable(errors)
-    config = sending_config()
+    account, config = sending_setup(campaign)
     campaign_start(campaign, resume=resume)
     campaign_queue_audience(campaign)
     options = options or run_options()
+    if options.rate is None:  # each sender at its own rate, paced apart from the others
+        options = replace(options, rate=send_rate(account))
     if campaign.triggered and not options.stay_open:
         options = replace(options, stay_open=conf.MPM_TRIGGERED_STAY_OPEN)
     return engine.run(
@@ -284,7 +316,7 @@ def campaign_send_test(campaign: Campaign, *, to: str, skus: str = "") -> SendRe
     if refusal:
         raise CampaignNotSendable([validation.Problem("to", refusal)])
     try:
-        config = sending_config()
+        config = sending_config(campaign)
     except CampaignNotRunnable as exc:
         raise CampaignNotSendable([validation.Problem("settings", str(exc))]) from None
     content = campaign_content(campaign)

@@ -13,9 +13,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from campaigns import limits, services, validation
-from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem
+from campaigns.models import Campaign, MessageTemplate, Product, Section, SectionItem, Sender
 from campaigns.payload import MpmContent, recipient_values
 from campaigns.selectors import campaign_parts, mpm_content
+from campaigns.selectors.senders import default_sender
 from campaigns.validation import Problem
 
 SCHEDULE_EDITED = "The campaign was edited after it was scheduled: it waits to be confirmed again."
@@ -56,6 +57,7 @@ class ComposerState:
     ref1: str = ""
     ref2: str = ""
     wa_source: str = limits.DEFAULT_WA_SOURCE
+    sender: Sender | None = None  # None: the default sender
 
     @property
     def refs(self) -> dict[str, str]:
@@ -94,6 +96,7 @@ def state_from_campaign(campaign: Campaign) -> ComposerState:
         send_from=campaign.send_from,
         send_until=campaign.send_until,
         wa_source=parts["wa_source"],
+        sender=campaign.sender,
         **parts["refs"],
     )
 
@@ -208,6 +211,9 @@ class MessagePreview:
     body: str = ""
     footer: str = ""
     button_text: str = "View items"
+    # Who it comes from, as WhatsApp's chat header shows it (the sender's, once there is one).
+    business_name: str = "Your business"
+    logo_url: str = ""
     image_url: str = ""
     thumbnail_name: str = ""
     thumbnail_from_recipient: bool = False
@@ -219,10 +225,19 @@ class MessagePreview:
         return sum(len(items) for _, items, _ in self.sections)
 
 
-def message_preview(state: ComposerState, catalog: dict[str, Product]) -> MessagePreview:
+LOOK_UP = object()  # message_preview's default sender, when the caller has not loaded it
+
+
+def message_preview(
+    state: ComposerState, catalog: dict[str, Product], *, default=LOOK_UP
+) -> MessagePreview:
     """What the customer will see; a variable without a value shows as `{{n}}`, a section
-    filled per recipient as such (`recipient_state` fills it for one recipient)."""
+    filled per recipient as such (`recipient_state` fills it for one recipient). The chat
+    header names the chosen sender, else `default` (the default sender, looked up when not
+    given: one query)."""
     thumbnail = catalog.get(state.thumbnail)
+    sender = state.sender or (default_sender() if default is LOOK_UP else default)
+    who = {"business_name": sender.display_name, "logo_url": sender.logo_url} if sender else {}
     sections = tuple(
         (
             s.title,
@@ -233,7 +248,7 @@ def message_preview(state: ComposerState, catalog: dict[str, Product]) -> Messag
     )
     template = state.template
     if template is None:
-        return MessagePreview(has_template=False, sections=sections)
+        return MessagePreview(has_template=False, sections=sections, **who)
 
     def filled(text: str, values: list[str]) -> str:
         return validation.fill_variables(
@@ -250,6 +265,7 @@ def message_preview(state: ComposerState, catalog: dict[str, Product]) -> Messag
         thumbnail_name=thumbnail.name if thumbnail else "",
         thumbnail_from_recipient=state.thumbnail_from_recipient,
         sections=sections,
+        **who,
     )
 
 
@@ -280,6 +296,7 @@ def recipient_previews(campaign: Campaign, checked: list) -> list[RecipientPrevi
     """The messages of these checked recipients (`recipients.Checked`) as WhatsApp shows them
     (expects `selectors.campaign_for_sending`); one query for their products."""
     state = state_from_campaign(campaign)
+    state.sender = state.sender or default_sender()  # looked up once, not per recipient
     states = [recipient_state(state, c.overrides) for c in checked]
     wanted = set().union(*(s.retailer_ids for s in states)) if states else set()
     catalog = {p.retailer_id: p for p in Product.objects.filter(retailer_id__in=wanted)}
@@ -423,6 +440,7 @@ def draft_save(
         for name, value in state.refs.items():
             setattr(campaign, name, value)
         campaign.wa_source = state.wa_source
+        campaign.sender = state.sender
         campaign.save()
 
         campaign.sections.all().delete()

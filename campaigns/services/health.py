@@ -10,10 +10,11 @@ from django.db.models import Case, F, Min, When
 from django.utils import timezone
 
 from campaigns import conf
-from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra import config_for, settings_account
 from campaigns.kaleyra.client import check_config
 from campaigns.kaleyra.config import missing_credentials
 from campaigns.models import CallbackInbox
+from campaigns.services.senders import campaign_sender_account
 
 DATABASE_TASKS = "django_tasks_db.DatabaseBackend"
 
@@ -103,10 +104,21 @@ def _callbacks() -> dict:
 
 
 def _provider() -> dict:
-    """Whether sending is configured, naming at most the variables to set (never a value)."""
+    """Whether campaigns without a sender of their own can send (from the default sender, else
+    the settings), naming at most the variables to set (never a value)."""
     try:
-        check_config(config_from_settings())
+        account = campaign_sender_account(None)
+    except DatabaseError:
+        account = settings_account()
+    try:
+        check_config(config_for(account))
     except ImproperlyConfigured:
+        if account.sender_id is not None:
+            detail = (
+                "The default sender cannot send: check its SID, its region and its key "
+                f"variable {account.api_key_variable}; `manage.py check` says which."
+            )
+            return {"ok": False, "mode": conf.KALEYRA_MODE, "detail": detail}
         missing = missing_credentials() if conf.KALEYRA_MODE == "live" else []
         detail = (
             f"Set {', '.join(missing)}."

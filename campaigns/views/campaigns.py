@@ -11,7 +11,7 @@ from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import selectors, services, validation
-from campaigns.forms import CampaignFilterForm, ResultsFilterForm
+from campaigns.forms import CampaignFilterForm, ResultsFilterForm, SenderFilterForm
 from campaigns.models import Campaign
 from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
@@ -27,13 +27,17 @@ def campaign_list(request):
     """Campaigns with their counts: three queries, whatever the number of campaigns or messages."""
     need(request, VIEW)
     filters = CampaignFilterForm(request.GET)
+    by_sender = SenderFilterForm(request.GET)
     search = state = ""
     if filters.is_valid():
         search, state = filters.cleaned_data["q"].strip(), filters.cleaned_data["state"]
-    ids = selectors.campaign_list(search=search, state=state).values_list("pk", flat=True)
+    ids = selectors.campaign_list(
+        search=search, state=state, sender=by_sender.chosen()
+    ).values_list("pk", flat=True)
     page = Paginator(ids, LIST_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "filters": filters,
+        "by_sender": by_sender,
         "page": page,
         "campaigns": selectors.campaigns_with_counts(list(page.object_list)),
         "filter_query": without_page(request.GET),

@@ -111,6 +111,7 @@ def composer_page(request, campaign: Campaign | None):
             "ref1": state.ref1,
             "ref2": state.ref2,
             "wa_source": state.wa_source,
+            **({"sender": state.sender.pk} if state.sender else {}),
         }
     catalog = (
         composer.catalog_of_campaign(campaign)
@@ -129,7 +130,7 @@ def composer_page(request, campaign: Campaign | None):
         "body_fields": body_fields(state),
         "problems": unique(problems),
         "error_count": len(validation.errors_only(unique(problems))),
-        "preview": composer.message_preview(state, catalog),
+        "preview": composer.message_preview(state, catalog, default=form.default_sender),
         "json": composer.composer_preview_json(state),
         "templates_info": {
             str(t.pk): {
@@ -210,7 +211,7 @@ def composer_check(request):
     catalog = composer.catalog_for(state)
     problems = unique(form.problems() + composer.composer_problems(state, catalog))
     errors = validation.errors_only(problems)
-    preview = composer.message_preview(state, catalog)
+    preview = composer.message_preview(state, catalog, default=form.default_sender)
     return JsonResponse(
         {
             "problems": problems_data(problems),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from campaigns import selectors
-from campaigns.forms import ResultsDateForm, ResultsFilterForm
+from campaigns.forms import ResultsDateForm, ResultsFilterForm, SenderFilterForm
 from campaigns.models import Campaign
 from campaigns.roles import VIEW
 from campaigns.selectors import dashboard
@@ -81,14 +81,16 @@ def campaign_results(request):
                 "aria_sort": ("descending" if descending else "ascending") if current else "",
             }
         )
+    by_sender = SenderFilterForm(request.GET)
     results = selectors.campaign_results(
-        order_by=sort, created_from=created_from, created_to=created_to
+        order_by=sort, created_from=created_from, created_to=created_to, sender=by_sender.chosen()
     )
     page = Paginator(results, LIST_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "results": page.object_list,
         "page": page,
         "dates": dates,
+        "by_sender": by_sender,
         "filter_query": without_page(request.GET),
         "columns": columns,
         "sort": sort,

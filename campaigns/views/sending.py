@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from campaigns import conf, recipients, services, validation
+from campaigns import recipients, services, validation
 from campaigns.audiences.segments import SegmentRulesError
 from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer, uploads
 from campaigns.services.scheduling import EARLIEST_ZONE, TIME_ZONES, ScheduleProblem, send_time
+from campaigns.services.senders import campaign_rate
 from campaigns.views.common import load_campaign, need
 from campaigns.views.results import Echo, spreadsheet_safe
 
@@ -98,9 +99,9 @@ def confirm_page(request, context, plan, *, numbers="", upload=None, status=200,
             "numbers": numbers,
             "upload": upload,
             "duration": composer.estimated_duration(
-                plan.total_to_send, conf.KALEYRA_RATE_PER_SECOND
+                plan.total_to_send, campaign_rate(context["campaign"])
             ),
-            "rate": conf.KALEYRA_RATE_PER_SECOND,
+            "rate": campaign_rate(context["campaign"]),
         },
         status=status,
     )
@@ -129,7 +130,9 @@ def audience_confirm_page(request, context, form, status=200, schedule_error="")
             "form": form,
             "audience": chosen["audience_list"] or chosen["audience_segment"],
             "summary": summary,
-            "duration": composer.estimated_duration(summary.to_send, conf.KALEYRA_RATE_PER_SECOND),
+            "duration": composer.estimated_duration(
+                summary.to_send, campaign_rate(context["campaign"])
+            ),
             **schedule_fields(request, schedule_error),
         },
         status=status,

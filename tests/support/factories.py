@@ -12,6 +12,7 @@ from campaigns.models import (
     Product,
     Section,
     SectionItem,
+    Sender,
     StatusEvent,
     WebhookEndpoint,
     WebhookEvent,
@@ -109,3 +110,17 @@ def make_endpoint(url: str, *, events=None, **fields) -> WebhookEndpoint:
         event_types=list(events if events is not None else WebhookEvent.values),
         **{**defaults, **fields},
     )
+
+
+def make_sender(**fields) -> Sender:
+    """An active sender on its own business number (+91 90000 2xxxx), its key in
+    KALEYRA_API_KEY unless `api_key_variable` says otherwise."""
+    n = next(_sequence)
+    defaults = {
+        "display_name": f"Brand {n}",
+        "business_number": f"+9190000{20000 + n:05d}",
+        "region": "in",
+        "sid": f"HXSENDER{n}",
+        "rate_per_second": 80,
+    }
+    return Sender.objects.create(**{**defaults, **fields})

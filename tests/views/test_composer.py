@@ -846,8 +846,9 @@ def test_the_list_page_runs_a_bounded_number_of_queries(marketer, django_assert_
         campaign = make_campaign(name=f"Campaign {n}")
         Message.objects.create(campaign=campaign, to=ASHA, state=Message.State.ACCEPTED)
         Message.objects.create(campaign=campaign, to=RAVI, state=Message.State.FAILED)
-    # session, user, permissions (2), count, page ids, the page's campaigns, their counters
-    with django_assert_max_num_queries(8):
+    # session, user, permissions (2), count, page ids, the page's campaigns, their counters,
+    # the senders (for the sender filter)
+    with django_assert_max_num_queries(9):
         response = marketer.get(url("list"))
     rows = response.context["campaigns"]
     assert len(rows) == 25
@@ -876,11 +877,13 @@ def test_the_composer_and_its_check_run_a_bounded_number_of_queries(
 ):
     campaign = make_campaign(sections=(("One", 15), ("Two", 15)))
     # session, user, permissions (2), campaign + template, sections, items + products, the
-    # template choices and their texts (2)
-    with django_assert_max_num_queries(9):
+    # template choices and their texts (2), the active senders (the select and the preview's
+    # name)
+    with django_assert_max_num_queries(10):
         assert marketer.get(url("edit", campaign.pk)).status_code == 200
     data = composer_data(campaign)
-    with django_assert_max_num_queries(6):  # session, user, permissions (2), template, products
+    # session, user, permissions (2), template, products, the active senders
+    with django_assert_max_num_queries(7):
         check(marketer, data)
 
 

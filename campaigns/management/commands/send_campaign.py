@@ -67,7 +67,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rate",
             type=float,
-            help="Messages per second for this sender (default KALEYRA_RATE_PER_SECOND; 0: no limit).",
+            help="Messages per second for this send (default: its sender's rate, else "
+            "KALEYRA_RATE_PER_SECOND; 0: no limit).",
         )
         parser.add_argument(
             "--concurrency",
@@ -190,7 +191,6 @@ class Command(BaseCommand):
             )
 
     def send(self, campaign, run_options, *, resume):
-        rate = f"{run_options.rate:g}/s" if run_options.rate else "no limit"
         with tqdm(desc="Sending", unit="msg", file=self.stderr, dynamic_ncols=True) as bar:
 
             def progress(summary):
@@ -199,7 +199,7 @@ class Command(BaseCommand):
                 postfix = {
                     "accepted": summary.accepted,
                     "failed": summary.failed,
-                    "rate limit": rate,
+                    "rate limit": f"{summary.rate_limit:g}/s" if summary.rate_limit else "no limit",
                 }
                 if summary.unknown:
                     postfix["unknown"] = summary.unknown
