@@ -22,7 +22,7 @@ from campaigns import conf
 from campaigns.audiences.consent import Provenance, consent_record_many
 from campaigns.localtime import guess_time_zone
 from campaigns.models import Consent, Contact, ContactImport
-from campaigns.recipients.inputs import csv_text, sniff_delimiter
+from campaigns.recipients.inputs import csv_header, csv_text
 from campaigns.recipients.phones import normalise_phone
 from campaigns.spreadsheets import spreadsheet_unquoted
 
@@ -68,28 +68,10 @@ class ContactCsv:
     def __init__(self, path: Path | str, *, storage: Storage | None = None, shown_as: str = ""):
         self.path, self.storage = path, storage
         self.shown_as = shown_as or str(path)
-        try:
-            with csv_text(path, storage=storage) as handle:
-                self.delimiter = sniff_delimiter(handle.readline())
-                handle.seek(0)
-                reader = csv.reader(handle, delimiter=self.delimiter)
-                columns = [c.strip() for c in next(reader, [])]
-                has_rows = any("".join(row).strip() for row in reader)
-        except OSError as exc:
-            raise ContactFileError(f"Cannot read {self.shown_as}: {exc.strerror or exc}.") from exc
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ContactFileError(f"{self.shown_as} is not a UTF-8 CSV file: {exc}.") from exc
-        if any("\x00" in column for column in columns):
-            raise ContactFileError(
-                f"{self.shown_as}: its header line holds a NUL character: save it again as text."
-            )
+        self.delimiter, columns, has_rows = csv_header(
+            path, storage=storage, shown_as=self.shown_as, error=ContactFileError, kind="CSV"
+        )
         self.columns = columns
-        twice = sorted({c for c in columns if c and columns.count(c) > 1})
-        if twice:
-            raise ContactFileError(
-                f"{self.shown_as} has the column{'s' if len(twice) > 1 else ''} "
-                f"{', '.join(twice)} more than once: keep one of each."
-            )
         if "phone" not in columns and not {"country_code", "phone_number"} <= set(columns):
             raise ContactFileError(
                 f"{self.shown_as} needs a 'phone' column (or 'country_code' and 'phone_number'); "

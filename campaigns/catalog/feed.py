@@ -52,6 +52,8 @@ def read_choice(column: str, text: str, choices: dict[str, str]) -> str:
 
 
 def read_text(column: str, text: str, *, max_length: int, required: bool = False) -> str:
+    if "\x00" in text:  # PostgreSQL stores no NUL character: refused here, not by the batch
+        raise ValueError(f"{column} holds a NUL character, which cannot be stored.")
     text = text.strip()
     if required and not text:
         raise ValueError(f"{column} is required.")

@@ -20,7 +20,7 @@ from campaigns import conf
 from campaigns.catalog import feed
 from campaigns.catalog.resources import ProductResource
 from campaigns.models import Product
-from campaigns.recipients.inputs import csv_text, sniff_delimiter
+from campaigns.recipients.inputs import csv_header, csv_text
 
 FIRST_ERRORS = 50  # row errors kept for the preview (all are counted)
 MISSING_EXAMPLES = 10
@@ -70,27 +70,9 @@ class FeedFile:
     def __init__(self, path: Path | str, *, storage: Storage | None = None, shown_as: str = ""):
         self.path, self.storage = path, storage
         self.shown_as = shown_as or str(path)
-        try:
-            with csv_text(path, storage=storage) as handle:
-                self.delimiter = sniff_delimiter(handle.readline())
-                handle.seek(0)
-                reader = csv.reader(handle, delimiter=self.delimiter)
-                columns = [column.strip() for column in next(reader, [])]
-                has_rows = any("".join(row).strip() for row in reader)
-        except OSError as exc:
-            raise FeedFileError(f"Cannot read {self.shown_as}: {exc.strerror or exc}.") from exc
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise FeedFileError(f"{self.shown_as} is not a UTF-8 CSV or TSV file: {exc}.") from exc
-        if any("\x00" in column for column in columns):
-            raise FeedFileError(
-                f"{self.shown_as}: its header line holds a NUL character: save it again as text."
-            )
-        twice = sorted({c for c in columns if c and columns.count(c) > 1})
-        if twice:
-            raise FeedFileError(
-                f"{self.shown_as} has the column{'s' if len(twice) > 1 else ''} "
-                f"{', '.join(twice)} more than once: keep one of each."
-            )
+        self.delimiter, columns, has_rows = csv_header(
+            path, storage=storage, shown_as=self.shown_as, error=FeedFileError, kind="CSV or TSV"
+        )
         missing = [column for column in feed.REQUIRED_COLUMNS if column not in columns]
         if missing:
             raise FeedFileError(

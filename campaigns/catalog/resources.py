@@ -103,6 +103,7 @@ class ProductLoader(BaseInstanceLoader):
         super().__init__(resource, dataset)
         column = feed.COLUMNS["retailer_id"]
         ids = {str(value).strip() for value in dataset[column]} if dataset.height else set()
+        ids = {value for value in ids if "\x00" not in value}  # never an id: its row is refused
         self.products = {p.retailer_id: p for p in Product.objects.filter(retailer_id__in=ids)}
 
     def get_instance(self, row):

@@ -157,6 +157,34 @@ def csv_text(path: Path | str, *, storage: Storage | None = None) -> TextIO:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
 
 
+def csv_header(
+    path: Path | str, *, storage: Storage | None, shown_as: str, error: type[Exception], kind: str
+) -> tuple[str, list[str], bool]:
+    """An imported file's delimiter, its header's columns and whether any row follows; `error`
+    (in plain words, naming the file `shown_as`) when it cannot be read as a `kind` file, its
+    header holds a NUL character or names a column twice."""
+    try:
+        with csv_text(path, storage=storage) as handle:
+            delimiter = sniff_delimiter(handle.readline())
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter)
+            columns = [column.strip() for column in next(reader, [])]
+            has_rows = any("".join(row).strip() for row in reader)
+    except OSError as exc:
+        raise error(f"Cannot read {shown_as}: {exc.strerror or exc}.") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise error(f"{shown_as} is not a UTF-8 {kind} file: {exc}.") from exc
+    if any("\x00" in column for column in columns):
+        raise error(f"{shown_as}: its header line holds a NUL character: save it again as text.")
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:
+        raise error(
+            f"{shown_as} has the column{'s' if len(twice) > 1 else ''} "
+            f"{', '.join(twice)} more than once: keep one of each."
+        )
+    return delimiter, columns, has_rows
+
+
 def sniff_delimiter(header_line: str) -> str:
     """The header line's delimiter among DELIMITERS; a comma when it has a single column."""
     try:

@@ -55,8 +55,10 @@ class CatalogLookup:
         missing = [rid for rid in retailer_ids if rid not in self.reasons]
         if missing:
             self.reasons.update(dict.fromkeys(missing, NOT_IN_CATALOG))
+            # A NUL character is never in a retailer ID (and PostgreSQL refuses it in a query).
+            storable = [rid for rid in missing if "\x00" not in rid]
             for rid, active, availability in Product.objects.filter(
-                retailer_id__in=missing
+                retailer_id__in=storable
             ).values_list("retailer_id", "active", "availability"):
                 self.reasons[rid] = (
                     "inactive"

@@ -267,3 +267,14 @@ def test_each_recipient_gets_their_own_products(api, provider, django_capture_on
     sent = {r.to: json.dumps(r.json()) for r in provider.requests}
     assert "TEA-1" in sent[ASHA] and "MUG-1" in sent[ASHA] and "CUP-1" not in sent[ASHA]
     assert "CUP-1" in sent[RAVI] and "NOPE" not in sent[RAVI]
+
+
+def test_a_sku_holding_a_nul_character_is_refused_in_plain_words_not_a_500(api, provider):
+    """PostgreSQL refuses a NUL character even in a query (found by the fuzz test above)."""
+    campaign = make_campaign(sections=())
+    Section.objects.create(campaign=campaign, title="Your cart", position=0, personalised=True)
+    body = {"recipients": [{"phone": ASHA, "sections": [{"title": "", "skus": ["\x00"]}]}]}
+    response = api.post(send_path(campaign), body)
+    assert response.status_code == 422, response.content
+    assert "holds a NUL character" in response.content.decode()
+    assert not Message.objects.exists()

@@ -98,12 +98,13 @@ def test_bad_rows_are_reported_by_line_and_the_good_ones_beside_them_kept(tmp_pa
         line(id="BAD-COND", condition="broken"),
         line(id="", title=""),
         line(id="OK-2", description='He said "hi", twice\non two lines'),
+        line(id="NUL-1", title="Bad\x00title"),
         line(id="OK-1", title="Again"),
     )
     report = catalog_import(written(tmp_path, text), dry_run=False)
     assert sorted(Product.objects.values_list("retailer_id", flat=True)) == ["OK-1", "OK-2"]
     assert Product.objects.get(retailer_id="OK-1").name == "Linen shirt"  # the first one kept
-    assert report.new == 2 and report.errors == 9
+    assert report.new == 2 and report.errors == 10
     errors = "\n".join(report.first_errors)
     assert "Line 3 (id 'BAD-PRICE'): price: '9,99 EUR' is not a price" in errors
     assert "Line 4 (id 'BAD-AVAIL'): availability: 'sold out' is not one of Meta's values" in errors
@@ -114,7 +115,8 @@ def test_bad_rows_are_reported_by_line_and_the_good_ones_beside_them_kept(tmp_pa
     assert "Line 9 (id 'BAD-COND'): condition: 'broken' is not one of Meta's values" in errors
     assert "Line 10: id is required. title is required." in errors
     # OK-2's description spans two lines of the file: the next row starts on line 13.
-    assert "Line 13 (id 'OK-1'): id 'OK-1' is on line 2 already" in errors
+    assert "Line 13 (id 'NUL-1'): title holds a NUL character, which cannot be stored." in errors
+    assert "Line 14 (id 'OK-1'): id 'OK-1' is on line 2 already" in errors
 
 
 def test_a_file_that_is_not_a_feed_says_which_columns_it_needs(tmp_path):

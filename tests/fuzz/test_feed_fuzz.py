@@ -39,6 +39,7 @@ cells = st.one_of(
             "1e3 INR",
             "-1 INR",
             "<b>x</b>&amp;",
+            "SKU\x00NUL",
             "https://a.example/x",
             "",
             "x" * 101,

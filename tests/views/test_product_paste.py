@@ -91,6 +91,8 @@ def test_a_paste_is_read_in_one_query(marketer, django_assert_max_num_queries):
 def test_bad_requests_are_400_naming_the_field_and_need_the_permissions(client, marketer):
     status, data = paste(marketer, "", room=30)
     assert status == 400 and data["problems"][0]["field"] == "skus"
+    status, data = paste(marketer, "SKU-1\nSKU-\x002")
+    assert status == 400 and data["problems"][0]["message"] == "Null characters are not allowed."
     status, data = paste(marketer, "SKU-1", room=31)
     assert status == 400 and "30" in data["problems"][0]["message"]
     client.logout()
