@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import jsonsafe
-from campaigns.models import CallbackInbox, MessageTemplate, Order, OrderItem, StatusEvent
+from campaigns.models import CallbackInbox, Order, OrderItem, StatusEvent
+from campaigns.models.catalog import provider_template_status
 
 # Provider status → our status. Compared lower-case: pages write `sent`, `SENT`, `not-sent`.
 # Anything else (e.g. Meta's `deleted`) is kept as `unknown` and moves nothing.
@@ -32,16 +33,6 @@ STATUS_MAP = {
     "not_sent": StatusEvent.Status.NOT_SENT,
     "notsent": StatusEvent.Status.NOT_SENT,
     "not sent": StatusEvent.Status.NOT_SENT,
-}
-TEMPLATE_EVENTS = {
-    "approved": MessageTemplate.Status.APPROVED,
-    "reinstated": MessageTemplate.Status.APPROVED,
-    "rejected": MessageTemplate.Status.REJECTED,
-    "paused": MessageTemplate.Status.PAUSED,
-    "disabled": MessageTemplate.Status.DISABLED,
-    "pending_deletion": MessageTemplate.Status.DISABLED,
-    "deleted": MessageTemplate.Status.DISABLED,
-    "pending": MessageTemplate.Status.PENDING,
 }
 
 # What the tables can hold. Times: from the Unix epoch (Meta's clock) to 2100; a time outside
@@ -510,7 +501,7 @@ def parse_template(data: dict) -> list[TemplateStatusUpdate]:
                 15,
             ),
             event_raw=event[:30],
-            status=TEMPLATE_EVENTS.get(event.lower(), ""),
+            status=provider_template_status(event),
             reason=text(data.get("reason"), 200),
             template_id=text(data.get("message_template_id") or data.get("template_id"), 100),
             raw=data,

@@ -9,6 +9,34 @@ from campaigns import limits
 
 VARIABLE_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
+# A template's status as Kaleyra and Meta write it, in the list the sync reads and in status
+# callbacks alike, so both paths give a status one meaning (compared lower-case, spaces and
+# hyphens as underscores). Kaleyra: Approved, Rejected, Pending, Submission Rejected, Paused,
+# Disabled (developers.kaleyra.io, "Get WhatsApp template status"); Meta adds IN_APPEAL,
+# PENDING_DELETION, DELETED, ARCHIVED, LIMIT_EXCEEDED and, in webhooks, REINSTATED.
+PROVIDER_TEMPLATE_STATUSES = {
+    "approved": "approved",
+    "reinstated": "approved",
+    "pending": "pending",
+    "in_review": "pending",
+    "rejected": "rejected",
+    "submission_rejected": "rejected",
+    "in_appeal": "rejected",  # still rejected until the appeal is granted
+    "paused": "paused",
+    "disabled": "disabled",
+    "pending_deletion": "disabled",
+    "deleted": "disabled",
+    "archived": "disabled",
+    "limit_exceeded": "disabled",
+}
+
+
+def provider_template_status(word) -> str:
+    """Our status for a provider's status word; "" when it has no meaning here."""
+    if not isinstance(word, str):
+        return ""
+    return PROVIDER_TEMPLATE_STATUSES.get(re.sub(r"[\s\-]+", "_", word.strip()).lower(), "")
+
 
 def template_variables(text: str) -> list[int]:
     """The distinct `{{n}}` numbers in a template text, in ascending order."""

@@ -11,28 +11,10 @@ from dataclasses import dataclass, field
 
 from campaigns import limits
 from campaigns.models import MessageTemplate
+from campaigns.models.catalog import provider_template_status
 
 Status = MessageTemplate.Status
 
-# Kaleyra's statuses (developers.kaleyra.io, "Get WhatsApp template status": Approved, Rejected,
-# Pending, Submission Rejected, Paused, Disabled) and Meta's (APPROVED, PENDING, REJECTED,
-# PAUSED, DISABLED, IN_APPEAL, PENDING_DELETION, DELETED, ARCHIVED, LIMIT_EXCEEDED), compared
-# lower-case with spaces and hyphens as underscores. Only APPROVED may be sent; anything not
-# named here is stored as pending (not sendable) and named in the sync's report.
-STATUS_MAP = {
-    "approved": Status.APPROVED,
-    "pending": Status.PENDING,
-    "in_review": Status.PENDING,
-    "rejected": Status.REJECTED,
-    "submission_rejected": Status.REJECTED,
-    "in_appeal": Status.REJECTED,  # still rejected until the appeal is granted
-    "paused": Status.PAUSED,
-    "disabled": Status.DISABLED,
-    "pending_deletion": Status.DISABLED,
-    "deleted": Status.DISABLED,
-    "archived": Status.DISABLED,
-    "limit_exceeded": Status.DISABLED,
-}
 CATEGORIES = {choice.value for choice in MessageTemplate.Category}
 LANGUAGE_CODE = re.compile(limits.LANGUAGE_CODE_PATTERN)
 MPM_BUTTON = "mpm"
@@ -69,16 +51,13 @@ def _text(value) -> str:
     return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
-def _status_key(value: str) -> str:
-    return re.sub(r"[\s\-]+", "_", value.strip()).lower()
-
-
 def parse_status(value) -> tuple[str, str]:
-    """(our status, "") or (pending, the status as given) when we do not know it."""
-    raw = value if isinstance(value, str) else ""
-    mapped = STATUS_MAP.get(_status_key(raw))
-    if mapped is not None:
+    """(our status, "") or, for a status with no meaning here (`provider_template_status`),
+    (pending: not sendable, the status as given, which the sync's report names)."""
+    mapped = provider_template_status(value)
+    if mapped:
         return mapped, ""
+    raw = value if isinstance(value, str) else ""
     return Status.PENDING, (raw.strip()[:40] or repr(value)[:40])
 
 

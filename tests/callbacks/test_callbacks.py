@@ -798,3 +798,33 @@ def test_the_sqlite_write_lock_is_reentrant(db):
         CallbackInbox.objects.create(kind="kaleyra", body="{}")
     with sqlite_write_lock():  # released above: taken again at once
         assert CallbackInbox.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "APPROVED",
+        "Approved",
+        "REINSTATED",
+        "Submission Rejected",
+        "in-appeal",
+        "PAUSED",
+        "DISABLED",
+        "PENDING_DELETION",
+        "LIMIT_EXCEEDED",
+        "Pending",
+        "FLAGGED",
+    ],
+)
+def test_a_status_word_means_the_same_in_a_callback_and_in_the_sync(word):
+    from campaigns.callbacks.parsing import parse_template
+    from campaigns.services.template_parsing import parse_status
+
+    [update] = parse_template(
+        {"event": word, "message_template_name": "t", "message_template_language": "en"}
+    )
+    synced, unknown = parse_status(word)
+    if update.status:
+        assert (synced, unknown) == (update.status, "")
+    else:  # no meaning here: a callback changes nothing, the sync names it and does not send
+        assert (synced, unknown) == (MessageTemplate.Status.PENDING, word)
