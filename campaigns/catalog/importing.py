@@ -140,7 +140,7 @@ def catalog_import(
             + ", ".join(c[:40] for c in feed_file.ignored_columns[:20])
             + "."
         )
-    for name in ACTIONS:
+    for name in (*ACTIONS, "errors"):
         setattr(report, name, (done or {}).get(name, 0))
     resource = ProductResource()
     in_feed: set[str] = set()
@@ -182,9 +182,18 @@ def count_chunk(report: CatalogReport, result, resource: ProductResource, datase
         report.add_error(f"{where(invalid.number)}: {' '.join(problems)}")
     for number, errors in result.row_errors():
         report.add_error(f"{where(number)}: {' '.join(str(error.error) for error in errors)}")
-    for error in result.base_errors:
-        # A batch the database refused: its rows were not saved (bulk saves lose row numbers).
-        report.add_error(f"Lines {resource.lines[0]}-{resource.lines[-1]}: {error.error}")
+    if result.base_errors:
+        # The database refused a batch: the whole chunk was rolled back (bulk saves lose row
+        # numbers), so none of its rows counts as imported.
+        lost = totals["new"] + totals["update"]
+        report.new -= totals["new"]
+        report.updated -= totals["update"]
+        error = result.base_errors[0].error
+        report.add_error(
+            f"Lines {resource.lines[0]}-{resource.lines[-1]}: {lost} rows not saved, the "
+            f"database refused them: {error}"
+        )
+        report.errors += max(lost - 1, 0)
 
 
 def deactivate_missing(report: CatalogReport, in_feed: set[str], *, dry_run: bool):

@@ -97,17 +97,22 @@ class PriceField(fields.Field):
 
 class ProductLoader(BaseInstanceLoader):
     """The products of a chunk in one query, by `id` as written (an id too long for the column
-    is simply not found; its row then fails its own check)."""
+    is simply not found; its row then fails its own check). Each row gets an instance of its
+    own, so a refused row (an id given twice, say) never changes what another row saves."""
 
     def __init__(self, resource, dataset=None):
         super().__init__(resource, dataset)
         column = feed.COLUMNS["retailer_id"]
         ids = {str(value).strip() for value in dataset[column]} if dataset.height else set()
         ids = {value for value in ids if "\x00" not in value}  # never an id: its row is refused
-        self.products = {p.retailer_id: p for p in Product.objects.filter(retailer_id__in=ids)}
+        self.names = [field.attname for field in Product._meta.concrete_fields]
+        rows = Product.objects.filter(retailer_id__in=ids).values_list(*self.names)
+        at = self.names.index("retailer_id")
+        self.rows = {row[at]: row for row in rows}
 
     def get_instance(self, row):
-        return self.products.get(str(row.get(feed.COLUMNS["retailer_id"]) or "").strip())
+        found = self.rows.get(str(row.get(feed.COLUMNS["retailer_id"]) or "").strip())
+        return None if found is None else Product.from_db(None, self.names, found)
 
 
 class ProductResource(resources.ModelResource):
@@ -197,7 +202,19 @@ class ProductResource(resources.ModelResource):
         instance._as_read = None if new else self.feed_values(instance)
 
     def import_instance(self, instance, row, **kwargs):
-        """Every field read (each problem kept), then the rules across fields and rows."""
+        """An id seen on an earlier line is refused first; then every field is read (each
+        problem kept), then the rules across fields. The first valid line of an id wins."""
+        retailer_id = str(row.get(feed.COLUMNS["retailer_id"]) or "").strip()
+        line = self.line_of(kwargs["row_number"])
+        first = self.first_line.get(retailer_id)
+        if first is not None and retailer_id:
+            raise ValidationError(
+                {
+                    "retailer_id": [
+                        f"id '{retailer_id}' is on line {first} already; this line is skipped."
+                    ]
+                }
+            )
         problems = {}
         try:
             super().import_instance(instance, row, **kwargs)
@@ -205,23 +222,24 @@ class ProductResource(resources.ModelResource):
             problems = exc.message_dict
         if not problems:
             try:
-                feed.check_sale_price(
-                    instance.price,
-                    instance.currency,
-                    instance.sale_price,
-                    getattr(instance, "_sale_currency", ""),
-                )
+                self.check_sale_price(instance, row)
             except ValueError as exc:
                 problems["sale_price"] = [str(exc)]
-        line = self.line_of(kwargs["row_number"])
-        first = self.first_line.setdefault(instance.retailer_id, line)
-        if first != line and instance.retailer_id:
-            problems.setdefault("retailer_id", []).append(
-                f"id '{instance.retailer_id}' is on line {first} already; this line is skipped."
-            )
         if problems:
             raise ValidationError(problems)
+        self.first_line[retailer_id] = line
         instance.active = True  # in the feed again
+
+    @staticmethod
+    def check_sale_price(instance, row):
+        """A feed without the column keeps the stored sale price while it is still below the
+        price (a lower price ends the sale)."""
+        if feed.COLUMNS["sale_price"] in row:
+            feed.check_sale_price(
+                instance.price, instance.currency, instance.sale_price, instance._sale_currency
+            )
+        elif instance.sale_price is not None and instance.sale_price >= instance.price:
+            instance.sale_price = None
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
         if import_validation_errors:

@@ -211,3 +211,31 @@ def test_the_export_is_the_same_feed(tmp_path):
     b = Product.objects.get(retailer_id="B")
     assert (b.availability, b.condition, b.sale_price) == ("preorder", "used_like_new", None)
     assert Product.objects.get(retailer_id="A").sale_price == Decimal("500.00")
+
+
+def test_an_id_given_twice_keeps_its_first_valid_line_for_an_existing_product_too(tmp_path):
+    catalog_import(written(tmp_path, feed_of(line(id="A", price="10.00 INR"))), dry_run=False)
+    text = feed_of(
+        line(id="A", price="12.00 INR"),
+        line(id="A", price="99.00 INR"),
+        line(id="B", price="free"),  # invalid: the next B is its first valid line
+        line(id="B", price="5.00 INR"),
+    )
+    report = catalog_import(written(tmp_path, text), dry_run=False)
+    assert (report.updated, report.new, report.errors) == (1, 1, 2), report.first_errors
+    assert Product.objects.get(retailer_id="A").price == Decimal("12.00")
+    assert Product.objects.get(retailer_id="B").price == Decimal("5.00")
+    assert (
+        "Line 3 (id 'A'): id 'A' is on line 2 already; this line is skipped." in report.first_errors
+    )
+
+
+def test_a_feed_without_sale_prices_keeps_them_while_they_are_below_the_price(tmp_path):
+    text = feed_of(line(id="A", sale_price="500.00 INR"), line(id="B", sale_price="500.00 INR"))
+    catalog_import(written(tmp_path, text), dry_run=False)
+    minimal = "id,title,availability,price\nA,Shirt,out of stock,999.00 INR\nB,Shirt,in stock,400.00 INR\n"
+    report = catalog_import(written(tmp_path, minimal), dry_run=False)
+    assert (report.updated, report.errors) == (2, 0), report.first_errors
+    a, b = Product.objects.get(retailer_id="A"), Product.objects.get(retailer_id="B")
+    assert (a.availability, a.sale_price) == ("out of stock", Decimal("500.00"))
+    assert (b.price, b.sale_price) == (Decimal("400.00"), None)  # a lower price ends the sale
