@@ -56,8 +56,17 @@ class ProductAdmin(ExportMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and not obj.is_sendable and (stopped := campaigns_recheck()):
             messages.warning(
-                request, f"{stopped} sending campaign(s) using {obj.retailer_id} stopped."
+                request,
+                f"{obj.retailer_id} can no longer be sent: {stopped} sending campaign(s) that "
+                "cannot send any more stopped; their pages say why.",
             )
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def get_export_queryset(self, request):
+        """The feed: the products that are in the catalog (inactive ones left it)."""
+        return super().get_export_queryset(request).filter(active=True)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}

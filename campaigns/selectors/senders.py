@@ -27,13 +27,6 @@ def sender_by_reference(value: int | str) -> Sender | None:
     return Sender.objects.filter(business_number=f"+{wanted}").first()
 
 
-def sender_numbers() -> dict[str, int]:
-    """Every sender's number as callbacks write it (digits only) → the sender's id."""
-    return {
-        digits(number): pk for pk, number in Sender.objects.values_list("pk", "business_number")
-    }
-
-
 def sent_from(sender: Sender) -> Q:
     """Campaigns that go out from `sender`: those that chose it, and, for the default sender,
     those that chose none."""

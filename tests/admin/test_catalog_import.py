@@ -136,8 +136,9 @@ def test_on_a_worker_the_page_shows_progress_then_the_preview(
     assert Product.objects.count() == 300
 
 
-def test_the_export_is_a_meta_feed(staff):
+def test_the_export_is_a_meta_feed_of_the_active_products_for_who_may_view_them(staff, client):
     Product.objects.create(retailer_id="SKU-1", name="Shirt", price="999.5", currency="INR")
+    Product.objects.create(retailer_id="GONE", name="Left the feed", price=1, active=False)
     url = reverse("admin:campaigns_product_export")
     assert staff.get(url).status_code == 200
     fields = {f"productresource_{name}": "on" for name in FEED_FIELDS}
@@ -146,3 +147,6 @@ def test_the_export_is_a_meta_feed(staff):
     lines = response.content.decode().splitlines()
     assert lines[0].startswith("id,title,description,availability,condition,price")
     assert lines[1].startswith("SKU-1,Shirt,,in stock,new,999.50 INR")
+    assert len(lines) == 2  # an inactive product is not in the feed
+    client.force_login(staff_with("add_product", username="no-view"))
+    assert client.get(url).status_code == 403

@@ -91,7 +91,7 @@ def test_an_admin_edit_that_makes_a_product_unavailable_stops_its_campaign(shirt
         "active": "on",
     }
     answer = client.post(change, form, follow=True)
-    assert "1 sending campaign(s) using SHIRT-1 stopped." in answer.content.decode()
+    assert "SHIRT-1 can no longer be sent: 1 sending campaign(s)" in answer.content.decode()
     shirt_campaign.refresh_from_db()
     assert shirt_campaign.paused_reason == "Stopped: Product SHIRT-1 in section 1 is discontinued."
 

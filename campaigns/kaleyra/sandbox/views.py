@@ -106,7 +106,7 @@ def _cursor_index(cursor: str) -> int | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     prefix, _, index = text.partition(":")
-    return int(index) if prefix == "sandbox" and index.isdigit() else None
+    return int(index) if prefix == "sandbox" and index.isascii() and index.isdigit() else None
 
 
 @login_not_required
@@ -120,7 +120,7 @@ def templates_endpoint(request, sid: str, waba_id: str):
     if request.headers.get("api-key") != SANDBOX_API_KEY:
         return _answer(*documented.ERRORS["RBC001"])
     limit = request.GET.get("limit", str(TEMPLATE_PAGE_SIZE))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_TEMPLATE_PAGE_SIZE:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_TEMPLATE_PAGE_SIZE:
         return _wa400(f"limit must be a whole number from 1 to {MAX_TEMPLATE_PAGE_SIZE}.")
     limit = int(limit)
     start = 0
