@@ -373,6 +373,7 @@ class ComposerForm(forms.Form):
         if len(senders) <= 1:
             field.widget = forms.HiddenInput()
         field.load(senders)
+        self.senders = senders
         self.default_sender = next((s for s in senders if s.is_default), None)
         default = self.default_sender or (senders[0] if senders else None)
         field.initial = default.pk if default else None
@@ -385,6 +386,15 @@ class ComposerForm(forms.Form):
         for key in self.data if self.is_bound else ():
             if BODY_FIELD.match(key):
                 self.fields[key] = forms.CharField(required=False, strip=False)
+
+    def choose_sender_again(self):
+        """The campaign's own sender is no longer active: the select is shown (even with one
+        sender) on the sender it will now go out from, so that the marketer sees the change."""
+        field = self.fields["sender"]
+        if field.widget.is_hidden:
+            attrs = field.widget.attrs
+            field.widget = forms.Select(attrs=attrs)
+            field.load(self.senders)
 
     def clean(self):
         cleaned = super().clean()

@@ -102,6 +102,14 @@ def composer_page(request, campaign: Campaign | None):
     else:
         form = ComposerForm(templates=templates)
         state = composer.state_from_campaign(campaign) if campaign else composer.ComposerState()
+        if state.sender is not None and not state.sender.active:
+            messages.warning(
+                request,
+                f"{state.sender.display_name} ({state.sender.business_number}) no longer sends: "
+                "choose who this campaign goes out from, then save.",
+            )
+            state.sender = None  # the default, as the select and the preview now show
+            form.choose_sender_again()
         form.initial = {
             "name": state.name,
             "template": state.template.pk if state.template else None,

@@ -82,6 +82,21 @@ def test_an_inactive_sender_cannot_be_chosen(marketer):
     assert Campaign.objects.get(pk=campaign.pk).sender is None
 
 
+def test_a_draft_whose_sender_retired_shows_the_choice_even_with_one_sender_left(marketer):
+    only = make_sender(display_name="Main brand", is_default=True)
+    retired = make_sender(display_name="Old brand")
+    campaign = make_campaign(sender=retired)
+    retired.active = False
+    retired.save()
+    html = marketer.get(url("edit", campaign.pk)).content.decode()
+    assert "Old brand (" in html and "no longer sends: choose who this campaign goes out from" in html
+    assert sender_options(html) == [str(only)]  # shown, though there is only one
+    assert 'class="wa-business">Main brand<' in html
+    response = marketer.post(url("edit", campaign.pk), composer_data(campaign, sender=only.pk))
+    assert response.status_code == 302
+    assert Campaign.objects.get(pk=campaign.pk).sender == only
+
+
 def test_a_test_send_goes_out_from_the_chosen_sender(marketer, provider, monkeypatch):
     monkeypatch.setenv("KALEYRA_API_KEY_SECOND", "second-key-1f")
     make_sender(display_name="Main brand", is_default=True)
