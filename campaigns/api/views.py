@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from ninja import NinjaAPI, Path, Query
@@ -283,10 +284,19 @@ def send(campaign: Campaign, errors, payload: schemas.SendIn, trigger_key: str) 
             "problems": [{"field": f"campaign.{p.field}", "message": p.message} for p in errors],
             "invalid_recipients": [],
         }
-    if payload.sender is not None:
-        refused = use_sender(campaign, payload.sender)
-        if refused:
-            return refused
+    if payload.sender is None:
+        return send_from_campaign_sender(campaign, payload, trigger_key)
+    # The call's sender is kept only when the call sends: a refused call changes nothing.
+    with transaction.atomic():
+        answer = use_sender(campaign, payload.sender) or send_from_campaign_sender(
+            campaign, payload, trigger_key
+        )
+        if answer[0] != 202:
+            transaction.set_rollback(True)
+    return answer
+
+
+def send_from_campaign_sender(campaign: Campaign, payload: schemas.SendIn, trigger_key: str):
     if campaign.state == Campaign.State.PAUSED:
         return refused_start(
             f"The campaign is paused ({campaign.paused_reason or 'by an operator'}); "

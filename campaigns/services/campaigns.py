@@ -154,11 +154,16 @@ def campaign_use_sender(campaign: Campaign, *, sender: Sender):
     current = campaign.sender if campaign.sender_id else default_sender()
     if current is not None and current.pk == sender.pk:
         return
+    now_from = str(current) if current else "the KALEYRA_* settings"
     if campaign.state in (Campaign.State.SENDING, Campaign.State.PAUSED):
-        now_from = str(current) if current else "the KALEYRA_* settings"
         raise CampaignNotRunnable(
             f"The campaign is {campaign.get_state_display().lower()} from {now_from}; it keeps "
             "that sender until it completes (or clone it to send from another)."
+        )
+    if campaign.messages.real().exists():
+        # Its results name the sender its messages went out from: one campaign, one sender.
+        raise CampaignNotRunnable(
+            f"The campaign went out from {now_from} already; clone it to send from another."
         )
     Campaign.objects.filter(pk=campaign.pk).update(sender=sender, updated_at=timezone.now())
     campaign.sender = sender

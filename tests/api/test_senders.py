@@ -102,3 +102,27 @@ def test_the_schema_documents_the_sender_field(api):
     schema = api.get("/openapi.json").json()
     send_in = schema["components"]["schemas"]["SendIn"]["properties"]
     assert "sender" in send_in
+
+
+def test_a_refused_call_leaves_the_campaigns_sender_as_it_was(api, provider, senders):
+    campaign = make_campaign()
+    body = {"recipients": [{"phone": "not a number"}], "sender": "+919000000002"}
+    response = api.post(send_path(campaign), body)
+    assert response.status_code == 422, response.content
+    assert Campaign.objects.get(pk=campaign.pk).sender is None
+    assert provider.requests == []
+
+
+def test_a_campaign_that_went_out_keeps_its_sender(
+    api, provider, senders, django_capture_on_commit_callbacks
+):
+    provider.answer()
+    campaign = make_campaign()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(send_path(campaign), {"recipients": [{"phone": ASHA}]}).status_code == 202
+    response = api.post(
+        send_path(campaign), {"recipients": [{"phone": ASHA}], "sender": "+919000000002"}
+    )
+    assert response.status_code == 409, response.content
+    assert "went out from Main (+919000000001) already; clone it" in response.json()["detail"]
+    assert Campaign.objects.get(pk=campaign.pk).sender is None
