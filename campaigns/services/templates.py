@@ -19,10 +19,12 @@ from django_tasks import TaskResultStatus
 from django_tasks.base import Task
 
 from campaigns import conf
-from campaigns.kaleyra import config_from_settings
+from campaigns.kaleyra import KaleyraConfig
+from campaigns.kaleyra.config import config_for, settings_account
 from campaigns.kaleyra.templates import TemplateListing, fetch_templates
-from campaigns.models import MessageTemplate
+from campaigns.models import MessageTemplate, Sender
 from campaigns.services.healing import tasks_of
+from campaigns.services.senders import sender_account
 from campaigns.services.template_parsing import LANGUAGE_CODE, ParsedTemplate, parse_template
 from campaigns.services.template_status import stop_campaigns_using, template_status_change
 
@@ -78,24 +80,66 @@ class SyncSummary:
         return f"Templates synced from Kaleyra ({self.pages} page(s)): {counts}{tail}."
 
 
-def template_sync_source():
-    """Kaleyra's settings and the WABA id whose list is read (the sandbox's in sandbox mode)."""
-    config = config_from_settings()
-    waba_id = conf.KALEYRA_WABA_ID.strip()
-    if conf.KALEYRA_SANDBOX:
-        waba_id = waba_id or SANDBOX_WABA_ID
-    return config, waba_id
+@dataclass(frozen=True)
+class TemplateSource:
+    """One WhatsApp Business Account whose template list is read, as the account sends."""
+
+    config: KaleyraConfig
+    waba_id: str
+    label: str  # who, for the summary's problems
+
+
+def template_sync_sources() -> list[TemplateSource]:
+    """Every account the app sends from: each active sender's (its WABA id, else
+    KALEYRA_WABA_ID), once per SID and WABA id; without senders, the settings' (the sandbox's
+    in sandbox mode). ImproperlyConfigured names what is missing."""
+    accounts = [(sender_account(s), s.waba_id) for s in Sender.objects.active()] or [
+        (settings_account(), "")
+    ]
+    sources, seen = [], set()
+    for account, own_waba in accounts:
+        config = config_for(account)
+        waba_id = (own_waba or conf.KALEYRA_WABA_ID).strip()
+        if conf.KALEYRA_SANDBOX:
+            waba_id = waba_id or SANDBOX_WABA_ID
+        if (config.base_url, config.sid, waba_id) in seen:
+            continue
+        seen.add((config.base_url, config.sid, waba_id))
+        label = account.display_name or "the KALEYRA_* settings"
+        sources.append(TemplateSource(config, waba_id, label))
+    return sources
+
+
+def templates_of_accounts(sources: list[TemplateSource]) -> TemplateListing:
+    """The lists of several accounts as one: complete only when each was read to its end; a
+    template (name and language) two accounts have is one template here, its first entry kept."""
+    merged = TemplateListing(complete=True)
+    seen = set()
+    for source in sources:
+        listing = fetch_templates(source.config, source.waba_id)
+        merged.complete = merged.complete and listing.complete
+        merged.pages += listing.pages
+        prefix = f"{source.label}: " if len(sources) > 1 else ""
+        merged.problems.extend(prefix + problem for problem in listing.problems)
+        for entry in listing.templates:
+            key = (entry.get("name"), entry.get("language")) if isinstance(entry, dict) else None
+            if key is not None and key in seen and len(sources) > 1:
+                continue
+            seen.add(key)
+            merged.templates.append(entry)
+    return merged
 
 
 def sync_templates(*, now=None) -> SyncSummary:
-    """Read Kaleyra's template list and bring our MessageTemplates in line with it."""
+    """Read the template lists of the accounts the app sends from and bring our
+    MessageTemplates in line with them."""
     summary = SyncSummary()
     try:
-        config, waba_id = template_sync_source()
+        sources = template_sync_sources()
     except ImproperlyConfigured as exc:
         summary.problems.append(str(exc))
         return summary
-    listing = fetch_templates(config, waba_id)
+    listing = templates_of_accounts(sources)
     return templates_apply(listing, now=now or timezone.now(), summary=summary)
 
 

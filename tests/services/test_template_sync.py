@@ -267,3 +267,38 @@ def test_the_periodic_task_books_its_next_run_then_syncs(provider, settings, db)
     backend.clear()
     tasks.sync_templates_task.call()
     assert backend.results == []
+
+
+def test_every_senders_account_is_read_and_only_what_none_lists_vanishes(
+    provider, settings, db, monkeypatch
+):
+    from tests.support.factories import make_sender
+
+    monkeypatch.setenv("KALEYRA_API_KEY_BRAND_B", "key-of-brand-b")
+    make_sender(display_name="Brand A", sid="HXA", waba_id="WABA-A", is_default=True)
+    make_sender(
+        display_name="Brand B",
+        sid="HXB",
+        waba_id="WABA-B",
+        api_key_variable="KALEYRA_API_KEY_BRAND_B",
+    )
+    make_template(name="brand_b_only")
+    gone = make_template(name="old_sale")
+    provider.answer(200, {"data": [mpm_template("shared"), mpm_template("brand_a_only")]})
+    provider.answer(200, {"data": [mpm_template("shared"), mpm_template("brand_b_only")]})
+
+    summary = sync_templates()
+
+    assert summary.read and summary.problems == [], summary.line()
+    paths = sorted(request.path for request in provider.requests)
+    assert paths == [
+        "/v2/HXA/whatsapp/WABA-A/message_templates",
+        "/v2/HXB/whatsapp/WABA-B/message_templates",
+    ]
+    keys = {r.path.split("/")[2]: r.headers["api-key"] for r in provider.requests}
+    assert keys["HXB"] == "key-of-brand-b" and keys["HXA"] != "key-of-brand-b"
+    assert sorted(summary.created) == ["brand_a_only (en_US)", "shared (en_US)"]
+    assert MessageTemplate.objects.filter(name="shared").count() == 1
+    assert MessageTemplate.objects.get(name="brand_b_only").vanished_at is None
+    gone.refresh_from_db()
+    assert gone.vanished_at is not None and summary.vanished == ["old_sale (en_US)"]
