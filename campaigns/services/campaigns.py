@@ -196,6 +196,10 @@ def campaign_send(
         raise CampaignNotSendable(errors)
     account, config = sending_setup(campaign)
     campaign_start(campaign, resume=resume)
+    if campaign.sender_id is None and account.sender_id is not None:
+        # It goes out from today's default sender: kept, so that its results (and a later run)
+        # name the sender its messages really went out from.
+        Campaign.objects.filter(pk=campaign.pk, sender=None).update(sender=account.sender_id)
     campaign_queue_audience(campaign)
     options = options or run_options()
     if options.rate is None:  # each sender at its own rate, paced apart from the others

@@ -15,6 +15,7 @@ from campaigns.forms import CampaignFilterForm, ResultsFilterForm, SenderFilterF
 from campaigns.models import Campaign
 from campaigns.roles import SEND, VIEW
 from campaigns.selectors import dashboard
+from campaigns.selectors.senders import default_sender
 from campaigns.services import background, composer
 from campaigns.services.scheduling import TIME_ZONES
 from campaigns.views.common import LIST_PER_PAGE, load_campaign, need, without_page
@@ -72,6 +73,7 @@ def campaign_detail(request, pk: int):
             "problems": problems,
             "error_count": len(validation.errors_only(problems)),
             "preview": composer.message_preview(composer.state_from_campaign(campaign), catalog),
+            "default_sender": None if campaign.sender_id else default_sender(),
             "json": services.campaign_preview(campaign),
             "editable": campaign.is_editable,
             "can_send": request.user.has_perm(SEND),

@@ -125,4 +125,4 @@ def test_a_campaign_that_went_out_keeps_its_sender(
     )
     assert response.status_code == 409, response.content
     assert "went out from Main (+919000000001) already; clone it" in response.json()["detail"]
-    assert Campaign.objects.get(pk=campaign.pk).sender is None
+    assert Campaign.objects.get(pk=campaign.pk).sender == senders[0]  # kept as it sent

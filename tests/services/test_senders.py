@@ -39,6 +39,25 @@ def test_a_campaign_without_a_sender_goes_out_from_the_default_one(kaleyra_setti
     assert config.messages_url.endswith("/v2/HXDEFAULT/whatsapp/+919000000005/messages")
 
 
+def test_a_campaign_sent_from_the_default_sender_keeps_it_when_the_default_changes(
+    provider, settings
+):
+    from campaigns.recipients import RecipientInput, campaign_queue_recipients
+    from campaigns.services import campaign_send, run_options
+
+    settings.MPM_FREQUENCY_CAP_HOURS = 0
+    first = make_sender(business_number="+919000000005", is_default=True)
+    campaign = make_campaign()
+    campaign_queue_recipients(campaign, [RecipientInput("+919876543210", line=1)])
+    provider.answer()
+    campaign_send(campaign, options=run_options(rate=0))
+    campaign.refresh_from_db()
+    assert campaign.sender == first  # what its results name
+    Sender.objects.filter(pk=first.pk).update(is_default=False)
+    make_sender(business_number="+919000000006", is_default=True)
+    assert sending_config(campaign).sender == "+919000000005"
+
+
 def test_a_senders_key_is_read_from_the_variable_it_names(kaleyra_settings, monkeypatch):
     monkeypatch.setenv("KALEYRA_API_KEY_BRAND2", BRAND2_KEY)
     sender = make_sender(api_key_variable="KALEYRA_API_KEY_BRAND2", region="eu")
