@@ -44,7 +44,6 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
-    "import_export",  # the catalog's feed export (the admin's templates)
     "ninja",  # the HTTP API's docs page and its Swagger UI files, served by WhiteNoise
     "campaigns",
 ]

@@ -3,15 +3,13 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV, TSV
 
 from campaigns.admin.display import pretty_json
+from campaigns.catalog.exporting import FORMATS, feed_text
 from campaigns.catalog.importing import FeedFileError
-from campaigns.catalog.resources import ProductResource
 from campaigns.forms import CatalogImportForm, MessageTemplateForm
 from campaigns.models import CatalogImport, MessageTemplate, Product
 from campaigns.services import background, templates
@@ -24,13 +22,13 @@ SHOWN_PROBLEMS = 10
 
 
 @admin.register(Product)
-class ProductAdmin(ExportMixin, admin.ModelAdmin):
-    """The catalog; exported as a Meta feed (django-import-export, the resource the import
-    reads with) and imported from one in the background: upload, dry run, confirm, progress."""
+class ProductAdmin(admin.ModelAdmin):
+    """The catalog, imported from a Meta feed in the background (upload, dry run, confirm,
+    progress) and exported back as one, both through django-import-export's `ProductResource`.
+    The library's own admin pages are not used: their inline script and styles break this
+    site's Content-Security-Policy, and they run a whole import inside one request."""
 
     change_list_template = "admin/campaigns/product/change_list.html"
-    resource_classes = [ProductResource]
-    export_formats = [CSV, TSV]
     list_display = [
         "retailer_id",
         "name",
@@ -61,15 +59,12 @@ class ProductAdmin(ExportMixin, admin.ModelAdmin):
                 "cannot send any more stopped; their pages say why.",
             )
 
-    def has_export_permission(self, request) -> bool:
-        return self.has_view_permission(request)
-
-    def get_export_queryset(self, request):
-        """The feed: the products that are in the catalog (inactive ones left it)."""
-        return super().get_export_queryset(request).filter(active=True)
-
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_import": self.has_import_permission(request),
+            "export_formats": list(FORMATS) if self.has_view_permission(request) else [],
+        }
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):
@@ -84,6 +79,11 @@ class ProductAdmin(ExportMixin, admin.ModelAdmin):
                 "import-feed/<int:import_id>/",
                 self.admin_site.admin_view(self.import_feed_detail_view),
                 name="{}_{}_import_feed_detail".format(*info),
+            ),
+            path(
+                "export-feed/<str:form>/",
+                self.admin_site.admin_view(self.export_feed_view),
+                name="{}_{}_export_feed".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -131,6 +131,18 @@ class ProductAdmin(ExportMixin, admin.ModelAdmin):
             return HttpResponseRedirect(self.import_url(job))
         background.file_import_heal(CATALOG_IMPORTS, job)
         return self.import_page(request, "import_feed_detail.html", job.original_name, job=job)
+
+    def export_feed_view(self, request, form: str):
+        """The active products as a Meta feed file, streamed."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if form not in FORMATS:
+            raise Http404("The feed is exported as csv or tsv.")
+        response = StreamingHttpResponse(
+            feed_text(form), content_type=f"{FORMATS[form]}; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="catalog-feed.{form}"'
+        return response
 
     def import_url(self, job) -> str:
         return reverse("admin:campaigns_product_import_feed_detail", args=[job.pk])

@@ -8,7 +8,6 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.urls import reverse
 
-from campaigns.catalog.resources import FEED_FIELDS
 from campaigns.models import CatalogImport, Product
 
 pytestmark = pytest.mark.django_db
@@ -137,16 +136,33 @@ def test_on_a_worker_the_page_shows_progress_then_the_preview(
 
 
 def test_the_export_is_a_meta_feed_of_the_active_products_for_who_may_view_them(staff, client):
-    Product.objects.create(retailer_id="SKU-1", name="Shirt", price="999.5", currency="INR")
+    for n in range(2500):  # more than one chunk
+        Product.objects.create(retailer_id=f"SKU-{n:04d}", name=f"Item {n}", price="999.5")
     Product.objects.create(retailer_id="GONE", name="Left the feed", price=1, active=False)
-    url = reverse("admin:campaigns_product_export")
-    assert staff.get(url).status_code == 200
-    fields = {f"productresource_{name}": "on" for name in FEED_FIELDS}
-    response = staff.post(url, {"format": "0", "resource": "0", **fields})
-    assert response.status_code == 200, response.content[:500]
-    lines = response.content.decode().splitlines()
-    assert lines[0].startswith("id,title,description,availability,condition,price")
-    assert lines[1].startswith("SKU-1,Shirt,,in stock,new,999.50 INR")
-    assert len(lines) == 2  # an inactive product is not in the feed
+    changelist = staff.get(reverse("admin:campaigns_product_changelist")).content.decode()
+    csv_url = reverse("admin:campaigns_product_export_feed", args=["csv"])
+    assert csv_url in changelist and "Export feed (TSV)" in changelist
+    response = staff.get(csv_url)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="catalog-feed.csv"' in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert (
+        lines[0]
+        == "id,title,description,availability,condition,price,sale_price,link,image_link,brand,item_group_id"
+    )
+    assert lines[1].startswith("SKU-0000,Item 0,,in stock,new,999.50 INR")
+    assert len(lines) == 2501 and lines[-1].startswith("SKU-2499,")  # GONE is not in the feed
+    tsv = b"".join(
+        staff.get(reverse("admin:campaigns_product_export_feed", args=["tsv"])).streaming_content
+    ).decode()
+    assert tsv.splitlines()[1].split("\t")[:2] == ["SKU-0000", "Item 0"]
+    assert (
+        staff.get(reverse("admin:campaigns_product_export_feed", args=["xls"])).status_code == 404
+    )
     client.force_login(staff_with("add_product", username="no-view"))
-    assert client.get(url).status_code == 403
+    assert client.get(csv_url).status_code == 403
+
+
+def test_an_empty_catalog_exports_the_header_line(staff):
+    response = staff.get(reverse("admin:campaigns_product_export_feed", args=["csv"]))
+    assert b"".join(response.streaming_content).decode().startswith("id,title,description")
