@@ -19,7 +19,13 @@ from campaigns.forms import RecipientsForm
 from campaigns.models import Campaign, RecipientUpload
 from campaigns.roles import SEND, VIEW
 from campaigns.services import background, composer, uploads
-from campaigns.services.scheduling import EARLIEST_ZONE, TIME_ZONES, ScheduleProblem, send_time
+from campaigns.services.scheduling import (
+    EARLIEST_ZONE,
+    TIME_ZONES,
+    ScheduleProblem,
+    local_start_time,
+    send_time,
+)
 from campaigns.services.senders import campaign_rate
 from campaigns.views.common import load_campaign, need
 from campaigns.views.results import Echo, spreadsheet_safe
@@ -145,7 +151,7 @@ def chosen_time(request) -> tuple:
     local = request.POST.get("send_at", "")
     if request.POST.get("local_to_each") == "yes":
         # It starts when that local time comes first anywhere; each message waits for its own.
-        return send_time(local, EARLIEST_ZONE), EARLIEST_ZONE, local.strip()[:16]
+        return local_start_time(local), EARLIEST_ZONE, local.strip()[:16]
     zone = request.POST.get("time_zone", "")
     return send_time(local, zone), zone, ""
 

@@ -15,7 +15,7 @@ from campaigns.models import Campaign, Consent, ConsentEvent, Contact, Message, 
 from campaigns.services import background, campaign_unschedule
 from campaigns.services.composer import draft_save, state_from_campaign
 from campaigns.services.healing import scheduled_heal
-from campaigns.services.scheduling import ScheduleProblem, send_time
+from campaigns.services.scheduling import ScheduleProblem, local_start_time, send_time
 from campaigns.tasks import send_campaign_task, start_scheduled_task
 from tests.api.conftest import ALL, user_with
 from tests.sending.test_engine import numbers
@@ -26,6 +26,21 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
 # --- the time ------------------------------------------------------------------------------
+
+
+def test_in_each_recipients_zone_it_starts_where_the_time_comes_first_or_now():
+    evening = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # already 5 December in Kiritimati (+14)
+    # 10:00 on the 5th came at 20:00 UTC in Kiritimati, but is still ahead in India and Berlin.
+    assert local_start_time("2026-12-05T10:00", now=evening) == evening
+    morning = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+    assert local_start_time("2026-12-05T10:00", now=morning) == datetime(
+        2026, 12, 4, 20, 0, tzinfo=UTC
+    )
+    # Passed everywhere (10:00 on the 4th ended at 22:00 UTC, UTC-12's): refused.
+    with pytest.raises(ScheduleProblem, match="passed already"):
+        local_start_time("2026-12-04T10:00", now=datetime(2026, 12, 4, 22, 30, tzinfo=UTC))
+    with pytest.raises(ScheduleProblem, match="give a date and a time"):
+        local_start_time("tomorrow", now=evening)
 
 
 def test_a_local_time_is_stored_in_utc():
