@@ -89,7 +89,9 @@ def test_a_draft_whose_sender_retired_shows_the_choice_even_with_one_sender_left
     retired.active = False
     retired.save()
     html = marketer.get(url("edit", campaign.pk)).content.decode()
-    assert "Old brand (" in html and "no longer sends: choose who this campaign goes out from" in html
+    assert (
+        "Old brand (" in html and "no longer sends: choose who this campaign goes out from" in html
+    )
     assert sender_options(html) == [str(only)]  # shown, though there is only one
     assert 'class="wa-business">Main brand<' in html
     response = marketer.post(url("edit", campaign.pk), composer_data(campaign, sender=only.pk))
