@@ -19,13 +19,11 @@ import io
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, fresh_database  # benchmarks/ on sys.path
+from common import ROOT, fresh_database, run_child, timed_file_import  # benchmarks/ on sys.path
 
 HEADER = "id,title,description,availability,condition,price,sale_price,link,image_link,brand,item_group_id\n"
 
@@ -56,15 +54,7 @@ def run(database: str, rows: int, workdir: Path) -> dict:
     }
     write_feed(workdir / "feed.csv", rows)
     write_feed(workdir / "shorter.csv", rows, skip_every=10)
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", str(workdir)],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return run_child(__file__, env, str(workdir))
 
 
 def child(workdir: Path):
@@ -76,7 +66,7 @@ def child(workdir: Path):
     from django.core.files.uploadedfile import File
     from django.core.management import call_command
 
-    from campaigns.models import CatalogImport, Product
+    from campaigns.models import Product
     from campaigns.services.catalog_imports import CATALOG_IMPORTS
 
     call_command("migrate", verbosity=0)
@@ -85,17 +75,9 @@ def child(workdir: Path):
     for step, name in enumerate(("feed.csv", "feed.csv", "shorter.csv")):
         with (workdir / name).open("rb") as handle:
             job = CATALOG_IMPORTS.store(owner=owner, uploaded=File(handle, name=name))
-        started = time.perf_counter()
-        CATALOG_IMPORTS.check(import_id=job.pk)
-        timings[f"dry_run_{step}_s"] = time.perf_counter() - started
-        job.refresh_from_db()
-        assert job.state == CatalogImport.State.CHECKED, job.detail
-        CATALOG_IMPORTS.confirm(job)
-        started = time.perf_counter()
-        CATALOG_IMPORTS.run(import_id=job.pk)
-        timings[f"import_{step}_s"] = time.perf_counter() - started
-        job.refresh_from_db()
-        assert job.state == CatalogImport.State.IMPORTED, job.detail
+        timings[f"dry_run_{step}_s"], timings[f"import_{step}_s"] = timed_file_import(
+            CATALOG_IMPORTS, job
+        )
         counts[f"{step}"] = {**job.counts, "rows": job.preview["rows"]}
     from campaigns.catalog.exporting import feed_text
 

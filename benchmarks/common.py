@@ -1,5 +1,7 @@
-"""What the benchmark scripts share: a free local port, a fresh database, the stand-in."""
+"""What the benchmark scripts share: a free local port, a fresh database, the stand-in, a child
+process on that database, and a file import timed step by step."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -60,3 +62,35 @@ def stop(process: subprocess.Popen):
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def run_child(script: str, env: dict, *args: str) -> dict:
+    """Run `script --child ARGS` (a fresh Django process on the database `env` names) and read
+    the JSON line it prints last."""
+    output = subprocess.run(
+        [sys.executable, script, "--child", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if output.returncode:
+        raise SystemExit(f"The child process failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def timed_file_import(kind, job) -> tuple[float, float]:
+    """A stored file import's dry run and, confirmed, its import, through the service functions
+    the worker's tasks call (`services.file_imports`); the seconds each took."""
+    started = time.perf_counter()
+    kind.check(import_id=job.pk)
+    dry_run = time.perf_counter() - started
+    job.refresh_from_db()
+    assert job.state == job.State.CHECKED, job.detail
+    kind.confirm(job)
+    started = time.perf_counter()
+    kind.run(import_id=job.pk)
+    imported = time.perf_counter() - started
+    job.refresh_from_db()
+    assert job.state == job.State.IMPORTED, job.detail
+    return dry_run, imported

@@ -18,13 +18,10 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import ROOT, fresh_database  # benchmarks/ on sys.path
+from common import ROOT, fresh_database, run_child, timed_file_import  # benchmarks/ on sys.path
 
 
 def write_csv(path: Path, count: int):
@@ -48,15 +45,7 @@ def run(database: str, rows: int, mode: str, workdir: Path) -> dict:
     }
     csv_path = workdir / "contacts.csv"
     write_csv(csv_path, rows)
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", str(csv_path), "--mode", mode],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return run_child(__file__, env, str(csv_path), "--mode", mode)
 
 
 def child(csv_path: Path, mode: str):
@@ -68,7 +57,7 @@ def child(csv_path: Path, mode: str):
     from django.core.files.uploadedfile import File
     from django.core.management import call_command
 
-    from campaigns.models import Contact, ContactImport
+    from campaigns.models import Contact
     from campaigns.services import contact_imports
 
     call_command("migrate", verbosity=0)
@@ -80,17 +69,9 @@ def child(csv_path: Path, mode: str):
             job = contact_imports.contact_import_store(
                 owner=owner, uploaded=File(handle, name="contacts.csv"), mode=step_mode
             )
-        started = time.perf_counter()
-        contact_imports.contact_import_check(import_id=job.pk)
-        timings[f"dry_run_{step}_s"] = time.perf_counter() - started
-        job.refresh_from_db()
-        assert job.state == ContactImport.State.CHECKED, job.detail
-        contact_imports.contact_import_confirm(job)
-        started = time.perf_counter()
-        contact_imports.contact_import_run(import_id=job.pk)
-        timings[f"import_{step}_s"] = time.perf_counter() - started
-        job.refresh_from_db()
-        assert job.state == ContactImport.State.IMPORTED, job.detail
+        timings[f"dry_run_{step}_s"], timings[f"import_{step}_s"] = timed_file_import(
+            contact_imports.CONTACT_IMPORTS, job
+        )
     print(
         json.dumps(
             {

@@ -16,13 +16,11 @@ import json
 import os
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, fresh_database  # benchmarks/ on sys.path
+from common import ROOT, fresh_database, run_child  # benchmarks/ on sys.path
 
 
 def write_csv(path: Path, count: int):
@@ -46,15 +44,7 @@ def run(database: str, rows: int, workdir: Path) -> dict:
     }
     csv_path = workdir / "recipients.csv"
     write_csv(csv_path, rows)
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", str(csv_path)],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return run_child(__file__, env, str(csv_path))
 
 
 def child(csv_path: Path):
